@@ -1,0 +1,3 @@
+from ledgerbridge.cli import app
+
+app(prog_name="ledgerbridge")

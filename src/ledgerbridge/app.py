@@ -1,0 +1,52 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from ledgerbridge import __version__
+from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
+from ledgerbridge.observability import health
+from ledgerbridge.observability.metrics import HttpMetrics
+from ledgerbridge.observability.middleware import RequestObservability
+from ledgerbridge.security import api as api_keys
+from ledgerbridge.services import Services
+from ledgerbridge.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, svc: Services | None = None) -> FastAPI:
+    settings = settings or (svc.settings if svc else load_settings())
+    svc = svc or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await svc.close()
+
+    app = FastAPI(
+        title="ledgerbridge",
+        version=__version__,
+        description="Connect Xero, QuickBooks Online and Lightspeed X-Series accounts; "
+        "mirror, push and reconcile their data.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.services = svc
+    app.state.metrics = HttpMetrics()
+    install_error_handlers(app)
+    for router in (health.router, api_keys.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Trace-Id", "Location"],
+        )
+    app.add_middleware(RequestObservability, metrics=app.state.metrics)
+    return app

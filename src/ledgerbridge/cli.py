@@ -1,0 +1,192 @@
+"""The ``ledgerbridge`` command line."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from ledgerbridge.db.engine import Database
+from ledgerbridge.db.migrate import upgrade
+from ledgerbridge.observability.logging import configure_logging
+from ledgerbridge.security import apikeys as apikey_service
+from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.security.tokens import issue_development_token
+from ledgerbridge.settings import Settings, UnsafeConfiguration, load_settings, new_encryption_key
+
+app = typer.Typer(help="ledgerbridge: an integration hub for Xero, QuickBooks and Lightspeed.")
+apikeys = typer.Typer(help="Create, list and revoke API keys.")
+keys = typer.Typer(help="Token-encryption keys.")
+app.add_typer(apikeys, name="apikeys")
+app.add_typer(keys, name="keys")
+out = Console()
+err = Console(stderr=True)
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def _settings() -> Settings:
+    configure_logging()
+    try:
+        settings = load_settings()
+    except UnsafeConfiguration as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from ledgerbridge.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """API, workers and schedules in one process, on the embedded default."""
+    from ledgerbridge import runtime
+
+    settings = _settings()
+    if settings.is_sqlite:
+        upgrade(settings.resolved_database_url)
+    runtime.launch(settings)
+    out.print(f"ledgerbridge listening on [bold]http://{host}:{port}[/bold]")
+    out.print(f"  API docs:       http://{host}:{port}/docs")
+    out.print(f"  data directory: {settings.data_dir.resolve()}")
+    out.print(f"  database:       {_redacted_url(settings.resolved_database_url)}")
+    out.print("  get a token:    ledgerbridge dev-token --org my-org --role admin")
+    try:
+        _serve(settings, host, port)
+    finally:
+        runtime.shutdown()
+
+
+@app.command()
+def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Only the HTTP API (run several behind a load balancer in production)."""
+    _serve(_settings(), host, port)
+
+
+@app.command()
+def worker() -> None:
+    """Only the durable workers and schedules (run several in production)."""
+    from ledgerbridge import runtime
+
+    settings = _settings()
+    runtime.launch(settings)
+    out.print("ledgerbridge worker running; Ctrl-C to stop")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    runtime.shutdown()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    out.print(f"database is up to date: {_redacted_url(settings.resolved_database_url)}")
+
+
+@app.command("dev-token")
+def dev_token(
+    org: Annotated[str, typer.Option(help="Tenant (the host app's organisation id).")],
+    role: Annotated[Role, typer.Option(help="Role of the token.")] = Role.admin,
+    sub: Annotated[str, typer.Option(help="User id.")] = "developer",
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
+) -> None:
+    """Print a JWT signed with the development secret (refused in production)."""
+    settings = _settings()
+    if settings.is_production:
+        err.print("[red]dev-token is refused in production: tokens come from your host app[/red]")
+        raise typer.Exit(2)
+    typer.echo(issue_development_token(settings, org_id=org, role=role, subject=sub, hours=hours))
+
+
+@apikeys.command("create")
+def apikeys_create(
+    org: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
+    role: Annotated[Role, typer.Option()] = Role.developer,
+    scope: Annotated[list[Scope] | None, typer.Option(help="Repeat to allow several.")] = None,
+    name: Annotated[str, typer.Option()] = "cli",
+) -> None:
+    """Create an API key and print it once."""
+    settings = _settings()
+    db = Database.connect(settings)
+    with db.system() as session:
+        created = apikey_service.create(
+            session,
+            secret_key=_secret_key(settings),
+            tenant_id=org,
+            name=name,
+            role=role,
+            scopes=scope or [],
+            created_by="cli",
+        )
+        key_id = created.row.id
+    err.print(f"API key {key_id} created; it is shown once, store it now:")
+    typer.echo(created.key)
+
+
+@apikeys.command("list")
+def apikeys_list(
+    org: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    include_revoked: bool = False,
+) -> None:
+    """List API keys (never their secrets)."""
+    settings = _settings()
+    db = Database.connect(settings)
+    with db.system() as session:
+        rows = apikey_service.list_keys(session, include_revoked=include_revoked)
+        table = Table("id", "tenant", "name", "prefix", "role", "scopes", "last used", "revoked")
+        for row in rows:
+            if org and row.tenant_id != org:
+                continue
+            table.add_row(
+                str(row.id),
+                row.tenant_id,
+                row.name,
+                row.prefix,
+                row.role,
+                ",".join(row.scopes) or "*",
+                str(row.last_used_at or "-"),
+                str(row.revoked_at or "-"),
+            )
+    out.print(table)
+
+
+@apikeys.command("revoke")
+def apikeys_revoke(key_id: int) -> None:
+    """Revoke an API key."""
+    db = Database.connect(_settings())
+    with db.system() as session:
+        if apikey_service.revoke(session, key_id) is None:
+            err.print(f"[red]no API key {key_id}[/red]")
+            raise typer.Exit(1)
+    out.print(f"API key {key_id} revoked")
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new base64 AES-256 key for LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS."""
+    typer.echo(new_encryption_key())
+
+
+def _secret_key(settings: Settings) -> str:
+    assert settings.secret_key is not None
+    return settings.secret_key.get_secret_value()
+
+
+def _redacted_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

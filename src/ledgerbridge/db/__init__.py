@@ -1,0 +1,1 @@
+"""The database: engine, sessions scoped to a tenant, and the Alembic migrations."""

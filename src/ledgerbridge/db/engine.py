@@ -1,0 +1,102 @@
+"""Engine and sessions for the embedded SQLite file or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledgerbridge.db.tenancy import scope
+from ledgerbridge.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url.database)
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.db_connect_timeout},
+    )
+
+
+def _sqlite_engine(path: str | None) -> Engine:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # A transaction that will write asks for the write lock up front, so it waits its
+        # turn instead of failing with "database is locked" when it upgrades mid-way.
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Database:
+        engine = make_engine(settings)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def tenant(self, tenant_id: str, *, write_lock: bool = False) -> Iterator[Session]:
+        """A transaction that sees only ``tenant_id``'s rows; committed on success."""
+        with self._transaction(tenant_id, write_lock) as session:
+            yield session
+
+    @contextmanager
+    def system(self, *, write_lock: bool = False) -> Iterator[Session]:
+        """A system-level transaction that sees every tenant; committed on success."""
+        with self._transaction(None, write_lock) as session:
+            yield session
+
+    @contextmanager
+    def _transaction(self, tenant_id: str | None, write_lock: bool) -> Iterator[Session]:
+        # ``write_lock`` takes SQLite's write lock when the transaction begins; PostgreSQL
+        # callers lock the rows they need with SELECT ... FOR UPDATE instead.
+        with self.sessions() as session, session.begin():
+            scope(session, tenant_id)
+            if write_lock and self.is_sqlite:
+                session.connection(execution_options={"sqlite_immediate": True})
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

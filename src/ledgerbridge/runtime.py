@@ -1,0 +1,43 @@
+"""DBOS, the durable-execution runtime: configured beside our database, launched by workers."""
+
+from __future__ import annotations
+
+import logging
+
+from dbos import DBOS, DBOSConfig
+
+from ledgerbridge import __version__
+from ledgerbridge.settings import Settings
+
+DBOS_SCHEMA = "dbos"
+
+
+def dbos_config(settings: Settings) -> DBOSConfig:
+    url = settings.dbos_system_database_url.replace("postgresql+psycopg://", "postgresql://")
+    return {
+        "name": "ledgerbridge",
+        "system_database_url": url,
+        "dbos_system_schema": DBOS_SCHEMA,
+        "application_version": __version__,
+        "log_level": settings.log_level.upper(),
+        "sys_db_pool_size": max(4, settings.db_pool_size // 2),
+        "scheduler_polling_interval_sec": 5.0,
+    }
+
+
+def launch(settings: Settings) -> DBOS:
+    """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
+    # Workflows register themselves when their modules are imported.
+    from ledgerbridge import workflows  # noqa: F401
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    dbos = DBOS(config=dbos_config(settings))
+    DBOS.launch()
+    # DBOS installs its own console handler; send its records through our JSON logs instead.
+    logging.getLogger("dbos").handlers.clear()
+    logging.getLogger("dbos").propagate = True
+    return dbos
+
+
+def shutdown() -> None:
+    DBOS.destroy(destroy_registry=False)

@@ -1,0 +1,1 @@
+"""Who is calling: JWTs from the host app, API keys, roles and tenancy."""

@@ -1,0 +1,117 @@
+"""No request can reach another tenant's data: the ORM filter and PostgreSQL's RLS."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from ledgerbridge.db.engine import Database
+from ledgerbridge.security.models import ApiKey
+from ledgerbridge.settings import Settings
+
+# How to make a resource of tenant A for each path parameter the API has. A new route with
+# a new path parameter must add its maker here, or the test below fails and says so.
+Maker = Callable[[TestClient, dict[str, str]], str]
+MAKERS: dict[str, Maker] = {
+    "key_id": lambda client, headers: client.post(
+        "/v1/api-keys", json={"name": "a"}, headers=headers
+    ).json()["id"],
+}
+
+
+def _operations_with_ids(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if "{" in path
+        for method in operations
+    ]
+
+
+def test_every_route_answers_404_for_another_tenants_ids(
+    app: FastAPI, client: TestClient, auth, tenant: str
+) -> None:
+    owner_a, owner_b = auth(tenant, "owner"), auth(tenant + "-b", "owner")
+    operations = _operations_with_ids(app)
+    assert operations, "expected routes with path ids"
+    for method, path in operations:
+        params = re.findall(r"{(\w+)}", path)
+        missing = [p for p in params if p not in MAKERS]
+        assert not missing, f"add a maker for {missing} ({path}) to MAKERS"
+        ids = {p: MAKERS[p](client, owner_a) for p in params}
+        url = path.format(**ids)
+        response = client.request(method, url, headers=owner_b, json={})
+        assert response.status_code == 404, f"{method} {url} gave {response.status_code}"
+
+
+def test_lists_show_only_the_callers_tenant(client: TestClient, auth, tenant: str) -> None:
+    client.post("/v1/api-keys", json={"name": "mine"}, headers=auth(tenant))
+    client.post("/v1/api-keys", json={"name": "theirs"}, headers=auth(tenant + "-x"))
+    names = [k["name"] for k in client.get("/v1/api-keys", headers=auth(tenant)).json()["data"]]
+    assert names == ["mine"]
+
+
+def test_tenant_sessions_filter_raw_orm_queries_and_refuse_foreign_writes(
+    settings: Settings, tenant: str
+) -> None:
+    db = Database.connect(settings)
+    with db.tenant(tenant + "-other") as session:
+        session.add(
+            ApiKey(
+                name="x",
+                prefix=tenant[-8:],
+                secret_hash="0" * 64,
+                role="viewer",
+                scopes=[],
+                created_by="t",
+            )
+        )
+    with db.tenant(tenant) as session:
+        assert session.query(ApiKey).filter(ApiKey.prefix == tenant[-8:]).all() == []
+    with pytest.raises(Exception, match="another tenant"), db.tenant(tenant) as session:
+        session.add(
+            ApiKey(
+                tenant_id="someone-else",
+                name="y",
+                prefix="p" + tenant[-7:],
+                secret_hash="0" * 64,
+                role="viewer",
+                scopes=[],
+                created_by="t",
+            )
+        )
+    db.dispose()
+
+
+def test_postgres_row_level_security_hides_other_tenants_from_plain_sql(
+    settings: Settings, tenant: str
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("row-level security is a PostgreSQL feature")
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        session.add(
+            ApiKey(
+                name="rls",
+                prefix="r" + tenant[-7:],
+                secret_hash="0" * 64,
+                role="viewer",
+                scopes=[],
+                created_by="t",
+            )
+        )
+    with db.tenant(tenant + "-spy") as session:
+        # Plain SQL skips the ORM filter: only the database's policy stands in the way.
+        seen = session.execute(text("SELECT tenant_id FROM api_keys")).scalars().all()
+        assert tenant not in seen
+        assert all(t == tenant + "-spy" for t in seen)
+    with db.system() as session:
+        assert tenant in session.execute(text("SELECT tenant_id FROM api_keys")).scalars().all()
+    with db.engine.connect() as raw:  # no tenant set at all: nothing visible
+        assert raw.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 0
+    db.dispose()
