@@ -6,12 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from ledgerbridge.schemas import Name
 from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.roles import Role, Scope
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     role: Role = Role.developer
     scopes: list[Scope] = Field(
         default_factory=list, max_length=len(Scope), description="Empty: every area."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from ledgerbridge.security.roles import Role
 from ledgerbridge.settings import Settings
 
 JWKS_CACHE_SECONDS = 300
+_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")  # printable, as the database stores it
 
 
 class InvalidToken(Exception):
@@ -67,9 +69,9 @@ class TokenVerifier:
 
 def _claims(payload: dict[str, Any]) -> Claims:
     subject, tenant, role = payload.get("sub"), payload.get("org_id"), payload.get("role")
-    if not isinstance(tenant, str) or not tenant or len(tenant) > 128:
+    if not isinstance(tenant, str) or not _ID.fullmatch(tenant):
         raise InvalidToken("claim org_id is missing or invalid")
-    if not isinstance(subject, str) or not subject:
+    if not isinstance(subject, str) or not _ID.fullmatch(subject):
         raise InvalidToken("claim sub is missing or invalid")
     if not isinstance(role, str) or role not in Role.__members__:
         raise InvalidToken("claim role must be one of owner, admin, developer, viewer")
