@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ledgerbridge import __version__
+from ledgerbridge.connections import api as connections
+from ledgerbridge.connections import mappings
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
 from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics
@@ -38,7 +40,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.state.services = svc
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)
-    for router in (health.router, api_keys.router):
+    for router in (health.router, api_keys.router, connections.router, mappings.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from redis.asyncio import Redis
 
+from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
@@ -17,12 +18,20 @@ class Services:
     settings: Settings
     db: Database
     tokens: TokenVerifier
+    vault: Vault
     redis: Redis | None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        return cls(settings, Database.connect(settings), TokenVerifier(settings), redis)
+        keys = [key.get_secret_value() for key in settings.token_encryption_keys]
+        return cls(
+            settings,
+            Database.connect(settings),
+            TokenVerifier(settings),
+            Vault.from_keys(keys),
+            redis,
+        )
 
     @property
     def secret_key(self) -> str:

@@ -20,7 +20,7 @@ import structlog
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MIN_SECRET_BYTES = 32
+SANDBOX_CLIENT = ("sandbox-client-id", "sandbox-client-secret")
 log = structlog.get_logger(__name__)
 
 
@@ -58,15 +58,51 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None  # keys API-key hashes and OAuth state
     token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
+    # Providers. LEDGERBRIDGE_SANDBOX_URL points every provider at a local sandbox and
+    # defaults the OAuth clients to the sandbox's own; each URL can also be overridden.
+    sandbox_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"  # where providers redirect back to us
+    redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oauth_state_seconds: int = Field(600, ge=30, le=3600)
+    token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
+    xero_client_id: str | None = None
+    xero_client_secret: SecretStr | None = None
+    xero_authorize_url: str | None = None
+    xero_token_url: str | None = None
+    xero_revoke_url: str | None = None
+    xero_api_url: str | None = None
+    quickbooks_client_id: str | None = None
+    quickbooks_client_secret: SecretStr | None = None
+    quickbooks_authorize_url: str | None = None
+    quickbooks_token_url: str | None = None
+    quickbooks_revoke_url: str | None = None
+    quickbooks_api_url: str | None = None
+    lightspeed_client_id: str | None = None
+    lightspeed_client_secret: SecretStr | None = None
+    lightspeed_authorize_url: str | None = None
+    lightspeed_token_url: str | None = None
+    lightspeed_revoke_url: str | None = None
+    lightspeed_api_url: str | None = None
+
     redis_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     commit: str | None = None  # set by the build to report the running commit in /health
 
-    @field_validator("cors_origins", "token_encryption_keys", mode="before")
+    @field_validator("cors_origins", "token_encryption_keys", "redirect_allowlist", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_list(value)
+
+    def oauth_client(self, provider: str) -> tuple[str, str] | None:
+        """The OAuth client id and secret for ``provider``, or None when not configured."""
+        client_id: str | None = getattr(self, f"{provider}_client_id")
+        secret: SecretStr | None = getattr(self, f"{provider}_client_secret")
+        if client_id and secret:
+            return client_id, secret.get_secret_value()
+        if self.sandbox_url and not client_id:
+            return SANDBOX_CLIENT
+        return None
 
     @property
     def is_production(self) -> bool:

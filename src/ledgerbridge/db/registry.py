@@ -1,6 +1,8 @@
 """Every capability's tables, gathered for Alembic and for tests."""
 
+from ledgerbridge.connections import models as _connections  # noqa: F401
 from ledgerbridge.db.base import Base
+from ledgerbridge.events import models as _events  # noqa: F401
 from ledgerbridge.security import models as _security  # noqa: F401
 
 metadata = Base.metadata

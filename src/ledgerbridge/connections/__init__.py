@@ -1,0 +1,1 @@
+"""Connections: OAuth connect flows, the encrypted token vault, refresh exactly once, mappings."""

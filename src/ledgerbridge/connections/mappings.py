@@ -1,0 +1,158 @@
+"""Routes: the host app's organisation and location ids → connections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledgerbridge.connections.models import (
+    Connection,
+    ConnectionStatus,
+    LocationMapping,
+    OrganisationMapping,
+)
+from ledgerbridge.connections.schemas import (
+    LocationMappingIn,
+    LocationMappingOut,
+    OrganisationMappingIn,
+    OrganisationMappingOut,
+)
+from ledgerbridge.errors import conflict, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.roles import Role, Scope
+
+router = APIRouter(tags=["mappings"])
+Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.connections))]
+Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.connections))]
+ExternalId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _live_connection(session: Session, connection_id: str) -> Connection:
+    """The caller's connection, able to take a mapping (another tenant's is a 404)."""
+    connection = session.get(Connection, int(connection_id))
+    if connection is None:
+        raise not_found("connection")
+    if connection.status == ConnectionStatus.disconnected:
+        raise conflict(f"connection {connection.id} is disconnected: reconnect it first")
+    return connection
+
+
+@router.put("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
+def put_organisation_mapping(
+    external_org_id: ExternalId, body: OrganisationMappingIn, _: Admin, session: TenantSession
+) -> OrganisationMappingOut:
+    connection = _live_connection(session, body.connection_id)
+    row = session.scalars(
+        select(OrganisationMapping).where(OrganisationMapping.external_org_id == external_org_id)
+    ).one_or_none()
+    if row is None:
+        row = OrganisationMapping(external_org_id=external_org_id, connection_id=connection.id)
+        session.add(row)
+    row.connection_id = connection.id
+    session.flush()
+    return OrganisationMappingOut.of(row)
+
+
+def _organisation(session: Session, external_org_id: str) -> OrganisationMapping:
+    row = session.scalars(
+        select(OrganisationMapping).where(OrganisationMapping.external_org_id == external_org_id)
+    ).one_or_none()
+    if row is None:
+        raise not_found("organisation mapping")
+    return row
+
+
+@router.get("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
+def get_organisation_mapping(
+    external_org_id: ExternalId, _: Viewer, session: TenantSession
+) -> OrganisationMappingOut:
+    return OrganisationMappingOut.of(_organisation(session, external_org_id))
+
+
+@router.delete("/v1/organisation-mappings/{external_org_id}", status_code=204)
+def delete_organisation_mapping(
+    external_org_id: ExternalId, _: Admin, session: TenantSession
+) -> None:
+    session.delete(_organisation(session, external_org_id))
+
+
+@router.get("/v1/organisation-mappings", response_model=Page[OrganisationMappingOut])
+def list_organisation_mappings(
+    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+) -> Page[OrganisationMappingOut]:
+    rows = list(
+        session.scalars(
+            select(OrganisationMapping)
+            .where(OrganisationMapping.id > after_id(cursor))
+            .order_by(OrganisationMapping.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[OrganisationMappingOut.of(r) for r in rows[:limit]],
+        next_cursor=next_id_cursor(rows, limit),
+    )
+
+
+@router.put("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
+def put_location_mapping(
+    external_location_id: ExternalId, body: LocationMappingIn, _: Admin, session: TenantSession
+) -> LocationMappingOut:
+    connection = _live_connection(session, body.connection_id)
+    row = session.scalars(
+        select(LocationMapping).where(LocationMapping.external_location_id == external_location_id)
+    ).one_or_none()
+    if row is None:
+        row = LocationMapping(
+            external_location_id=external_location_id, connection_id=connection.id
+        )
+        session.add(row)
+    row.connection_id = connection.id
+    row.provider_location_id = body.provider_location_id
+    session.flush()
+    return LocationMappingOut.of(row)
+
+
+def _location(session: Session, external_location_id: str) -> LocationMapping:
+    row = session.scalars(
+        select(LocationMapping).where(LocationMapping.external_location_id == external_location_id)
+    ).one_or_none()
+    if row is None:
+        raise not_found("location mapping")
+    return row
+
+
+@router.get("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
+def get_location_mapping(
+    external_location_id: ExternalId, _: Viewer, session: TenantSession
+) -> LocationMappingOut:
+    return LocationMappingOut.of(_location(session, external_location_id))
+
+
+@router.delete("/v1/location-mappings/{external_location_id}", status_code=204)
+def delete_location_mapping(
+    external_location_id: ExternalId, _: Admin, session: TenantSession
+) -> None:
+    session.delete(_location(session, external_location_id))
+
+
+@router.get("/v1/location-mappings", response_model=Page[LocationMappingOut])
+def list_location_mappings(
+    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+) -> Page[LocationMappingOut]:
+    rows = list(
+        session.scalars(
+            select(LocationMapping)
+            .where(LocationMapping.id > after_id(cursor))
+            .order_by(LocationMapping.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[LocationMappingOut.of(r) for r in rows[:limit]],
+        next_cursor=next_id_cursor(rows, limit),
+    )

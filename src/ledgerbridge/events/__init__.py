@@ -1,0 +1,1 @@
+"""Events: every state change, appended to a durable, ordered, tenant-scoped log."""

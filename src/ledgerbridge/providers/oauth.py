@@ -1,0 +1,185 @@
+"""OAuth 2.0 with each provider, through authlib: authorize URLs, code exchange, refresh.
+
+Each provider's quirks (scopes, PKCE, client authentication, where the account id comes
+back) are data in ``PROFILES``; the flow itself is authlib's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import stamina
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.httpx_client import OAuth2Client
+
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.endpoints import endpoints_for
+from ledgerbridge.settings import Settings
+
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+class NotConfigured(Exception):
+    """The provider has no OAuth client configured here."""
+
+
+class InvalidGrant(Exception):
+    """The provider refused the code or refresh token for good: the user must reconnect."""
+
+
+class ProviderUnavailable(Exception):
+    """A transient failure (network, 5xx, 429): worth retrying later."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    scopes: tuple[str, ...]
+    pkce: bool
+    auth_method: str  # how the client authenticates at the token endpoint
+    account_param: str | None  # the callback parameter naming the account, if any
+
+
+PROFILES: dict[Provider, Profile] = {
+    Provider.xero: Profile(
+        scopes=(
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "accounting.transactions",
+            "accounting.contacts",
+            "accounting.settings",
+        ),
+        pkce=True,
+        auth_method="client_secret_basic",
+        account_param=None,  # one consent may cover several tenants: see /connections
+    ),
+    Provider.quickbooks: Profile(
+        scopes=("com.intuit.quickbooks.accounting",),
+        pkce=False,
+        auth_method="client_secret_basic",
+        account_param="realmId",
+    ),
+    Provider.lightspeed: Profile(
+        scopes=(),
+        pkce=False,
+        auth_method="client_secret_post",
+        account_param="domain_prefix",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime
+    scopes: list[str] = field(default_factory=list)
+    account: str | None = None  # Lightspeed names its store in the token response
+
+
+def _client(
+    settings: Settings, provider: Provider, redirect_uri: str | None = None
+) -> OAuth2Client:
+    credentials = settings.oauth_client(provider.value)
+    if credentials is None:
+        raise NotConfigured(
+            f"no OAuth client for {provider.value}: set LEDGERBRIDGE_{provider.value.upper()}"
+            "_CLIENT_ID and _CLIENT_SECRET (or LEDGERBRIDGE_SANDBOX_URL)"
+        )
+    profile = PROFILES[provider]
+    return OAuth2Client(
+        client_id=credentials[0],
+        client_secret=credentials[1],
+        scope=" ".join(profile.scopes) or None,
+        redirect_uri=redirect_uri,
+        token_endpoint_auth_method=profile.auth_method,
+        code_challenge_method="S256" if profile.pkce else None,
+        timeout=TIMEOUT,
+    )
+
+
+def authorization_url(
+    settings: Settings,
+    provider: Provider,
+    *,
+    state: str,
+    redirect_uri: str,
+    code_verifier: str | None,
+) -> str:
+    with _client(settings, provider, redirect_uri) as client:
+        extra = {"code_verifier": code_verifier} if PROFILES[provider].pkce else {}
+        url, _ = client.create_authorization_url(
+            endpoints_for(settings, provider).authorize, state=state, **extra
+        )
+        return str(url)
+
+
+def _token_set(token: dict[str, Any]) -> TokenSet:
+    if token.get("expires_at"):
+        expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
+    else:
+        expires_at = datetime.now(UTC) + timedelta(seconds=int(token.get("expires_in") or 1800))
+    scope = token.get("scope") or ""
+    return TokenSet(
+        access_token=str(token["access_token"]),
+        refresh_token=token.get("refresh_token"),
+        expires_at=expires_at,
+        scopes=scope.split() if isinstance(scope, str) else list(scope),
+        account=token.get("domain_prefix"),
+    )
+
+
+def _call_token_endpoint(operation: str, call: Any) -> TokenSet:
+    try:
+        return _token_set(call())
+    except OAuthError as exc:
+        if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
+            raise InvalidGrant(f"{operation} refused: {exc.error}") from None
+        raise ProviderUnavailable(f"{operation} failed: {exc.error}") from None
+    except (httpx.TransportError, ValueError, KeyError) as exc:
+        # ValueError/KeyError: a 5xx page or a body without a token is not an answer.
+        raise ProviderUnavailable(f"{operation} failed: {type(exc).__name__}") from None
+
+
+def exchange_code(
+    settings: Settings,
+    provider: Provider,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str | None,
+    account: str | None,
+) -> TokenSet:
+    url = endpoints_for(settings, provider).token_url(account)
+    with _client(settings, provider, redirect_uri) as client:
+        extra = {"code_verifier": code_verifier} if code_verifier else {}
+        return _call_token_endpoint(
+            "code exchange",
+            lambda: client.fetch_token(url, code=code, grant_type="authorization_code", **extra),
+        )
+
+
+@stamina.retry(on=ProviderUnavailable, attempts=3, wait_initial=0.2, wait_max=2.0)
+def refresh(
+    settings: Settings, provider: Provider, *, refresh_token: str, account: str | None
+) -> TokenSet:
+    """A new token set; transient failures are retried with backoff, ``InvalidGrant`` never."""
+    url = endpoints_for(settings, provider).token_url(account)
+    with _client(settings, provider) as client:
+        return _call_token_endpoint(
+            "token refresh", lambda: client.refresh_token(url, refresh_token=refresh_token)
+        )
+
+
+def revoke(settings: Settings, provider: Provider, *, refresh_token: str) -> bool:
+    """Revoke at the provider where it can; False when it has no revocation endpoint."""
+    url = endpoints_for(settings, provider).revoke
+    if url is None:
+        return False
+    with _client(settings, provider) as client:
+        response = client.revoke_token(url, token=refresh_token, token_type_hint="refresh_token")
+        return bool(response.is_success)

@@ -1,0 +1,109 @@
+"""Fault injection: latency, 5xx errors, forced 429s, dropped connections, slow tokens.
+
+Rules are posted to ``POST /_sandbox/faults``. A rule matches a provider's requests
+(optionally one account and a path prefix). ``count`` makes it deterministic ("the next
+N matching calls"); ``rate`` makes it probabilistic, drawn from a seeded generator so a
+run can be repeated.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledgerbridge.sandbox.routing import Target
+
+FaultKind = Literal["latency", "error", "rate_limit", "drop", "slow_token"]
+
+
+class FaultRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["xero", "quickbooks", "lightspeed"]
+    kind: FaultKind
+    account: str | None = None
+    path_prefix: str | None = None
+    count: int | None = Field(None, ge=1, description="Affect only the next N matching calls.")
+    rate: float = Field(1.0, ge=0.0, le=1.0, description="Chance that a matching call is hit.")
+    latency_ms: int = Field(1000, ge=0, description="For latency and slow_token.")
+    status: int = Field(
+        503, ge=200, le=599, description="For error (QuickBooks: 200 wraps a Fault in a 200)."
+    )
+    retry_after_seconds: int = Field(1, ge=0, description="For rate_limit.")
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What to do to one request: wait ``latency_ms``, then maybe fail with ``failure``."""
+
+    latency_ms: int = 0
+    failure: FaultRule | None = None
+
+
+class Faults:
+    def __init__(self, seed: int = 0) -> None:
+        self._rules: list[FaultRule] = []
+        self._remaining: dict[int, int] = {}  # id(rule) -> calls left, for counted rules
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+            if rule.count is not None:
+                self._remaining[id(rule)] = rule.count
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return [
+                r.model_copy(update={"count": self._remaining[id(r)]}) if r.count else r
+                for r in self._rules
+            ]
+
+    def clear(self, provider: str | None = None) -> None:
+        with self._lock:
+            self._rules = [
+                r for r in self._rules if provider is not None and r.provider != provider
+            ]
+            self._remaining = {id(r): self._remaining[id(r)] for r in self._rules if r.count}
+
+    def pick(self, target: Target, path: str) -> Injection:
+        """Draw the faults for one request, using up counted rules."""
+        if target.provider is None or target.surface == "control":
+            return Injection()
+        latency = 0
+        failure: FaultRule | None = None
+        with self._lock:
+            for rule in list(self._rules):
+                if not _matches(rule, target, path) or self._rng.random() >= rule.rate:
+                    continue
+                if rule.kind in ("latency", "slow_token"):
+                    latency += rule.latency_ms
+                elif failure is None:
+                    failure = rule
+                else:
+                    continue
+                self._use(rule)
+        return Injection(latency, failure)
+
+    def _use(self, rule: FaultRule) -> None:
+        if rule.count is None:
+            return
+        self._remaining[id(rule)] -= 1
+        if self._remaining[id(rule)] <= 0:
+            self._rules = [r for r in self._rules if r is not rule]
+            del self._remaining[id(rule)]
+
+
+def _matches(rule: FaultRule, target: Target, path: str) -> bool:
+    if rule.provider != target.provider:
+        return False
+    if rule.kind == "slow_token" and target.surface != "token":
+        return False
+    if rule.account is not None and rule.account != target.account:
+        return False
+    return rule.path_prefix is None or path.startswith(rule.path_prefix)

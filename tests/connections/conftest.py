@@ -1,0 +1,69 @@
+"""A sandbox over real HTTP, and ledgerbridge pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ledgerbridge.app import create_app
+from ledgerbridge.sandbox.app import create_app as create_sandbox
+from ledgerbridge.sandbox.consent import approve_consent
+from ledgerbridge.settings import Settings
+from tests.conftest import make_settings
+from tests.support import serve_in_thread
+
+
+@pytest.fixture(scope="session")
+def sandbox_origin() -> Iterator[str]:
+    with serve_in_thread(create_sandbox(seed=7, size=5)) as origin:
+        yield origin
+
+
+@pytest.fixture
+def sandbox(sandbox_origin: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_origin, timeout=30) as client:
+        client.post("/_sandbox/reset").raise_for_status()
+        yield client
+
+
+@pytest.fixture
+def lb_settings(database_url: str, sandbox_origin: str, tmp_path: Any) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        sandbox_url=sandbox_origin,
+        token_refresh_skew_seconds=1,
+        redirect_allowlist=["https://host.example"],
+    )
+
+
+@pytest.fixture
+def lb(lb_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(lb_settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def accounts(sandbox: httpx.Client, provider: str) -> list[dict[str, Any]]:
+    return [a for a in sandbox.get("/_sandbox/accounts").json() if a["provider"] == provider]
+
+
+def connect(
+    lb: TestClient,
+    headers: dict[str, str],
+    provider: str,
+    account_ids: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Drive the whole browser flow: authorize → consent page → Allow → our callback."""
+    started = lb.post(f"/v1/connections/{provider}/authorize", json={}, headers=headers)
+    assert started.status_code == 200, started.text
+    location = approve_consent(started.json()["authorize_url"], account_ids)
+    callback = httpx.URL(location)
+    assert callback.path == f"/v1/oauth/{provider}/callback"
+    response = lb.get(callback.path, params=dict(callback.params))
+    assert response.status_code == 200, response.text
+    connections: list[dict[str, Any]] = response.json()["connections"]
+    return connections
