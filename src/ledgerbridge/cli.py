@@ -90,6 +90,20 @@ def worker() -> None:
 
 
 @app.command()
+def sandbox(
+    host: Host = "127.0.0.1",
+    port: Port = 8900,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+    size: Annotated[int, typer.Option(min=0, help="Records per object type per account.")] = 200,
+) -> None:
+    """Serve the Xero, QuickBooks and Lightspeed emulators for offline development."""
+    from ledgerbridge.sandbox.serve import run
+
+    configure_logging()
+    run(host, port, seed, size)
+
+
+@app.command()
 def migrate() -> None:
     """Apply the database migrations."""
     settings = _settings()
