@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledgerbridge.sandbox.faults import FaultRule
@@ -241,13 +242,13 @@ async def list_records(
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1),
     state: SandboxState = Depends(sandbox_state),
-) -> JSONResponse:
+) -> Response:
     """Every record of the type, tombstones included, in change order."""
     _collection_path(state, provider, account_id, object_type)
     with state.store.lock:
         collection = state.store.collection(provider, account_id, object_type)
         records = collection.page_since(None, offset=offset, limit=limit)
-    return JSONResponse(records)
+    return Response(orjson.dumps(records), media_type="application/json")  # maybe 100,000
 
 
 @router.post("/{provider}/{account_id}/{object_type}", status_code=201)

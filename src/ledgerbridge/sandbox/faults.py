@@ -11,11 +11,15 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from http import HTTPStatus
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
 
+from ledgerbridge.sandbox.ratelimits import iso_ms, too_many_requests
 from ledgerbridge.sandbox.routing import Target
+from ledgerbridge.sandbox.settings import SandboxSettings
 
 FaultKind = Literal["latency", "error", "rate_limit", "drop", "slow_token"]
 
@@ -107,3 +111,47 @@ def _matches(rule: FaultRule, target: Target, path: str) -> bool:
     if rule.account is not None and rule.account != target.account:
         return False
     return rule.path_prefix is None or path.startswith(rule.path_prefix)
+
+
+def fault_response(
+    rule: FaultRule, provider: str, settings: SandboxSettings, now_ms: int
+) -> Response:
+    """The answer an ``error`` or ``rate_limit`` fault gives, in the provider's own shape."""
+    if rule.kind == "rate_limit":
+        return too_many_requests(provider, "minute", rule.retry_after_seconds, settings, now_ms)
+    return _server_error(provider, rule.status, now_ms)
+
+
+def _server_error(provider: str, status: int, now_ms: int) -> Response:
+    """A server-side failure in the provider's own error shape.
+
+    QuickBooks may wrap a Fault in HTTP 200: a status of 200 gives exactly that.
+    """
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Server Error"
+    if provider == "quickbooks":
+        fault: dict[str, Any] = {
+            "Fault": {
+                "Error": [
+                    {
+                        "Message": (
+                            "An application error has occurred while processing your request"
+                        ),
+                        "Detail": f"System Failure Error: {reason}",
+                        "code": "10000",
+                        "element": "",
+                    }
+                ],
+                "type": "SystemFault",
+            },
+            "time": iso_ms(now_ms),
+        }
+        return JSONResponse(fault, status_code=status)
+    if provider == "xero":
+        return JSONResponse(
+            {"Title": reason, "Status": status, "Detail": "An error occurred in Xero."},
+            status_code=status,
+        )
+    return JSONResponse({"error": reason}, status_code=status)

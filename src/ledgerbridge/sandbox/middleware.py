@@ -1,4 +1,4 @@
-"""The path every provider request takes: faults, then rate limits, then the route; logged.
+"""The path every provider request takes: rate limits, then faults, then the route; logged.
 
 It wraps the whole application, outside Starlette's error handling, so that it sees the
 server's own ``send`` (needed to drop a connection without answering) and records the
@@ -9,16 +9,14 @@ straight through: they are neither limited, faulted nor logged.
 from __future__ import annotations
 
 import asyncio
-from http import HTTPStatus
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerbridge.sandbox.faults import FaultRule
+from ledgerbridge.sandbox.faults import fault_response
 from ledgerbridge.sandbox.ledger import LedgerEntry
-from ledgerbridge.sandbox.ratelimits import iso_ms, limit_headers, limits_for, too_many_requests
+from ledgerbridge.sandbox.ratelimits import limit_headers, limits_for, too_many_requests
 from ledgerbridge.sandbox.routing import Target, classify
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.tokens import bearer_token
@@ -50,22 +48,30 @@ class SandboxMiddleware:
                 status = message["status"]
             await send(message)
 
-        fault = await self._inject_faults(target, path, scope, receive, send, record_status)
-        if fault is None:
-            await self._call_within_limits(target, headers, scope, receive, record_status)
-        self.state.ledger.record(
-            LedgerEntry(
-                at_ms=self.state.clock.time_ms(),
-                method=scope["method"],
-                path=path,
-                query=scope["query_string"].decode("latin-1"),
-                provider=target.provider,
-                account=target.account,
-                status=status,
-                grant_type=scope["state"].get(GRANT_TYPE_KEY),
-                fault=fault,
+        fault: str | None = None
+
+        async def answer(send_answer: Send) -> None:
+            nonlocal fault
+            fault = await self._inject_faults(target, path, scope, receive, send, send_answer)
+            if fault is None:
+                await self.app(scope, receive, send_answer)
+
+        try:
+            await self._within_limits(target, headers, scope, receive, record_status, answer)
+        finally:  # a failing route still answered 500, and is logged as such
+            self.state.ledger.record(
+                LedgerEntry(
+                    at_ms=self.state.clock.time_ms(),
+                    method=scope["method"],
+                    path=path,
+                    query=scope["query_string"].decode("latin-1"),
+                    provider=target.provider,
+                    account=target.account,
+                    status=status,
+                    grant_type=scope["state"].get(GRANT_TYPE_KEY),
+                    fault=fault,
+                )
             )
-        )
 
     async def _inject_faults(
         self, target: Target, path: str, scope: Scope, receive: Receive, raw_send: Send, send: Send
@@ -80,24 +86,26 @@ class SandboxMiddleware:
         if rule.kind == "drop":
             await _drop_connection(receive, raw_send)
         else:
-            await self._fault_response(rule, target)(scope, receive, send)
+            assert target.provider is not None
+            now = self.state.clock.time_ms()
+            response = fault_response(rule, target.provider, self.state.settings, now)
+            await response(scope, receive, send)
         return rule.kind
 
-    def _fault_response(self, rule: FaultRule, target: Target) -> Response:
-        assert target.provider is not None
-        now = self.state.clock.time_ms()
-        if rule.kind == "rate_limit":
-            return too_many_requests(
-                target.provider, "minute", rule.retry_after_seconds, self.state.settings, now
-            )
-        return provider_error(target.provider, rule.status, now)
-
-    async def _call_within_limits(
-        self, target: Target, headers: Headers, scope: Scope, receive: Receive, send: Send
+    async def _within_limits(
+        self,
+        target: Target,
+        headers: Headers,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        answer: Callable[[Send], Awaitable[None]],
     ) -> None:
+        """Answer with the provider's 429 when over a limit; else let ``answer`` run, holding a
+        place among the calls in flight (so injected latency counts toward concurrency)."""
         state = self.state
         if target.surface != "api" or target.account is None or not state.settings.rate_limits:
-            await self.app(scope, receive, send)
+            await answer(send)
             return
         assert target.provider is not None
         grant = state.tokens.grant_of(target.provider, bearer_token(headers.get("authorization")))
@@ -133,44 +141,9 @@ class SandboxMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            await answer(send_with_headers)
         finally:
             state.limits.release(verdict)
-
-
-def provider_error(provider: str, status: int, now_ms: int) -> Response:
-    """A server-side failure in the provider's own error shape.
-
-    QuickBooks may wrap a Fault in HTTP 200: a status of 200 gives exactly that.
-    """
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Server Error"
-    if provider == "quickbooks":
-        fault: dict[str, Any] = {
-            "Fault": {
-                "Error": [
-                    {
-                        "Message": (
-                            "An application error has occurred while processing your request"
-                        ),
-                        "Detail": f"System Failure Error: {reason}",
-                        "code": "10000",
-                        "element": "",
-                    }
-                ],
-                "type": "SystemFault",
-            },
-            "time": iso_ms(now_ms),
-        }
-        return JSONResponse(fault, status_code=status)
-    if provider == "xero":
-        return JSONResponse(
-            {"Title": reason, "Status": status, "Detail": "An error occurred in Xero."},
-            status_code=status,
-        )
-    return JSONResponse({"error": reason}, status_code=status)
 
 
 async def _drop_connection(receive: Receive, send: Send) -> None:

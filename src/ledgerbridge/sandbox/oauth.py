@@ -71,21 +71,21 @@ def endpoint_urls(origin: str) -> dict[str, dict[str, str | None]]:
     """Where each provider's OAuth and API endpoints are on this sandbox."""
     return {
         "xero": {
-            "authorize_url": f"{origin}/xero/identity/connect/authorize",
+            "authorize_url": origin + PROFILES["xero"].authorize_path,
             "token_url": f"{origin}/xero/identity/connect/token",
             "revoke_url": f"{origin}/xero/identity/connect/revocation",
             "connections_url": f"{origin}/xero/connections",
             "api_base_url": f"{origin}/xero/api.xro/2.0",
         },
         "quickbooks": {
-            "authorize_url": f"{origin}/quickbooks/connect/oauth2",
+            "authorize_url": origin + PROFILES["quickbooks"].authorize_path,
             "token_url": f"{origin}/quickbooks/oauth2/v1/tokens/bearer",
             "revoke_url": f"{origin}/quickbooks/oauth2/v1/tokens/revoke",
             "discovery_url": f"{origin}/quickbooks/.well-known/openid_configuration",
             "api_base_url": f"{origin}/quickbooks/v3",
         },
         "lightspeed": {
-            "authorize_url": f"{origin}/lightspeed/connect",
+            "authorize_url": origin + PROFILES["lightspeed"].authorize_path,
             "token_url": f"{origin}/lightspeed/{{domain_prefix}}/api/1.0/token",
             "revoke_url": None,
             "api_base_url": f"{origin}/lightspeed/{{domain_prefix}}/api/2.0",
@@ -298,7 +298,7 @@ def _oauth_error(provider: str, error: OAuthError, used_basic: bool) -> JSONResp
 def _token_body(
     provider: str, grant: Grant, pair: TokenPair, state: SandboxState
 ) -> dict[str, Any]:
-    now = state.clock.time_ms()
+    now = pair.issued_ms
     expires_in = (pair.access_expires_ms - now) // 1000
     if provider == "xero":
         body: dict[str, Any] = {

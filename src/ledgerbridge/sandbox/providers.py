@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import random
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -43,7 +44,9 @@ def seed_providers(state: SandboxState) -> None:
     so one provider's data does not change when another's seeding does."""
     with state.store.lock:
         for name, module in provider_modules().items():
+            started = time.perf_counter()
             module.seed(state, random.Random(f"{state.seed}:{name}"), state.size)
+            state.seed_seconds[name] = time.perf_counter() - started
 
 
 def reset(state: SandboxState) -> None:

@@ -18,12 +18,12 @@ from ledgerbridge.sandbox.settings import SandboxSettings
 def run(host: str, port: int, seed: int, size: int) -> None:
     """Seed a sandbox, print the settings that point ledgerbridge at it, and serve it."""
     settings = SandboxSettings()
-    started = time.perf_counter()
     app = create_app(settings, seed=seed, size=size)
-    seconds = time.perf_counter() - started
+    timings = app.state.sandbox.seed_seconds
+    seeded = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     shown_host = f"[{host}]" if ":" in host else host
     origin = f"http://{shown_host}:{port}"
-    print(f"# ledgerbridge sandbox: seed {seed}, size {size}, seeded in {seconds:.1f} s")
+    print(f"# ledgerbridge sandbox: seed {seed}, size {size}; seeded {seeded}")
     print("# Point ledgerbridge at it (it then uses the sandbox's default OAuth client):")
     print(f"LEDGERBRIDGE_SANDBOX_URL={origin}")
     print(f"# OAuth client: {settings.client_id} / {settings.client_secret} (loopback redirects)")
@@ -52,5 +52,6 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
+        server.force_exit = True  # do not wait for idle keep-alive connections
         thread.join(timeout=10)
         sock.close()

@@ -29,6 +29,7 @@ class SandboxState:
     seed: int = 0
     size: int = 0
     initial_settings: SandboxSettings | None = None  # what POST /_sandbox/reset goes back to
+    seed_seconds: dict[str, float] = field(default_factory=dict)  # how long each seeding took
 
 
 def new_state(

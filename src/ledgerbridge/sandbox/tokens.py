@@ -90,6 +90,7 @@ class RefreshToken:
 class TokenPair:
     access_token: str
     refresh_token: str
+    issued_ms: int
     access_expires_ms: int
     refresh_expires_ms: int
 
@@ -234,7 +235,7 @@ class TokenRegistry:
             access = access_token or secrets.token_urlsafe(32)
             refresh = secrets.token_urlsafe(32)
             pair = TokenPair(
-                access, refresh, now + access_seconds * 1000, now + refresh_seconds * 1000
+                access, refresh, now, now + access_seconds * 1000, now + refresh_seconds * 1000
             )
             self._access[access] = AccessToken(grant, pair.access_expires_ms)
             self._refresh[refresh] = RefreshToken(grant, pair.refresh_expires_ms)

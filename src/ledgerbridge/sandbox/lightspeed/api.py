@@ -96,12 +96,12 @@ def authorised(request: Request, domain_prefix: str) -> SandboxState:
     return state
 
 
-Store = Annotated[SandboxState, Depends(authorised)]
-Body_ = Annotated[dict[str, Any], Body()]
+Authorised = Annotated[SandboxState, Depends(authorised)]
+JsonObject = Annotated[dict[str, Any], Body()]
 
 
 @router.get(API + "/retailer")
-def get_retailer(state: Store, domain_prefix: str) -> Response:
+def get_retailer(state: Authorised, domain_prefix: str) -> Response:
     retailer = provider_data(state).retailers.get(domain_prefix)
     if retailer is None:
         raise LightspeedError(404, "Not found")
@@ -110,7 +110,7 @@ def get_retailer(state: Store, domain_prefix: str) -> Response:
 
 @router.get(API + "/search")
 def search_records(
-    state: Store,
+    state: Authorised,
     domain_prefix: str,
     request: Request,
     type: Annotated[str, Query()],
@@ -143,7 +143,7 @@ def search_records(
 
 @router.get(API + "/{object_type}")
 def list_records(
-    state: Store,
+    state: Authorised,
     domain_prefix: str,
     object_type: str,
     after: str = "",
@@ -160,19 +160,21 @@ def list_records(
 
 
 @router.get(API + "/{object_type}/{record_id}")
-def get_record(state: Store, domain_prefix: str, object_type: str, record_id: str) -> Response:
+def get_record(state: Authorised, domain_prefix: str, object_type: str, record_id: str) -> Response:
     _known_type(object_type)
     return json_response({"data": writes.existing(state, domain_prefix, object_type, record_id)})
 
 
 @router.post(API + "/customers", status_code=201)
-def create_customer(state: Store, domain_prefix: str, body: Body_) -> Response:
+def create_customer(state: Authorised, domain_prefix: str, body: JsonObject) -> Response:
     customer = writes.create(state, domain_prefix, "customers", _writable("customers", body))
     return json_response({"data": customer}, 201)
 
 
 @router.put(API + "/customers/{record_id}")
-def update_customer(state: Store, domain_prefix: str, record_id: str, body: Body_) -> Response:
+def update_customer(
+    state: Authorised, domain_prefix: str, record_id: str, body: JsonObject
+) -> Response:
     _live(state, domain_prefix, "customers", record_id)
     patch = _writable("customers", body)
     customer = writes.update(state, domain_prefix, "customers", record_id, patch)
@@ -180,19 +182,19 @@ def update_customer(state: Store, domain_prefix: str, record_id: str, body: Body
 
 
 @router.delete(API + "/customers/{record_id}", status_code=204)
-def delete_customer(state: Store, domain_prefix: str, record_id: str) -> Response:
+def delete_customer(state: Authorised, domain_prefix: str, record_id: str) -> Response:
     writes.delete(state, domain_prefix, "customers", record_id)
     return Response(status_code=204)
 
 
 @router.post(API + "/products")
-def create_product(state: Store, domain_prefix: str, body: Body_) -> Response:
+def create_product(state: Authorised, domain_prefix: str, body: JsonObject) -> Response:
     product = writes.create(state, domain_prefix, "products", _writable("products", body))
     return json_response({"data": [product["id"]]})
 
 
 @router.delete(API + "/products/{record_id}")
-def delete_product(state: Store, domain_prefix: str, record_id: str) -> Response:
+def delete_product(state: Authorised, domain_prefix: str, record_id: str) -> Response:
     writes.delete(state, domain_prefix, "products", record_id)
     return Response(status_code=200)
 

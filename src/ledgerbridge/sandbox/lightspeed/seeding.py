@@ -341,7 +341,7 @@ class _Shop:
 
 def _seed_store(state: SandboxState, rng: Random, size: int, profile: StoreProfile) -> None:
     shop = _Shop(profile, rng)
-    registers = sum(outlet.registers for outlet in profile.outlets)
+    registers = sum(outlet.registers for outlet in profile.outlets if not outlet.closed)
     state.store.add_account(
         Account(PROVIDER, profile.domain_prefix, profile.name, profile.currency, registers)
     )
@@ -473,7 +473,7 @@ def _customers(shop: _Shop, size: int) -> None:
             f"{_between(rng, 1, 29):02d}"
             if roll < 0.3
             else None,
-            "physical_city": profile.outlets[rng.randrange(len(profile.outlets))].city,
+            "physical_city": _pick(rng, profile.outlets).city,
             "physical_country_id": profile.country,
             "customer_group_id": group_id,
             "note": "Prefers oat milk ☕" if roll > 0.98 else None,

@@ -205,6 +205,15 @@ def _write(
     operation: str,
 ) -> Record:
     """One create / update / delete / void; the record (or stub) to answer."""
+    try:
+        return _apply_write(state, company, entity, body, operation)
+    except (KeyError, TypeError, AttributeError) as exc:  # a body of the wrong shape
+        raise errors.invalid_request(f"{entity} is malformed: {exc!r}") from exc
+
+
+def _apply_write(
+    state: SandboxState, company: Company, entity: str, body: Record, operation: str
+) -> Record:
     with state.store.lock:
         if operation == "delete":
             stub = writes.delete(state, company, entity, body)

@@ -9,7 +9,7 @@ and ``ValueError`` into 422.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from ledgerbridge.sandbox.quickbooks import writes
 from ledgerbridge.sandbox.quickbooks.company import Company, find_company, records
@@ -78,9 +78,11 @@ def _split_stamp(body: Record) -> tuple[Record, int | None]:
     return fields, stamp
 
 
-def _translated(change: Any) -> Record:
+def _translated(change: Callable[[], Record]) -> Record:
     try:
         result: Record = change()
     except QboFault as fault:
         raise ValueError(str(fault)) from fault
+    except (KeyError, TypeError, AttributeError) as exc:  # a body of the wrong shape
+        raise ValueError(f"malformed record: {exc!r}") from exc
     return result

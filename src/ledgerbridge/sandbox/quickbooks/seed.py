@@ -7,12 +7,15 @@ worked in integer cents, for speed: 100,000 records per entity take seconds.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
+from ledgerbridge.sandbox.quickbooks.building import ACCOUNT_CLASSIFICATION, DELETED_SUFFIX
 from ledgerbridge.sandbox.quickbooks.company import (
     PROVIDER,
     Company,
@@ -24,12 +27,12 @@ from ledgerbridge.sandbox.quickbooks.company import (
 )
 from ledgerbridge.sandbox.quickbooks.dates import format_date
 from ledgerbridge.sandbox.quickbooks.entities import PEOPLE, Record, currency_ref, exchange_rate
-from ledgerbridge.sandbox.quickbooks.writes import ACCOUNT_CLASSIFICATION, DELETED_SUFFIX
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
 
 DAY_MS = 86_400_000
 HISTORY_MS = 365 * DAY_MS
+DEACTIVATED_EVERY = 30  # one name-list record in 30 has been deactivated
 
 REALMS = (
     Realm(
@@ -137,6 +140,14 @@ PRODUCT_STYLES = (
 # fmt: on
 
 
+# Nested objects many records have in common are shared, not copied: records are never
+# changed in place (writes build new ones), and sharing keeps 100,000 invoices small.
+TAXED = {"value": "TAX"}
+NOT_TAXED = {"value": "NON"}
+NO_TAX = {"TotalTax": 0}
+SUBTOTAL_DETAIL: Record = {}
+
+
 @lru_cache(maxsize=4096)
 def _email_slug(name: str) -> str:
     return "".join(c for c in name.lower() if c.isascii() and c.isalnum())[:20] or "contact"
@@ -158,6 +169,7 @@ class _Seeder:
     balances: dict[tuple[str, str], int] = field(default_factory=dict)  # (entity, Id) -> cents
     name_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # base name -> taken
     shelves: dict[str, Shelf] = field(default_factory=dict)
+    refs: dict[Any, dict[str, str]] = field(default_factory=dict)  # shared reference objects
 
     @property
     def realm(self) -> Realm:
@@ -184,10 +196,9 @@ class _Seeder:
     def store(self, entity: str, record: Record, created_ms: int, updated_ms: int) -> None:
         record["domain"] = "QBO"
         record["sparse"] = False
-        record["MetaData"] = {
-            "CreateTime": self.company.time(created_ms),
-            "LastUpdatedTime": self.company.time(updated_ms),
-        }
+        created = self.company.time(created_ms)
+        updated = created if updated_ms == created_ms else self.company.time(updated_ms)
+        record["MetaData"] = {"CreateTime": created, "LastUpdatedTime": updated}
         if entity in PEOPLE:
             self.company.names[name_key(entity, record["DisplayName"])] = (entity, record["Id"])
         elif entity in ("Item", "Account"):
@@ -206,8 +217,18 @@ class _Seeder:
         self.shelf(entity).put(stub, deleted_ms)
 
     def ref(self, record: Record) -> dict[str, str]:
-        name = record.get("DisplayName") or record.get("Name")
-        return {"value": record["Id"], "name": str(name)}
+        name = str(record.get("DisplayName") or record.get("Name"))
+        key = (record["Id"], name)
+        found = self.refs.get(key)
+        if found is None:
+            found = self.refs[key] = {"value": record["Id"], "name": name}
+        return found
+
+    def currency_ref(self, code: str) -> dict[str, str]:
+        found = self.refs.get(code)
+        if found is None:
+            found = self.refs[code] = currency_ref(code)
+        return found
 
     def date(self, ms: int) -> str:
         return format_date(ms, self.realm.offset_minutes)
@@ -249,7 +270,7 @@ class _Seeder:
                 "AccountSubType": sub_type,
                 "CurrentBalance": 0,
                 "CurrentBalanceWithSubAccounts": 0,
-                "CurrencyRef": currency_ref(self.realm.currency),
+                "CurrencyRef": self.currency_ref(self.realm.currency),
             }
             if role:
                 self.company.default_accounts[role] = record["Id"]
@@ -264,7 +285,7 @@ class _Seeder:
             base = f"{self.rng.choice(PRODUCT_STYLES)} {self.rng.choice(PRODUCTS)}"
             name = self.unique_name(base, "Item")
             price = self.rng.randrange(200, 25_000)
-            active = self.rng.random() >= 0.03
+            active = i % DEACTIVATED_EVERY != 0
             shown = name if active else name + DELETED_SUFFIX
             record: Record = {
                 "Id": str(i),
@@ -314,7 +335,7 @@ class _Seeder:
         else:
             company = ""
             name = self.unique_name(f"{given} {family}", entity)
-        active = rng.random() >= 0.03
+        active = number % DEACTIVATED_EVERY != 0
         shown = name if active else name + DELETED_SUFFIX
         slug = _email_slug(given if not business else company)
         record: Record = {
@@ -334,7 +355,7 @@ class _Seeder:
                 "City": rng.choice(("Portland", "Québec", "München", "Auckland", "Sydney")),
                 "PostalCode": f"{rng.randrange(1000, 99999)}",
             },
-            "CurrencyRef": currency_ref(self.currency()),
+            "CurrencyRef": self.currency_ref(self.currency()),
             "Balance": 0,
         }
         if company:
@@ -381,7 +402,7 @@ class _Seeder:
                         "ItemRef": self.ref(item),
                         "UnitPrice": price / 100,
                         "Qty": qty,
-                        "TaxCodeRef": {"value": "TAX" if taxed else "NON"},
+                        "TaxCodeRef": TAXED if taxed else NOT_TAXED,
                     },
                 }
             )
@@ -398,14 +419,18 @@ class _Seeder:
                 }
             )
         lines.append(
-            {"Amount": subtotal / 100, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+            {
+                "Amount": subtotal / 100,
+                "DetailType": "SubTotalLineDetail",
+                "SubTotalLineDetail": SUBTOTAL_DETAIL,
+            }
         )
         tax = round(taxable * float(self.realm.tax_rate))
         return lines, subtotal, tax
 
     def tax_detail(self, tax: int) -> Record:
         if not tax:
-            return {"TotalTax": 0}
+            return NO_TAX
         return {
             "TxnTaxCodeRef": {"value": "2"},
             "TotalTax": tax / 100,
@@ -442,7 +467,7 @@ class _Seeder:
                 "DocNumber": str(1000 + i),
                 "TxnDate": self.date(created),
                 "DueDate": self.date(created + 30 * DAY_MS),
-                "CurrencyRef": currency_ref(currency),
+                "CurrencyRef": self.currency_ref(currency),
                 "ExchangeRate": rate,
                 "CustomerRef": self.ref(customer),
                 "Line": lines,
@@ -462,7 +487,7 @@ class _Seeder:
                     Balance=0,
                     PrivateNote="Voided",
                     Line=[{**line, "Amount": 0} for line in lines],
-                    TxnTaxDetail={"TotalTax": 0},
+                    TxnTaxDetail=NO_TAX,
                     SyncToken="1",
                 )
                 updated, balance = self.later(created, 60), 0
@@ -549,7 +574,7 @@ class _Seeder:
                     "UnitPrice": price / 100,
                     "Qty": qty,
                     "BillableStatus": "NotBillable",
-                    "TaxCodeRef": {"value": "NON"},
+                    "TaxCodeRef": NOT_TAXED,
                 }
                 kind = "ItemBasedExpenseLineDetail"
             else:
@@ -558,7 +583,7 @@ class _Seeder:
                 detail = {
                     "AccountRef": self.ref(account),
                     "BillableStatus": "NotBillable",
-                    "TaxCodeRef": {"value": "NON"},
+                    "TaxCodeRef": NOT_TAXED,
                 }
                 kind = "AccountBasedExpenseLineDetail"
             total += amount
@@ -589,7 +614,7 @@ class _Seeder:
                 "Id": str(i),
                 "SyncToken": "0",
                 "TxnDate": self.date(created),
-                "CurrencyRef": currency_ref(currency),
+                "CurrencyRef": self.currency_ref(currency),
                 "ExchangeRate": rate,
                 "VendorRef": self.ref(vendor),
                 "APAccountRef": ap,
@@ -615,8 +640,6 @@ class _Seeder:
                 record["POStatus"] = "Closed" if closed else "Open"
                 record["EmailStatus"] = "NotSet"
                 record["PrintStatus"] = "NotSet"
-            if currency != self.realm.currency:
-                record["HomeTotalAmt"] = round(amount / 100 * rate, 2)
             self.store(entity, record, created, updated)
         self.company.next_ids[entity] = self.size + 1
         if entity == "PurchaseOrder":
@@ -636,10 +659,24 @@ class _Seeder:
 
 def seed(state: SandboxState, rng: random.Random, size: int) -> None:
     """Create the QuickBooks companies and ``size`` records per entity in each."""
+    # Millions of long-lived objects: the cycle collector would rescan them again and again
+    # while they are built, and on every full collection while the sandbox serves. Pause it,
+    # then freeze what exists (records have no cycles; refcounting still frees them).
+    collecting = gc.isenabled()
+    gc.disable()
+    gc.unfreeze()
+    try:
+        _seed_companies(state, rng, max(size, 1))
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _seed_companies(state: SandboxState, rng: random.Random, size: int) -> None:
     found = companies(state)
     found.clear()
     now_ms = state.clock.time_ms()
-    size = max(size, 1)
     for realm in REALMS:
         state.store.add_account(Account(PROVIDER, realm.realm_id, realm.name, realm.currency))
         company = Company(realm=realm, created_ms=now_ms - HISTORY_MS - 2 * DAY_MS)

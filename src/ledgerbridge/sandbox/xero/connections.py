@@ -15,6 +15,7 @@ router = APIRouter(tags=["xero"])
 
 
 @router.get("/connections")
+@router.get("/Connections")  # Xero's paths are case-insensitive; its own SDKs use this one
 async def list_connections(
     request: Request, authEventId: str | None = None, state: SandboxState = Depends(sandbox_state)
 ) -> Response:
@@ -41,6 +42,7 @@ async def list_connections(
 
 
 @router.delete("/connections/{connection_id}")
+@router.delete("/Connections/{connection_id}")
 async def delete_connection(
     connection_id: str, request: Request, state: SandboxState = Depends(sandbox_state)
 ) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
@@ -13,11 +13,6 @@ DAY_MS = 86_400_000
 def ms_date(ms: int) -> str:
     """``/Date(1439434356790+0000)/``: how Xero writes every date and timestamp."""
     return f"/Date({ms}+0000)/"
-
-
-def date_string(ms: int) -> str:
-    """``2015-08-13T00:00:00``: the ``DateString`` Xero puts beside some dates."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def day_ms(ms: int) -> int:
@@ -51,19 +46,3 @@ def modified_since_ms(header: str) -> int:
         return int(parsedate_to_datetime(header).timestamp() * 1000)
     except (TypeError, ValueError):
         raise ValueError(f"If-Modified-Since {header!r} is not a valid date") from None
-
-
-def add_days(ms: int, days: int) -> int:
-    return ms + days * DAY_MS
-
-
-def today_ms(now_ms: int) -> int:
-    return day_ms(now_ms)
-
-
-def iso_date(ms: int) -> str:
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).date().isoformat()
-
-
-def ms_of_date(value: date) -> int:
-    return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)

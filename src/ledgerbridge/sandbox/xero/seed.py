@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
-from ledgerbridge.sandbox.xero.amounts import default_tax_type, line_tax, totals
+from ledgerbridge.sandbox.xero.amounts import basis_points, default_tax_type, line_tax, totals
 from ledgerbridge.sandbox.xero.data import Organisation, XeroData, collection
 from ledgerbridge.sandbox.xero.dates import DAY_MS, day_ms, ms_date
 from ledgerbridge.sandbox.xero.resources import RESOURCES
@@ -228,8 +228,8 @@ class _Org:
     invoices: list[Record] = field(default_factory=list)
     stamps: dict[str, dict[str, int]] = field(default_factory=dict)  # resource -> id -> stamp
     banks: dict[str, Record] = field(default_factory=dict)  # by currency
-    # (Description, ItemCode, UnitAmount, AccountCode) of item lines, for sales and purchases
-    item_lines: dict[bool, list[tuple[str, str, float, str]]] = field(default_factory=dict)
+    # (Description, ItemCode, UnitAmount in cents, AccountCode) of item lines, sold or bought
+    item_lines: dict[bool, list[tuple[str, str, int, str]]] = field(default_factory=dict)
 
     def new_id(self) -> str:
         """A version-4 UUID drawn from the seeded generator (uuid.UUID is slow at this scale)."""
@@ -290,7 +290,7 @@ def _seed_organisation(state: SandboxState, s: _Org, size: int) -> None:
     records["Items"] = s.items = [_item(s, n) for n in range(max(3, min(size, 1000)))]
     s.item_lines = {
         sold: [
-            (i["Name"], i["Code"], d["UnitPrice"], d["AccountCode"])
+            (i["Name"], i["Code"], round(d["UnitPrice"] * 100), d["AccountCode"])
             for i in s.items
             for d in [i["SalesDetails"] if sold else i["PurchaseDetails"]]
         ]
@@ -396,6 +396,8 @@ def _contacts(s: _Org, count: int) -> list[Record]:
         if used[name] > 1:  # Xero requires unique contact names
             name = f"{name} ({used[name]})"
         city = s.pick(_CITIES)
+        # Street numbers, post codes and phones follow from n: varied enough, and cheap.
+        postcode = str(1000 + n * 37 % 9000)
         email_name = (first if person else name.split()[0]).encode("ascii", "ignore").decode()
         contact: Record = {
             "ContactID": s.new_id(),
@@ -408,24 +410,24 @@ def _contacts(s: _Org, count: int) -> list[Record]:
             "Addresses": [
                 {
                     "AddressType": "POBOX",
-                    "AddressLine1": f"PO Box {s.between(1, 9999)}",
+                    "AddressLine1": f"PO Box {1 + n * 7 % 9999}",
                     "City": city,
-                    "PostalCode": str(s.between(1000, 9999)),
+                    "PostalCode": postcode,
                     "Country": "",
                 },
                 {
                     "AddressType": "STREET",
-                    "AddressLine1": f"{s.between(1, 400)} {last} Street",
+                    "AddressLine1": f"{1 + n * 13 % 400} {last} Street",
                     "City": city,
-                    "PostalCode": str(s.between(1000, 9999)),
+                    "PostalCode": postcode,
                     "Country": "",
                 },
             ],
             "Phones": [
                 {
                     "PhoneType": "DEFAULT",
-                    "PhoneNumber": str(s.between(1000000, 9999999)),
-                    "PhoneAreaCode": str(s.between(2, 9)),
+                    "PhoneNumber": str(1_000_000 + n * 7919 % 8_999_999),
+                    "PhoneAreaCode": str(2 + n % 8),
                     "PhoneCountryCode": "64",
                 },
                 {
@@ -450,33 +452,36 @@ def _contacts(s: _Org, count: int) -> list[Record]:
 
 def _lines(s: _Org, sales: bool, count: int) -> Record:
     """Priced line items and the totals they make, as one partial document."""
-    roll = s.rng.random()
+    random = s.rng.random  # the hottest loop of the seed: no helper calls here
+    roll = random()
     amount_types = "Exclusive" if roll < 0.8 else "Inclusive" if roll < 0.95 else "NoTax"
-    rate = 0.0 if amount_types == "NoTax" else s.org.tax_rate
+    rate_bp = 0 if amount_types == "NoTax" else basis_points(s.org.tax_rate)
     tax_type = "NONE" if amount_types == "NoTax" else default_tax_type(sales)
+    item_lines = s.item_lines[sales]
     lines = []
-    line_total = tax_total = 0.0
+    line_total = tax_total = 0
     for _ in range(count):
-        if s.chance(0.6):
-            description, code, unit, account = s.pick(s.item_lines[sales])
-            quantity = float(s.between(1, 12))
+        if random() < 0.6:
+            description, code, unit, account = item_lines[int(random() * len(item_lines))]
+            quantity = 1 + int(random() * 11)
         else:
-            description = s.pick(_PRODUCTS) + (" (services)" if sales else " (supplies)")
+            description = _PRODUCTS[int(random() * len(_PRODUCTS))]
+            description += " (services)" if sales else " (supplies)"
             code = ""
-            unit = round(5 + s.rng.random() * 895, 2)
-            account = "200" if sales else s.pick(_EXPENSE_CODES)
-            quantity = float(s.between(1, 5))
-        amount = round(quantity * unit, 2)
-        tax = line_tax(amount, rate, amount_types)
+            unit = 500 + int(random() * 89_500)
+            account = "200" if sales else _EXPENSE_CODES[int(random() * len(_EXPENSE_CODES))]
+            quantity = 1 + int(random() * 4)
+        amount = quantity * unit
+        tax = line_tax(amount, rate_bp, amount_types)
         line = {
             "LineItemID": s.new_id(),
             "Description": description,
-            "Quantity": quantity,
-            "UnitAmount": unit,
+            "Quantity": float(quantity),
+            "UnitAmount": unit / 100,
             "AccountCode": account,
             "TaxType": tax_type,
-            "TaxAmount": tax,
-            "LineAmount": amount,
+            "TaxAmount": tax / 100,
+            "LineAmount": amount / 100,
             "Tracking": [],
         }
         if code:
