@@ -1,4 +1,4 @@
-"""A sandbox over real HTTP, and ledgerbridge pointed at it."""
+"""ledgerbridge pointed at the sandbox (``sandbox_url``, from tests/sandbox/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -10,32 +10,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
-from ledgerbridge.sandbox.app import create_app as create_sandbox
 from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.settings import Settings
 from tests.conftest import make_settings
-from tests.support import serve_in_thread
-
-
-@pytest.fixture(scope="session")
-def sandbox_origin() -> Iterator[str]:
-    with serve_in_thread(create_sandbox(seed=7, size=5)) as origin:
-        yield origin
 
 
 @pytest.fixture
-def sandbox(sandbox_origin: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox_origin, timeout=30) as client:
-        client.post("/_sandbox/reset").raise_for_status()
-        yield client
-
-
-@pytest.fixture
-def lb_settings(database_url: str, sandbox_origin: str, tmp_path: Any) -> Settings:
+def lb_settings(database_url: str, sandbox_url: str, tmp_path: Any) -> Settings:
     return make_settings(
         database_url,
         tmp_path,
-        sandbox_url=sandbox_origin,
+        sandbox_url=sandbox_url,
         token_refresh_skew_seconds=1,
         redirect_allowlist=["https://host.example"],
     )

@@ -1,4 +1,4 @@
-"""Fixtures that serve the provider sandbox over real HTTP.
+"""Fixtures that serve the provider sandbox over real HTTP (a plugin: see pyproject addopts).
 
 ``sandbox_url`` is the origin of a running sandbox, freshly reset for the test. Choose
 how it is seeded and configured with a marker::
@@ -25,8 +25,7 @@ from ledgerbridge.sandbox.app import create_app
 from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.sandbox.serve import serving
 from ledgerbridge.sandbox.settings import SandboxSettings
-
-from .helpers import (
+from tests.sandbox.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,

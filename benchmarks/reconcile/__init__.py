@@ -1,0 +1,1 @@
+"""Benchmarks of the reconciliation engine; each script prints its figures."""

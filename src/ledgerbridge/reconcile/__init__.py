@@ -1,0 +1,1 @@
+"""Reconciliation: match money movements against invoices, explain every match."""

@@ -1,0 +1,193 @@
+"""Candidate generation: only pairs that share a blocking key are ever scored.
+
+Three blockers, each capped at `max_block_size` candidates per item and key (the
+nearest weeks first), so the number of pairs grows linearly with the number of items,
+never quadratically:
+
+- references: equal references, a reference found in the other side's memo, or a
+  memo ending with the start of a reference (truncation);
+- names: a counterparty (or memo) word, within the amount tolerance and date window;
+- amounts: an amount equal within the absolute tolerance, within the date window.
+"""
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+
+from ledgerbridge.reconcile.matching.config import (
+    AmountRule,
+    CurrencyRule,
+    DateWindowRule,
+    ExactKeyRule,
+    JobConfig,
+)
+from ledgerbridge.reconcile.matching.prepare import Prepared
+
+# Amount blocks are bucketed by week so that a date window reads a few buckets only.
+BUCKET_DAYS = 7
+_EPSILON = 1e-9
+
+Pair = tuple[int, int]
+Bucket = tuple[str, str, bool, int]  # blocking key, currency, negative, week
+
+
+def candidate_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig) -> list[Pair]:
+    pairs: set[Pair] = set()
+    key_rule = config.find(ExactKeyRule)
+    if key_rule is not None:
+        pairs.update(_reference_pairs(left, right, key_rule, config.max_block_size))
+        flipped = _reference_pairs(right, left, key_rule, config.max_block_size)
+        pairs.update((li, ri) for ri, li in flipped)
+    pairs.update(_window_pairs(left, right, config))
+    return sorted(pairs)
+
+
+def _reference_pairs(
+    side: list[Prepared], other: list[Prepared], rule: ExactKeyRule, cap: int
+) -> Iterable[Pair]:
+    by_reference: dict[str, list[int]] = defaultdict(list)
+    by_prefix: dict[str, list[int]] = defaultdict(list)
+    shortest = rule.truncated_min_length
+    for index, item in enumerate(other):
+        if item.reference:
+            by_reference[item.reference].append(index)
+            if shortest is not None and rule.search_text:
+                for length in range(shortest, len(item.reference)):
+                    by_prefix[item.reference[:length]].append(index)
+    for index, item in enumerate(side):
+        keys = {item.reference} if item.reference else set()
+        if rule.search_text:
+            keys.update(key for key in item.text_keys if len(key) >= rule.min_length)
+        for key in keys:
+            matches = by_reference.get(key, ())
+            if len(matches) <= cap:
+                yield from ((index, match) for match in matches)
+        if item.last_key and by_prefix:
+            matches = by_prefix.get(item.last_key, ())
+            if len(matches) <= cap:
+                yield from ((index, match) for match in matches)
+
+
+def _window_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig) -> Iterable[Pair]:
+    amount_rule = config.find(AmountRule)
+    date_rule = config.find(DateWindowRule)
+    currency_rule = config.find(CurrencyRule)
+    rates = (
+        {code: float(rate) for code, rate in currency_rule.rates.items()} if currency_rule else {}
+    )
+    conversion = float(currency_rule.tolerance) if currency_rule else 0.0
+    cap = config.max_block_size
+
+    index = _build_index(right, date_rule)
+    currencies = sorted({item.currency for item in right})
+    flips = {"same": (False,), "opposite": (True,), "any": (False, True)}[config.sign_convention]
+    max_span = max((item.end - item.start for item in right), default=0)
+
+    for li, item in enumerate(left):
+        weeks = _weeks(item, date_rule, max_span)
+        for currency in currencies:
+            if currency == item.currency:
+                factor, extra = 1.0, 0.0
+            elif item.currency in rates and currency in rates:
+                factor, extra = rates[item.currency] / rates[currency], conversion
+            else:
+                continue
+            amount = float(item.magnitude) * factor
+            wide = _amount_window(amount, amount_rule, extra)
+            tight = _tight_window(amount, amount_rule, extra)
+            for flip in flips:
+                sign = item.negative != flip
+                for key, (low, high) in [(k, wide) for k in item.block_keys] + [("", tight)]:
+                    # Nearest weeks first, and no more than `cap` candidates per key.
+                    taken = 0
+                    for week in weeks:
+                        found = index.get((key, currency, sign, week))
+                        if found is None:
+                            continue
+                        for ri in _nearest(found, low, high, amount, cap - taken):
+                            if _within_dates(item, right[ri], date_rule):
+                                taken += 1
+                                yield li, ri
+                        if taken >= cap:
+                            break
+
+
+def _build_index(
+    items: list[Prepared], date_rule: DateWindowRule | None
+) -> dict[Bucket, tuple[list[float], list[int]]]:
+    grouped: dict[Bucket, list[tuple[float, int]]] = defaultdict(list)
+    for index, item in enumerate(items):
+        week = item.start // BUCKET_DAYS if date_rule else 0
+        amount = float(item.magnitude)
+        for key in (*item.block_keys, ""):
+            grouped[(key, item.currency, item.negative, week)].append((amount, index))
+    built = {}
+    for bucket, entries in grouped.items():
+        entries.sort()
+        built[bucket] = ([amount for amount, _ in entries], [index for _, index in entries])
+    return built
+
+
+def _weeks(item: Prepared, date_rule: DateWindowRule | None, max_span: int) -> list[int]:
+    """The week buckets the date window touches, the item's own week first."""
+    if date_rule is None:
+        return [0]
+    first = (item.start - date_rule.days_after - max_span) // BUCKET_DAYS
+    last = (item.end + date_rule.days_before) // BUCKET_DAYS
+    own = item.start // BUCKET_DAYS
+    return sorted(range(first, last + 1), key=lambda week: (abs(week - own), week))
+
+
+def _amount_window(amount: float, rule: AmountRule | None, extra: float) -> tuple[float, float]:
+    if rule is None:
+        return 0.0, float("inf")
+    absolute = float(rule.abs_tolerance)
+    rate = float(rule.rel_tolerance) + extra
+    # Relative tolerance is taken of the larger amount, so divide for the upper bound.
+    low = amount * (1 - rate) - absolute
+    high = (amount + absolute) / (1 - rate) if rate < 1 else float("inf")
+    if rule.fee is not None:
+        fee_rate = float(rule.fee.max_rate) + extra
+        fixed = float(rule.fee.max_fixed)
+        if rule.fee.net_side == "left":  # right is gross: up to (net + fixed) / (1 - rate)
+            high = max(high, (amount + fixed) / (1 - fee_rate))
+        else:  # right is net: down to gross * (1 - rate) - fixed
+            low = min(low, amount * (1 - fee_rate) - fixed)
+    return low - _EPSILON * (1 + amount), high + _EPSILON * (1 + amount)
+
+
+def _tight_window(amount: float, rule: AmountRule | None, extra: float) -> tuple[float, float]:
+    absolute = float(rule.abs_tolerance) if rule else 0.0
+    low = amount * (1 - extra) - absolute
+    high = amount / (1 - extra) + absolute
+    return low - _EPSILON * (1 + amount), high + _EPSILON * (1 + amount)
+
+
+def _nearest(
+    found: tuple[list[float], list[int]], low: float, high: float, center: float, cap: int
+) -> list[int]:
+    """Items whose amount lies in [low, high]; the `cap` closest to `center` if more."""
+    amounts, indexes = found
+    start, stop = bisect_left(amounts, low), bisect_right(amounts, high)
+    if stop - start <= cap:
+        return indexes[start:stop]
+    below = bisect_left(amounts, center, start, stop) - 1
+    above = below + 1
+    picked: list[int] = []
+    while len(picked) < cap:
+        take_below = below >= start and (
+            above >= stop or center - amounts[below] <= amounts[above] - center
+        )
+        if take_below:
+            picked.append(indexes[below])
+            below -= 1
+        else:
+            picked.append(indexes[above])
+            above += 1
+    return picked
+
+
+def _within_dates(left: Prepared, right: Prepared, rule: DateWindowRule | None) -> bool:
+    if rule is None:
+        return True
+    return right.start - left.end <= rule.days_before and left.start - right.end <= rule.days_after

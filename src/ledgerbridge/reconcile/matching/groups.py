@@ -1,0 +1,250 @@
+"""One-to-many and many-to-one matches: a target item (a deposit, or an invoice paid in
+parts) against a few items of the other side whose amounts add up to it.
+
+Parts are looked for only inside a tight block: free items of the same counterparty
+(or cited by reference in the target's memo), the same currency and sign, within the
+rule's date window; at most `max_candidates` of them, nearest in date first.
+"""
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rapidfuzz import fuzz
+
+from ledgerbridge.reconcile.matching.config import (
+    AmountRule,
+    CounterpartyRule,
+    DateWindowRule,
+    ExactKeyRule,
+    GroupRule,
+    JobConfig,
+)
+from ledgerbridge.reconcile.matching.explain import money
+from ledgerbridge.reconcile.matching.prepare import Prepared
+from ledgerbridge.reconcile.matching.results import Evidence
+from ledgerbridge.reconcile.matching.scoring import signs_agree
+from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One orientation of the search: targets on one side, parts on the other."""
+
+    targets: list[Prepared]
+    parts: list[Prepared]
+    targets_free: list[bool]
+    parts_free: list[bool]
+    rejected: set[tuple[int, int]]  # (target, part) pairs a reviewer rejected
+    target_is_left: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProposal:
+    target: int
+    parts: tuple[int, ...]
+    score: float
+    unique: bool
+    evidence: tuple[Evidence, ...]
+
+
+def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[GroupProposal]:
+    """Proposals for free targets, largest first; the caller takes the items it accepts
+    before the next target is searched."""
+    free = [index for index, is_free in enumerate(side.parts_free) if is_free]
+    by_key = _by_date(side.parts, free)
+    by_reference: dict[str, list[int]] = defaultdict(list)
+    for index in free:
+        if side.parts[index].reference:
+            by_reference[side.parts[index].reference].append(index)
+    span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
+    order = sorted(
+        range(len(side.targets)),
+        key=lambda i: (-side.targets[i].magnitude, side.targets[i].item.id),
+    )
+    for target_index in order:
+        if not side.targets_free[target_index]:
+            continue
+        target = side.targets[target_index]
+        parts = _block(config, rule, side, target_index, by_key, by_reference, span)
+        if len(parts) < 2:
+            continue
+        scale = _scale(target, [side.parts[p] for p in parts])
+        search = find_subsets(
+            [int(side.parts[p].magnitude * scale) for p in parts],
+            int((target.magnitude - rule.abs_tolerance) * scale),
+            int((target.magnitude + rule.abs_tolerance) * scale),
+            rule.max_items,
+            rule.budget,
+        )
+        if not search.solutions:
+            continue
+        chosen = tuple(parts[i] for i in search.solutions[0])
+        yield _proposal(config, rule, side, target_index, chosen, search)
+
+
+def _by_date(parts: list[Prepared], indexes: list[int]) -> dict[str, tuple[list[int], list[int]]]:
+    """Parts by blocking key, each list sorted by date for a window lookup."""
+    grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for index in indexes:
+        for key in parts[index].block_keys:
+            grouped[key].append((parts[index].start, index))
+    built = {}
+    for key, entries in grouped.items():
+        entries.sort()
+        built[key] = ([start for start, _ in entries], [index for _, index in entries])
+    return built
+
+
+def _block(
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    target_index: int,
+    by_key: dict[str, tuple[list[int], list[int]]],
+    by_reference: dict[str, list[int]],
+    span: int,
+) -> list[int]:
+    target = side.targets[target_index]
+    earliest = target.start - rule.window_days - span
+    latest = target.end + rule.window_days
+    found: set[int] = set()
+    for key in target.block_keys:
+        starts, indexes = by_key.get(key, ([], []))
+        found.update(indexes[bisect_left(starts, earliest) : bisect_right(starts, latest)])
+    found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
+    ceiling = target.magnitude + rule.abs_tolerance
+    parts = []
+    for index in found:
+        part = side.parts[index]
+        if (
+            side.parts_free[index]
+            and (target_index, index) not in side.rejected
+            and part.currency == target.currency
+            and signs_agree(config, target, part)
+            and 0 < part.magnitude <= ceiling
+            and _gap(target, part) <= rule.window_days
+            and not _cites_another(target, part)
+            and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
+        ):
+            parts.append(index)
+    parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
+    return parts[: rule.max_candidates]
+
+
+def _gap(first: Prepared, second: Prepared) -> int:
+    return max(0, first.start - second.end, second.start - first.end)
+
+
+def _cited(target: Prepared, part: Prepared) -> bool:
+    return (
+        bool(part.reference)
+        and (part.reference in target.text_keys or part.reference == target.reference)
+    ) or (bool(target.reference) and target.reference in part.text_keys)
+
+
+def _cites_another(target: Prepared, part: Prepared) -> bool:
+    """The part's memo cites references, but not the target's: it pays something else."""
+    return bool(part.mentions) and target.reference not in part.mentions
+
+
+def _name_similarity(first: Prepared, second: Prepared) -> float:
+    first_name = first.name or first.memo_name
+    second_name = second.name or second.memo_name
+    if not first_name or not second_name:
+        return 0.0
+    return float(fuzz.token_sort_ratio(first_name, second_name))
+
+
+def _scale(target: Prepared, parts: list[Prepared]) -> int:
+    """A power of ten that turns every amount involved into a whole number."""
+    places = 0
+    for amount in (target.magnitude, *(part.magnitude for part in parts)):
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int):
+            places = max(places, -exponent)
+    return int(10**places)
+
+
+def _proposal(
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    target_index: int,
+    chosen: tuple[int, ...],
+    search: SubsetSearch,
+) -> GroupProposal:
+    target = side.targets[target_index]
+    parts = [side.parts[index] for index in chosen]
+    total = sum((part.magnitude for part in parts), Decimal(0))
+    names = [_name_similarity(target, part) / 100 for part in parts]
+    gaps = [_gap(target, part) for part in parts]
+    cited = [_cited(target, part) for part in parts]
+    # References count only when some are cited, or the memo cites other items' ones.
+    has_references = any(cited) or bool(target.mentions) or any(p.mentions for p in parts)
+
+    weights = {type(r): r.weight for r in config.rules}
+    components = [
+        (weights.get(AmountRule, 3.0), 1.0),
+        (weights.get(CounterpartyRule, 2.0), sum(names) / len(names)),
+        (weights.get(DateWindowRule, 1.0), 1 - 0.5 * max(gaps) / max(rule.window_days, 1)),
+    ]
+    if has_references:
+        components.append((weights.get(ExactKeyRule, 4.0), sum(cited) / len(cited)))
+    score = sum(w * s for w, s in components) / sum(w for w, _ in components)
+
+    labels = ", ".join(part.item.reference or part.item.id for part in parts)
+    target_label = target.item.reference or target.item.id
+    evidence = [
+        Evidence(
+            "group",
+            rule.name,
+            "match",
+            1.0,
+            f"{len(parts)} items ({labels}) sum to {money(total, target.currency)}, "
+            f"against {money(target.magnitude, target.currency)} on {target_label}",
+        ),
+        Evidence(
+            "counterparty",
+            rule.name,
+            "match",
+            round(min(names), 4),
+            f"all from the same counterparty (lowest similarity {100 * min(names):.0f})",
+        ),
+        Evidence(
+            "date",
+            rule.name,
+            "match",
+            1.0,
+            f"all dated within the {rule.window_days}-day window (furthest {max(gaps)} days)",
+        ),
+    ]
+    if has_references:
+        evidence.append(
+            Evidence(
+                "reference",
+                rule.name,
+                "match" if all(cited) else "partial",
+                sum(cited) / len(cited),
+                f"{sum(cited)} of {len(parts)} references found in memos",
+            )
+        )
+    if len(search.solutions) > 1:
+        evidence.append(
+            Evidence(
+                "review", rule.name, "partial", 0.0, "another combination also fits; review it"
+            )
+        )
+    elif search.exhausted:
+        evidence.append(
+            Evidence(
+                "review",
+                rule.name,
+                "partial",
+                0.0,
+                "search budget ran out before this combination was shown to be the only one",
+            )
+        )
+    return GroupProposal(target_index, chosen, round(score, 4), search.unique, tuple(evidence))

@@ -1,0 +1,321 @@
+"""Per-rule checks of a candidate pair and the pair's score.
+
+Each check returns an outcome, a similarity in [0, 1] and the facts the explanation
+needs. The score is the weighted mean of the rules' similarities; a rule with nothing
+to compare (no reference on either item) counts a quarter of its weight at 0.5, so a
+pair with less evidence scores a little lower than one whose evidence all agrees.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from functools import partial
+from typing import NamedTuple
+
+from rapidfuzz import fuzz
+
+from ledgerbridge.reconcile.matching.config import (
+    AmountRule,
+    CounterpartyRule,
+    CurrencyRule,
+    DateWindowRule,
+    ExactKeyRule,
+    GroupRule,
+    JobConfig,
+    Rule,
+)
+from ledgerbridge.reconcile.matching.prepare import Prepared
+
+TRUNCATED_SIMILARITY = 0.6
+FEE_SIMILARITY = 0.85
+CONVERTED_SIMILARITY = 0.9
+NO_EXTRA = Decimal(0)
+MISSING_SHARE = 0.25  # of its weight, that a rule with nothing to compare still counts
+
+
+class Outcome(StrEnum):
+    MATCH = "match"
+    PARTIAL = "partial"
+    MISMATCH = "mismatch"
+    MISSING = "missing"
+
+
+class Check(NamedTuple):
+    outcome: Outcome
+    similarity: float
+    detail: str  # what was found, e.g. "in_left_text", "fee", "beyond"
+    values: tuple[object, ...] = ()
+
+
+MISSING = Check(Outcome.MISSING, 0.0, "missing")
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    score: float
+    eligible: bool  # no required rule is violated
+    identified: bool  # a reference or counterparty agrees, not just amount and date
+    key_agrees: bool
+    rule_rank: int  # position of the rule that names the match
+    checks: tuple[Check, ...]
+
+
+def convert(config: JobConfig, left: Prepared, right: Prepared) -> tuple[Decimal, Decimal] | None:
+    """The right magnitude in the left currency, and the extra relative tolerance."""
+    if left.currency == right.currency:
+        return right.magnitude, NO_EXTRA
+    currency = config.find(CurrencyRule)
+    if currency is None:
+        return None
+    left_rate = currency.rates.get(left.currency)
+    right_rate = currency.rates.get(right.currency)
+    if left_rate is None or right_rate is None:
+        return None
+    return right.magnitude * right_rate / left_rate, currency.tolerance
+
+
+def check_key(rule: ExactKeyRule, left: Prepared, right: Prepared) -> Check:
+    if left.reference and left.reference == right.reference:
+        return Check(Outcome.MATCH, 1.0, "equal", (left.item.reference,))
+    if rule.search_text:
+        if len(left.reference) >= rule.min_length and left.reference in right.text_keys:
+            return Check(Outcome.MATCH, 1.0, "in_right_text", (left.item.reference,))
+        if len(right.reference) >= rule.min_length and right.reference in left.text_keys:
+            return Check(Outcome.MATCH, 1.0, "in_left_text", (right.item.reference,))
+        shortest = rule.truncated_min_length
+        if shortest is not None:
+            for memo, reference, side in ((left, right, "left"), (right, left, "right")):
+                if _truncates(memo.last_key, reference.reference, shortest):
+                    values = (memo.last_key, reference.item.reference)
+                    # The more of the reference survives, the stronger the evidence.
+                    similarity = max(0.5, len(memo.last_key) / len(reference.reference))
+                    return Check(Outcome.PARTIAL, similarity, f"truncated_in_{side}", values)
+    if left.reference and right.reference:
+        return Check(Outcome.MISMATCH, 0.0, "differs", (left.item.reference, right.item.reference))
+    if right.reference and (left.mentions or _cites_lookalike(rule, left, right.reference)):
+        return Check(Outcome.MISMATCH, 0.0, "left_cites_other", (right.item.reference,))
+    if left.reference and (right.mentions or _cites_lookalike(rule, right, left.reference)):
+        return Check(Outcome.MISMATCH, 0.0, "right_cites_other", (left.item.reference,))
+    return MISSING
+
+
+def _truncates(token: str, reference: str, shortest: int) -> bool:
+    return shortest <= len(token) < len(reference) and reference.startswith(token)
+
+
+def _cites_lookalike(rule: ExactKeyRule, memo: Prepared, reference: str) -> bool:
+    """The memo holds a key that starts like the reference but is another one
+    (INV-0027 or INV-002700 against INV-002914)."""
+    shortest = rule.truncated_min_length
+    if shortest is None or not rule.search_text or len(reference) < shortest:
+        return False
+    head = reference[:shortest]
+    return any(key.startswith(head) and not reference.startswith(key) for key in memo.text_keys)
+
+
+def check_amount(
+    rule: AmountRule, left: Prepared, right_amount: Decimal, extra_rate: Decimal
+) -> Check:
+    diff = left.magnitude - right_amount
+    gap = abs(diff)
+    if gap <= rule.abs_tolerance:
+        return Check(Outcome.MATCH, 1.0, "equal" if gap == 0 else "within_abs", (diff,))
+    larger = max(left.magnitude, right_amount)
+    allowed = (rule.rel_tolerance + extra_rate) * larger + rule.abs_tolerance
+    best = MISSING
+    if gap <= allowed:
+        similarity = 1.0 - 0.5 * float(gap / allowed)
+        best = Check(Outcome.MATCH, similarity, "within_rel", (diff, allowed))
+    if rule.fee is not None:
+        net, gross = (
+            (left.magnitude, right_amount)
+            if rule.fee.net_side == "left"
+            else (right_amount, left.magnitude)
+        )
+        shortfall = gross - net
+        fee_limit = (rule.fee.max_rate + extra_rate) * gross + rule.fee.max_fixed
+        if 0 < shortfall <= fee_limit and best.similarity < FEE_SIMILARITY:
+            best = Check(Outcome.MATCH, FEE_SIMILARITY, "fee", (diff,))
+    if best is MISSING:
+        return Check(Outcome.MISMATCH, 0.0, "beyond", (diff, allowed))
+    return best
+
+
+def check_date(rule: DateWindowRule, left: Prepared, right: Prepared) -> Check:
+    if left.end < right.start:
+        gap, limit, detail = right.start - left.end, rule.days_before, "before"
+    elif left.start > right.end:
+        gap, limit, detail = left.start - right.end, rule.days_after, "after"
+    else:
+        return Check(Outcome.MATCH, 1.0, "within_terms" if right.end > right.start else "same")
+    if gap > limit:
+        return Check(Outcome.MISMATCH, 0.0, detail, (gap, limit))
+    return Check(Outcome.MATCH, 1.0 - 0.5 * gap / limit, detail, (gap, limit))
+
+
+def check_counterparty(rule: CounterpartyRule, left: Prepared, right: Prepared) -> Check:
+    if left.name and right.name:
+        # Word order may differ, but every word counts: "Sun Foods" is not "Sun".
+        ratio, detail = fuzz.token_sort_ratio(left.name, right.name), "names"
+    elif not rule.use_text:
+        return MISSING
+    elif left.name and right.memo_name:
+        ratio, detail = fuzz.token_set_ratio(left.name, right.memo_name), "left_name_in_right_text"
+    elif right.name and left.memo_name:
+        ratio, detail = fuzz.token_set_ratio(right.name, left.memo_name), "right_name_in_left_text"
+    elif left.memo_name and right.memo_name:
+        ratio, detail = _text_similarity(left.memo_name, right.memo_name), "texts"
+    else:
+        return MISSING
+    if ratio >= rule.threshold:
+        return Check(Outcome.MATCH, ratio / 100, detail, (ratio,))
+    if ratio >= rule.threshold - 15:
+        return Check(Outcome.PARTIAL, ratio / 200, detail, (ratio,))
+    return Check(Outcome.MISMATCH, 0.0, detail, (ratio,))
+
+
+def _text_similarity(first: str, second: str) -> float:
+    """Memos against memos: word sets, tempered by word order, so that a memo holding
+    only an initial ("M M") does not count as containing "M VIELGORSKY"."""
+    return (fuzz.token_set_ratio(first, second) + fuzz.token_sort_ratio(first, second)) / 2
+
+
+def check_currency(
+    converted: tuple[Decimal, Decimal] | None, left: Prepared, right: Prepared
+) -> Check:
+    if left.currency == right.currency:
+        return Check(Outcome.MATCH, 1.0, "same", (left.currency,))
+    if converted is None:
+        return Check(Outcome.MISMATCH, 0.0, "no_rate", (left.currency, right.currency))
+    return Check(Outcome.MATCH, CONVERTED_SIMILARITY, "converted", (left.currency, right.currency))
+
+
+def signs_agree(config: JobConfig, left: Prepared, right: Prepared) -> bool:
+    if config.sign_convention == "any" or not left.magnitude or not right.magnitude:
+        return True
+    same = left.negative == right.negative
+    return same if config.sign_convention == "same" else not same
+
+
+def check_amount_rule(
+    config: JobConfig,
+    rule: AmountRule,
+    left: Prepared,
+    right: Prepared,
+    converted: tuple[Decimal, Decimal] | None,
+) -> Check:
+    if converted is None:
+        return Check(Outcome.MISMATCH, 0.0, "incomparable", (left.currency, right.currency))
+    if not signs_agree(config, left, right):
+        return Check(Outcome.MISMATCH, 0.0, "sign", (left.item.amount, right.item.amount))
+    return check_amount(rule, left, *converted)
+
+
+Converted = tuple[Decimal, Decimal] | None
+CheckFunction = Callable[[Prepared, Prepared, Converted], Check]
+PairScorer = Callable[[Prepared, Prepared], PairScore]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    check: CheckFunction
+    weight: float
+    required: bool
+    is_key: bool
+    identifies: bool  # a reference or a counterparty, not just amount and date
+    names: bool  # may name the match; currency agreement alone names nothing
+
+
+def _step(config: JobConfig, rule: Rule) -> _Step:
+    check: CheckFunction
+    if isinstance(rule, ExactKeyRule):
+        check = partial(_key_check, rule)
+    elif isinstance(rule, AmountRule):
+        check = partial(check_amount_rule, config, rule)
+    elif isinstance(rule, DateWindowRule):
+        check = partial(_date_check, rule)
+    elif isinstance(rule, CounterpartyRule):
+        check = partial(_counterparty_check, rule)
+    elif isinstance(rule, CurrencyRule):
+        check = _currency_check
+    else:
+        check = _not_pairwise
+    return _Step(
+        check=check,
+        weight=rule.weight,
+        required=rule.required,
+        is_key=isinstance(rule, ExactKeyRule),
+        identifies=isinstance(rule, ExactKeyRule | CounterpartyRule),
+        names=not isinstance(rule, CurrencyRule | GroupRule),
+    )
+
+
+def _key_check(rule: ExactKeyRule, left: Prepared, right: Prepared, _: Converted) -> Check:
+    return check_key(rule, left, right)
+
+
+def _date_check(rule: DateWindowRule, left: Prepared, right: Prepared, _: Converted) -> Check:
+    return check_date(rule, left, right)
+
+
+def _counterparty_check(
+    rule: CounterpartyRule, left: Prepared, right: Prepared, _: Converted
+) -> Check:
+    return check_counterparty(rule, left, right)
+
+
+def _currency_check(left: Prepared, right: Prepared, converted: Converted) -> Check:
+    return check_currency(converted, left, right)
+
+
+def _not_pairwise(left: Prepared, right: Prepared, converted: Converted) -> Check:
+    return MISSING
+
+
+def pair_scorer(config: JobConfig) -> PairScorer:
+    """A function scoring pairs under this job's rules, built once per run."""
+    steps = [_step(config, rule) for rule in config.rules]
+
+    def score(left: Prepared, right: Prepared) -> PairScore:
+        converted = convert(config, left, right)
+        checks = []
+        total = weights = 0.0
+        eligible = True
+        identified = key_agrees = False
+        named = partly_named = -1
+        for rank, step in enumerate(steps):
+            check = step.check(left, right, converted)
+            checks.append(check)
+            outcome = check.outcome
+            if outcome is Outcome.MISSING:
+                # Nothing to compare: neither for nor against, but less evidence than a
+                # rule that agrees, so it counts a little, halfway.
+                total += step.weight * MISSING_SHARE * 0.5
+                weights += step.weight * MISSING_SHARE
+                continue
+            total += step.weight * check.similarity
+            weights += step.weight
+            if outcome is Outcome.MATCH:
+                identified = identified or step.identifies
+                key_agrees = key_agrees or step.is_key
+                if named < 0 and step.names:
+                    named = rank
+            elif outcome is Outcome.MISMATCH:
+                eligible = eligible and not step.required
+            elif partly_named < 0 and step.names:
+                partly_named = rank
+        return PairScore(
+            score=round(total / weights, 4) if weights else 0.0,
+            eligible=eligible,
+            identified=identified,
+            key_agrees=key_agrees,
+            rule_rank=max(named if named >= 0 else partly_named, 0),
+            checks=tuple(checks),
+        )
+
+    return score
+
+
+def score_pair(config: JobConfig, left: Prepared, right: Prepared) -> PairScore:
+    return pair_scorer(config)(left, right)
