@@ -195,6 +195,38 @@ def keys_generate() -> None:
     typer.echo(new_encryption_key())
 
 
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored token under the first key of LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS.
+
+    Safe while the service runs, and resumable: run it again after an interruption.
+    """
+    from rich.progress import Progress
+
+    from ledgerbridge.connections import rotation
+    from ledgerbridge.connections.vault import Vault, VaultError
+
+    settings = _settings()
+    vault = Vault.from_keys([k.get_secret_value() for k in settings.token_encryption_keys])
+    db = Database.connect(settings)
+    total = rotation.pending(db, vault)
+    try:
+        with Progress(console=err) as progress:
+            task = progress.add_task(f"re-encrypting under key {vault.active_id}", total=total)
+            done = rotation.rotate(db, vault, lambda n: progress.advance(task, n))
+    except VaultError as exc:
+        err.print(
+            f"[red]{exc}: keep every key still in use in LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS "
+            "(new key first) and run it again[/red]"
+        )
+        raise typer.Exit(1) from None
+    out.print(f"{done} rows re-encrypted; every secret is now under key {vault.active_id}")
+    left = rotation.pending(db, vault)
+    if left:
+        err.print(f"[yellow]{left} rows changed meanwhile: run it again[/yellow]")
+        raise typer.Exit(1)
+
+
 def _secret_key(settings: Settings) -> str:
     assert settings.secret_key is not None
     return settings.secret_key.get_secret_value()

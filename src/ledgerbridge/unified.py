@@ -8,7 +8,7 @@ for stays reachable in ``remote_data`` (the raw payload).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -35,7 +35,7 @@ class Unified(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     remote_id: str
-    remote_updated_at: datetime | None = None
+    remote_updated_at: dt.datetime | None = None
     remote_was_deleted: bool = False
 
 
@@ -71,8 +71,8 @@ class Invoice(Unified):
     number: str | None = None
     reference: str | None = None
     contact_remote_id: str | None = None
-    issue_date: date | None = None
-    due_date: date | None = None
+    issue_date: dt.date | None = None
+    due_date: dt.date | None = None
     currency: str
     subtotal: Decimal
     total_tax: Decimal
@@ -92,7 +92,7 @@ class Allocation(BaseModel):
 
 class Payment(Unified):
     contact_remote_id: str | None = None
-    date: date | None = None
+    date: dt.date | None = None
     amount: Decimal
     currency: str
     reference: str | None = None
@@ -121,7 +121,7 @@ class Account(Unified):
 
 
 class BankTransaction(Unified):
-    date: date | None = None
+    date: dt.date | None = None
     direction: Literal["receive", "spend"]
     amount: Decimal  # positive; direction says which way
     currency: str
@@ -137,7 +137,7 @@ class CreditNote(Unified):
     type: Literal["sales", "bill"]
     number: str | None = None
     contact_remote_id: str | None = None
-    issue_date: date | None = None
+    issue_date: dt.date | None = None
     currency: str
     total_tax: Decimal = Decimal("0")
     total: Decimal
@@ -149,8 +149,8 @@ class CreditNote(Unified):
 class PurchaseOrder(Unified):
     number: str | None = None
     contact_remote_id: str | None = None
-    issue_date: date | None = None
-    delivery_date: date | None = None
+    issue_date: dt.date | None = None
+    delivery_date: dt.date | None = None
     currency: str
     total_tax: Decimal = Decimal("0")
     total: Decimal
@@ -168,7 +168,7 @@ class SalePayment(BaseModel):
 
 class Sale(Unified):
     number: str | None = None
-    date: datetime | None = None
+    date: dt.datetime | None = None
     location_remote_id: str | None = None
     contact_remote_id: str | None = None
     currency: str

@@ -119,10 +119,13 @@ def authorization_url(
 
 
 def _token_set(token: dict[str, Any]) -> TokenSet:
-    if token.get("expires_at"):
+    # Prefer expires_in: authlib's own expires_at is truncated to whole seconds.
+    if token.get("expires_in"):
+        expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
+    elif token.get("expires_at"):
         expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
     else:
-        expires_at = datetime.now(UTC) + timedelta(seconds=int(token.get("expires_in") or 1800))
+        expires_at = datetime.now(UTC) + timedelta(seconds=1800)
     scope = token.get("scope") or ""
     return TokenSet(
         access_token=str(token["access_token"]),

@@ -1,0 +1,311 @@
+"""Xero records as unified models: one mapper per object type (``pull.OBJECT_TYPES``).
+
+Money is ``Decimal`` from the digits Xero sent. Xero's line amounts are tax-inclusive
+when the document's ``LineAmountTypes`` is ``Inclusive``; a unified line's ``amount``
+always excludes tax. Lines name their account by ``AccountCode`` and their item by the
+``Item.ItemID`` Xero includes, else by ``ItemCode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from ledgerbridge.providers.pulling import RemoteObject
+from ledgerbridge.providers.xero.dates import parse_date
+from ledgerbridge.unified import (
+    Account,
+    Allocation,
+    BankTransaction,
+    Contact,
+    CreditNote,
+    DocumentStatus,
+    Invoice,
+    Item,
+    Line,
+    Payment,
+    PurchaseOrder,
+    Unified,
+)
+
+Payload = dict[str, Any]
+SalesOrBill = Literal["sales", "bill"]
+
+_DOCUMENT_STATUSES: dict[str, DocumentStatus] = {
+    "DRAFT": "draft",
+    "SUBMITTED": "submitted",
+    "AUTHORISED": "open",
+    "PAID": "paid",
+    "VOIDED": "void",
+    "DELETED": "deleted",
+}
+PurchaseOrderStatus = Literal["draft", "submitted", "open", "billed", "closed", "void", "deleted"]
+_PURCHASE_ORDER_STATUSES: dict[str, PurchaseOrderStatus] = {
+    "DRAFT": "draft",
+    "SUBMITTED": "submitted",
+    "AUTHORISED": "open",
+    "BILLED": "billed",
+    "DELETED": "deleted",
+}
+_BANK_TRANSACTION_STATUSES: dict[str, Literal["posted", "void", "deleted"]] = {
+    "AUTHORISED": "posted",
+    "VOIDED": "void",
+    "DELETED": "deleted",
+}
+_CLASSIFICATIONS: dict[str, Literal["asset", "liability", "equity", "revenue", "expense"]] = {
+    "ASSET": "asset",
+    "LIABILITY": "liability",
+    "EQUITY": "equity",
+    "REVENUE": "revenue",
+    "EXPENSE": "expense",
+}
+
+
+def to_unified(object_type: str, obj: RemoteObject) -> Unified:
+    try:
+        mapper = _MAPPERS[object_type]
+    except KeyError:
+        raise ValueError(f"Unknown Xero object type {object_type!r}") from None
+    return mapper(obj)
+
+
+def money(value: object) -> Decimal:
+    """A Xero amount as ``Decimal``: exact from ``Decimal``, ``int`` or text.
+
+    A float only arrives when a stored payload was decoded without ``Decimal``; its
+    ``repr`` is the shortest text that reads back as the same float, which is the text
+    Xero sent for any amount of up to 15 significant digits.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Decimal | int | str):
+        return Decimal(value)
+    raise ValueError(f"{value!r} is not an amount")
+
+
+def _contact(obj: RemoteObject) -> Contact:
+    p = obj.payload
+    return Contact(
+        **_common(obj),
+        name=p.get("Name") or "",
+        email=_text(p.get("EmailAddress")),
+        phone=_phone(p.get("Phones") or []),
+        is_customer=bool(p.get("IsCustomer")),
+        is_supplier=bool(p.get("IsSupplier")),
+        tax_number=_text(p.get("TaxNumber")),
+        currency=_text(p.get("DefaultCurrency")),
+        status="active" if p.get("ContactStatus", "ACTIVE") == "ACTIVE" else "archived",
+    )
+
+
+def _invoice(obj: RemoteObject) -> Invoice:
+    p = obj.payload
+    return Invoice(
+        **_common(obj),
+        type=_sales_or_bill(p, sales="ACCREC", bill="ACCPAY"),
+        number=_text(p.get("InvoiceNumber")),
+        reference=_text(p.get("Reference")),
+        contact_remote_id=_contact_id(p),
+        issue_date=_date(p.get("Date")),
+        due_date=_date(p.get("DueDate")),
+        currency=p["CurrencyCode"],
+        subtotal=_amount(p, "SubTotal"),
+        total_tax=_amount(p, "TotalTax"),
+        total=_amount(p, "Total"),
+        amount_paid=_amount(p, "AmountPaid"),
+        amount_due=_amount(p, "AmountDue"),
+        status=_DOCUMENT_STATUSES[p["Status"]],
+        lines=_lines(p),
+    )
+
+
+def _payment(obj: RemoteObject) -> Payment:
+    p = obj.payload
+    invoice = p.get("Invoice") or {}
+    # A payment settles one document: an invoice, credit note, prepayment or overpayment.
+    document: Payload = next(
+        (p[k] for k in ("Invoice", "CreditNote", "Prepayment", "Overpayment") if p.get(k)), {}
+    )
+    currency = document.get("CurrencyCode")
+    if not currency:
+        raise ValueError(f"Xero payment {obj.external_id} names no document with a currency")
+    allocations = []
+    if invoice.get("InvoiceID"):
+        allocations.append(
+            Allocation(invoice_remote_id=invoice["InvoiceID"], amount=_amount(p, "Amount"))
+        )
+    return Payment(
+        **_common(obj),
+        contact_remote_id=_contact_id(document),
+        date=_date(p.get("Date")),
+        amount=_amount(p, "Amount"),
+        currency=currency,
+        reference=_text(p.get("Reference")),
+        account_remote_id=_text((p.get("Account") or {}).get("AccountID")),
+        status="deleted" if p.get("Status") == "DELETED" else "paid",
+        allocations=allocations,
+    )
+
+
+def _item(obj: RemoteObject) -> Item:
+    p = obj.payload
+    return Item(
+        **_common(obj),
+        code=_text(p.get("Code")),
+        name=p.get("Name") or p.get("Code") or "",
+        description=_text(p.get("Description")),
+        unit_price=_optional_amount(p.get("SalesDetails") or {}, "UnitPrice"),
+        purchase_price=_optional_amount(p.get("PurchaseDetails") or {}, "UnitPrice"),
+    )
+
+
+def _account(obj: RemoteObject) -> Account:
+    p = obj.payload
+    return Account(
+        **_common(obj),
+        code=_text(p.get("Code")),
+        name=p.get("Name") or "",
+        type=_text(p.get("Type")),
+        classification=_CLASSIFICATIONS.get(p.get("Class") or ""),
+        currency=_text(p.get("CurrencyCode")),
+        status="active" if p.get("Status", "ACTIVE") == "ACTIVE" else "archived",
+    )
+
+
+def _bank_transaction(obj: RemoteObject) -> BankTransaction:
+    p = obj.payload
+    return BankTransaction(
+        **_common(obj),
+        date=_date(p.get("Date")),
+        # RECEIVE, RECEIVE-OVERPAYMENT, RECEIVE-TRANSFER, ...; SPEND likewise
+        direction="receive" if str(p["Type"]).startswith("RECEIVE") else "spend",
+        amount=_amount(p, "Total"),
+        currency=p["CurrencyCode"],
+        contact_remote_id=_contact_id(p),
+        reference=_text(p.get("Reference")),
+        bank_account_remote_id=_text((p.get("BankAccount") or {}).get("AccountID")),
+        status=_BANK_TRANSACTION_STATUSES[p["Status"]],
+        lines=_lines(p),
+    )
+
+
+def _credit_note(obj: RemoteObject) -> CreditNote:
+    p = obj.payload
+    return CreditNote(
+        **_common(obj),
+        type=_sales_or_bill(p, sales="ACCRECCREDIT", bill="ACCPAYCREDIT"),
+        number=_text(p.get("CreditNoteNumber")),
+        contact_remote_id=_contact_id(p),
+        issue_date=_date(p.get("Date")),
+        currency=p["CurrencyCode"],
+        total_tax=_amount(p, "TotalTax"),
+        total=_amount(p, "Total"),
+        remaining=_amount(p, "RemainingCredit"),
+        status=_DOCUMENT_STATUSES[p["Status"]],
+        lines=_lines(p),
+    )
+
+
+def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
+    p = obj.payload
+    return PurchaseOrder(
+        **_common(obj),
+        number=_text(p.get("PurchaseOrderNumber")),
+        contact_remote_id=_contact_id(p),
+        issue_date=_date(p.get("Date")),
+        delivery_date=_date(p.get("DeliveryDate")),
+        currency=p["CurrencyCode"],
+        total_tax=_amount(p, "TotalTax"),
+        total=_amount(p, "Total"),
+        status=_PURCHASE_ORDER_STATUSES[p["Status"]],
+        lines=_lines(p),
+    )
+
+
+_MAPPERS: dict[str, Callable[[RemoteObject], Unified]] = {
+    "Contacts": _contact,
+    "Invoices": _invoice,
+    "Payments": _payment,
+    "Items": _item,
+    "Accounts": _account,
+    "BankTransactions": _bank_transaction,
+    "CreditNotes": _credit_note,
+    "PurchaseOrders": _purchase_order,
+}
+
+
+def _common(obj: RemoteObject) -> dict[str, Any]:
+    return {
+        "remote_id": obj.external_id,
+        "remote_updated_at": obj.updated_at,
+        "remote_was_deleted": obj.deleted,
+    }
+
+
+def _lines(document: Payload) -> list[Line]:
+    inclusive = document.get("LineAmountTypes") == "Inclusive"
+    return [_line(line, inclusive) for line in document.get("LineItems") or []]
+
+
+def _line(line: Payload, inclusive: bool) -> Line:
+    tax = _amount(line, "TaxAmount")
+    line_amount = _amount(line, "LineAmount")
+    item_id = (line.get("Item") or {}).get("ItemID")
+    return Line(
+        remote_id=_text(line.get("LineItemID")),
+        description=_text(line.get("Description")),
+        quantity=_optional_amount(line, "Quantity"),
+        unit_amount=_optional_amount(line, "UnitAmount"),
+        amount=line_amount - tax if inclusive else line_amount,
+        tax_amount=tax,
+        item_remote_id=_text(item_id or line.get("ItemCode")),
+        account_remote_id=_text(line.get("AccountCode")),
+    )
+
+
+def _sales_or_bill(p: Payload, *, sales: str, bill: str) -> SalesOrBill:
+    kind = p.get("Type")
+    if kind not in (sales, bill):
+        raise ValueError(f"Unexpected Xero document type {kind!r}")
+    return "sales" if kind == sales else "bill"
+
+
+def _amount(p: Payload, key: str) -> Decimal:
+    value = p.get(key)
+    return Decimal(0) if value is None else money(value)
+
+
+def _optional_amount(p: Payload, key: str) -> Decimal | None:
+    value = p.get(key)
+    return None if value is None else money(value)
+
+
+def _contact_id(p: Payload) -> str | None:
+    return _text((p.get("Contact") or {}).get("ContactID"))
+
+
+def _date(value: object) -> date | None:
+    return parse_date(value) if isinstance(value, str) and value else None
+
+
+def _phone(phones: list[Payload]) -> str | None:
+    """The default phone, else the first with a number: ``+64 2 1190056``."""
+    ranked = sorted(phones, key=lambda phone: phone.get("PhoneType") != "DEFAULT")
+    for phone in ranked:
+        if phone.get("PhoneNumber"):
+            country = phone.get("PhoneCountryCode")
+            parts = [
+                f"+{country}" if country else "",
+                phone.get("PhoneAreaCode"),
+                phone["PhoneNumber"],
+            ]
+            return " ".join(str(part) for part in parts if part)
+    return None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
