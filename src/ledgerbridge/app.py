@@ -12,12 +12,14 @@ from ledgerbridge import __version__
 from ledgerbridge.connections import api as connections
 from ledgerbridge.connections import mappings
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
+from ledgerbridge.events import api as events
 from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics
 from ledgerbridge.observability.middleware import RequestObservability
 from ledgerbridge.security import api as api_keys
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
+from ledgerbridge.sync import api as sync
 
 
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> FastAPI:
@@ -40,7 +42,15 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.state.services = svc
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)
-    for router in (health.router, api_keys.router, connections.router, mappings.router):
+    routers = (
+        health.router,
+        api_keys.router,
+        connections.router,
+        mappings.router,
+        sync.router,
+        events.router,
+    )
+    for router in routers:
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

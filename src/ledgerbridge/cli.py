@@ -17,6 +17,7 @@ from ledgerbridge.observability.logging import configure_logging
 from ledgerbridge.security import apikeys as apikey_service
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.security.tokens import issue_development_token
+from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, UnsafeConfiguration, load_settings, new_encryption_key
 
 app = typer.Typer(help="ledgerbridge: an integration hub for Xero, QuickBooks and Lightspeed.")
@@ -42,10 +43,11 @@ def _settings() -> Settings:
     return settings
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(svc: Services, host: str, port: int) -> None:
     from ledgerbridge.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    app = create_app(svc=svc)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -56,14 +58,15 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     settings = _settings()
     if settings.is_sqlite:
         upgrade(settings.resolved_database_url)
-    runtime.launch(settings)
+    svc = Services.build(settings)
+    runtime.launch(svc)
     out.print(f"ledgerbridge listening on [bold]http://{host}:{port}[/bold]")
     out.print(f"  API docs:       http://{host}:{port}/docs")
     out.print(f"  data directory: {settings.data_dir.resolve()}")
     out.print(f"  database:       {_redacted_url(settings.resolved_database_url)}")
     out.print("  get a token:    ledgerbridge dev-token --org my-org --role admin")
     try:
-        _serve(settings, host, port)
+        _serve(svc, host, port)
     finally:
         runtime.shutdown()
 
@@ -71,7 +74,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 @app.command()
 def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Only the HTTP API (run several behind a load balancer in production)."""
-    _serve(_settings(), host, port)
+    _serve(Services.build(_settings()), host, port)
 
 
 @app.command()
@@ -79,8 +82,7 @@ def worker() -> None:
     """Only the durable workers and schedules (run several in production)."""
     from ledgerbridge import runtime
 
-    settings = _settings()
-    runtime.launch(settings)
+    runtime.launch(Services.build(_settings()))
     out.print("ledgerbridge worker running; Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,7 @@ import logging
 from dbos import DBOS, DBOSConfig
 
 from ledgerbridge import __version__
+from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 
 DBOS_SCHEMA = "dbos"
@@ -25,14 +26,16 @@ def dbos_config(settings: Settings) -> DBOSConfig:
     }
 
 
-def launch(settings: Settings) -> DBOS:
+def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
-    # Workflows register themselves when their modules are imported.
-    from ledgerbridge import workflows  # noqa: F401
+    settings = svc.settings
+    from ledgerbridge.sync import workflows as sync_workflows
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sync_workflows.bind(svc)
     dbos = DBOS(config=dbos_config(settings))
     DBOS.launch()
+    sync_workflows.register()
     # DBOS installs its own console handler; send its records through our JSON logs instead.
     logging.getLogger("dbos").handlers.clear()
     logging.getLogger("dbos").propagate = True

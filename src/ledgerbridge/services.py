@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from dbos import DBOSClient
 from fastapi import Request
 from redis.asyncio import Redis
 
@@ -20,6 +21,7 @@ class Services:
     tokens: TokenVerifier
     vault: Vault
     redis: Redis | None
+    _dbos_client: DBOSClient | None = field(default=None, init=False)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -33,6 +35,15 @@ class Services:
             redis,
         )
 
+    def dbos_client(self) -> DBOSClient:
+        """Enqueues durable work from any process, API-only ones included."""
+        if self._dbos_client is None:
+            from ledgerbridge.runtime import DBOS_SCHEMA, dbos_config
+
+            url = dbos_config(self.settings)["system_database_url"]
+            self._dbos_client = DBOSClient(system_database_url=url, dbos_system_schema=DBOS_SCHEMA)
+        return self._dbos_client
+
     @property
     def secret_key(self) -> str:
         assert self.settings.secret_key is not None  # load_settings guarantees one
@@ -40,6 +51,8 @@ class Services:
 
     async def close(self) -> None:
         self.db.dispose()
+        if self._dbos_client is not None:
+            self._dbos_client.destroy()
         if self.redis is not None:
             await self.redis.aclose()
 

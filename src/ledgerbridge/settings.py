@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oauth_state_seconds: int = Field(600, ge=30, le=3600)
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
+    sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None
     xero_authorize_url: str | None = None

@@ -16,6 +16,7 @@ from ledgerbridge.db.engine import Database
 from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
+from ledgerbridge.sync.models import RawObject, Record, SyncRun
 
 # How to make a resource of tenant A for each path parameter the API has. A new route with
 # a new path parameter must add its maker here, or the test below fails and says so.
@@ -34,6 +35,48 @@ def _connection(settings: Settings, tenant: str) -> str:
         session.add(row)
         session.flush()
         made = str(row.id)
+    db.dispose()
+    return made
+
+
+def _sync_run(settings: Settings, tenant: str) -> str:
+    connection_id = int(_connection(settings, tenant))
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        run = SyncRun(
+            connection_id=connection_id, object_types=["Invoices"], trigger="api", requested_by="t"
+        )
+        session.add(run)
+        session.flush()
+        made = str(run.id)
+    db.dispose()
+    return made
+
+
+def _record(settings: Settings, tenant: str) -> str:
+    connection_id = int(_connection(settings, tenant))
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        raw = RawObject(
+            connection_id=connection_id,
+            object_type="Invoices",
+            external_id="x",
+            payload="{}",
+            content_hash="0" * 64,
+        )
+        session.add(raw)
+        session.flush()
+        record = Record(
+            connection_id=connection_id,
+            model="invoice",
+            object_type="Invoices",
+            remote_id="x",
+            data="{}",
+            raw_object_id=raw.id,
+        )
+        session.add(record)
+        session.flush()
+        made = str(record.id)
     db.dispose()
     return made
 
@@ -64,11 +107,18 @@ MAKERS: dict[str, Maker] = {
     "connection_id": lambda _client, headers, settings: _connection(
         settings, _tenant_of(headers, settings)
     ),
+    "sync_run_id": lambda _client, headers, settings: _sync_run(
+        settings, _tenant_of(headers, settings)
+    ),
+    "record_id": lambda _client, headers, settings: _record(
+        settings, _tenant_of(headers, settings)
+    ),
+    "model": lambda _client, _headers, _settings: "invoice",
     "external_org_id": _mapping("organisation"),
     "external_location_id": _mapping("location"),
 }
 # Path parameters that name no tenant's resource (the same for everyone).
-NOT_IDS = {"provider"}
+NOT_IDS = {"provider", "model"}
 
 
 def _operations_with_ids(app: FastAPI) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
@@ -51,6 +51,8 @@ class Connection(TenantOwned, Timestamps, Base):
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_grants.id"), index=True)
     connected_by: Mapped[str] = mapped_column(String(200))
     disconnected_at: Mapped[datetime | None]
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    sync_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OAuthState(TenantOwned, Base):

@@ -1,0 +1,142 @@
+"""An HTTP client for one connection's provider account.
+
+Everything a data call needs and no provider module should repeat: the account's base URL
+and headers, the connection's access token (refreshed through the vault, and once more on
+a 401 — never a loop), and retries with exponential backoff and jitter for 429s, 5xx and
+dropped connections, honouring the provider's ``Retry-After`` (seconds or an HTTP date).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, datetime
+
+import httpx
+import stamina
+
+from ledgerbridge.connections.tokens import access_token
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.endpoints import endpoints_for
+from ledgerbridge.services import Services
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+RETRY_ATTEMPTS = 6
+RETRY_CEILING_SECONDS = 120.0  # never wait longer than this for one Retry-After
+RETRY_BUDGET_SECONDS = 600.0  # give up on one call after this long
+NO_RETRY_AFTER_SECONDS = 60.0  # QuickBooks may omit Retry-After: Intuit advises a minute
+
+
+class Retryable(Exception):
+    """A response worth trying again, after ``wait`` seconds if the provider said so."""
+
+    def __init__(self, response: httpx.Response | None, wait: float | None) -> None:
+        super().__init__(f"retryable: {response.status_code if response else 'no response'}")
+        self.response = response
+        self.wait = wait
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds to wait per ``Retry-After`` (delta-seconds or an HTTP date), if present."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _backoff(exc: Exception) -> bool | float:
+    if isinstance(exc, Retryable):
+        return True if exc.wait is None else min(exc.wait, RETRY_CEILING_SECONDS)
+    return isinstance(exc, httpx.TransportError)
+
+
+class RetryingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, provider: Provider) -> None:
+        self._inner = inner
+        self._provider = provider
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        last: httpx.Response | None = None
+        try:
+            async for attempt in stamina.retry_context(
+                on=_backoff,
+                attempts=RETRY_ATTEMPTS,
+                timeout=RETRY_BUDGET_SECONDS,
+                wait_initial=0.5,
+                wait_max=30.0,
+            ):
+                with attempt:
+                    response = await self._inner.handle_async_request(request)
+                    if response.status_code == 429 or response.status_code in (500, 502, 503, 504):
+                        await response.aread()
+                        last = response
+                        wait = retry_after(response)
+                        if response.status_code == 429 and wait is None:
+                            wait = self._default_429_wait()
+                        raise Retryable(response, wait)
+                    return response
+        except Retryable as exc:
+            if exc.response is not None:
+                return exc.response  # out of attempts: the caller sees the provider's answer
+            raise
+        assert last is not None
+        return last
+
+    def _default_429_wait(self) -> float | None:
+        return NO_RETRY_AFTER_SECONDS if self._provider is Provider.quickbooks else None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class ConnectionAuth(httpx.Auth):
+    """Bearer token from the vault; on a 401, one refresh and one retry."""
+
+    def __init__(self, token_for: Callable[[str | None], str]) -> None:
+        self._token_for = token_for
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await asyncio.to_thread(self._token_for, None)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            token = await asyncio.to_thread(self._token_for, token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+
+def connection_client(
+    svc: Services,
+    connection_id: int,
+    provider: Provider,
+    account: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` on the account's API base, as ``providers/*/pull.py`` expects."""
+
+    def token_for(rejected: str | None) -> str:
+        return access_token(svc.db, svc.vault, svc.settings, connection_id, rejected=rejected).token
+
+    headers = {"Accept": "application/json"}
+    if provider is Provider.xero:
+        headers["xero-tenant-id"] = account
+    base = endpoints_for(svc.settings, provider).api_url(account)
+    return httpx.AsyncClient(
+        base_url=base,
+        headers=headers,
+        auth=ConnectionAuth(token_for),
+        timeout=TIMEOUT,
+        transport=RetryingTransport(transport or httpx.AsyncHTTPTransport(), provider),
+    )

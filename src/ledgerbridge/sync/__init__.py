@@ -1,0 +1,1 @@
+"""Pull sync: incremental, resumable, idempotent mirrors of every connection."""

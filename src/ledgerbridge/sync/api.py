@@ -1,0 +1,183 @@
+"""Routes: trigger syncs, follow them, read the mirrored records."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy import select
+
+from ledgerbridge.connections.models import Connection, ConnectionStatus
+from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.services import Services, services
+from ledgerbridge.sync import service
+from ledgerbridge.sync.engine import loads
+from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
+from ledgerbridge.sync.schemas import (
+    RecordOut,
+    ScheduleUpdate,
+    SyncAccepted,
+    SyncRequest,
+    SyncRunOut,
+    SyncStateOut,
+    SyncStatusOut,
+)
+from ledgerbridge.unified import Model
+
+router = APIRouter(tags=["sync"])
+Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
+Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.sync))]
+Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
+RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records))]
+Svc = Annotated[Services, Depends(services)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _connection(session: TenantSession, connection_id: int) -> Connection:
+    connection = session.get(Connection, connection_id)
+    if connection is None:
+        raise not_found("connection")
+    return connection
+
+
+@router.post("/v1/connections/{connection_id}/syncs", status_code=202, response_model=SyncAccepted)
+def trigger_sync(
+    connection_id: Id,
+    body: SyncRequest,
+    principal: Developer,
+    session: TenantSession,
+    svc: Svc,
+    response: Response,
+) -> SyncAccepted:
+    connection = _connection(session, connection_id)
+    if connection.status != ConnectionStatus.active:
+        raise conflict(f"connection {connection.id} is {connection.status}: reconnect it first")
+    try:
+        run, _ = service.request_sync(
+            session,
+            connection,
+            wanted=body.object_types,
+            full_resync=body.full_resync,
+            trigger="api",
+            requested_by=principal.subject,
+        )
+    except service.UnknownObjectTypes as exc:
+        raise ApiError(422, "unknown_object_types", str(exc)) from None
+    session.commit()  # the run must exist before a worker can pick it up
+    service.enqueue(svc, run)
+    response.headers["Location"] = f"/v1/sync-runs/{run.id}"
+    return SyncAccepted(sync_run_id=str(run.id), status=run.status)
+
+
+@router.get("/v1/sync-runs/{sync_run_id}", response_model=SyncRunOut)
+def get_sync_run(sync_run_id: Id, _: Viewer, session: TenantSession) -> SyncRunOut:
+    run = session.get(SyncRun, sync_run_id)
+    if run is None:
+        raise not_found("sync run")
+    return SyncRunOut.of(run)
+
+
+@router.get("/v1/connections/{connection_id}/sync-status", response_model=SyncStatusOut)
+def get_sync_status(connection_id: Id, _: Viewer, session: TenantSession) -> SyncStatusOut:
+    connection = _connection(session, connection_id)
+    states = session.scalars(
+        select(SyncState)
+        .where(SyncState.connection_id == connection.id)
+        .order_by(SyncState.object_type)
+    ).all()
+    return SyncStatusOut(
+        connection_id=str(connection.id),
+        sync_interval_minutes=connection.sync_interval_minutes,
+        sync_paused=connection.sync_paused,
+        object_types=[SyncStateOut.of(s) for s in states],
+    )
+
+
+@router.patch("/v1/connections/{connection_id}/sync-schedule", response_model=SyncStatusOut)
+def update_sync_schedule(
+    connection_id: Id, body: ScheduleUpdate, _: Admin, session: TenantSession
+) -> SyncStatusOut:
+    connection = _connection(session, connection_id)
+    if body.sync_interval_minutes is not None:
+        connection.sync_interval_minutes = body.sync_interval_minutes
+    if body.sync_paused is not None:
+        connection.sync_paused = body.sync_paused
+    session.flush()
+    return get_sync_status(connection_id, _, session)
+
+
+def _record_out(record: Record, raw: RawObject | None) -> RecordOut:
+    return RecordOut(
+        id=str(record.id),
+        model=record.model,
+        object_type=record.object_type,
+        connection_id=str(record.connection_id),
+        remote_id=record.remote_id,
+        remote_updated_at=record.remote_updated_at,
+        remote_was_deleted=record.remote_was_deleted,
+        data=json.loads(record.data),
+        remote_data=loads(raw.payload) if raw is not None else None,
+        updated_at=record.updated_at,
+    )
+
+
+@router.get("/v1/connections/{connection_id}/records/{model}", response_model=Page[RecordOut])
+def list_records(
+    connection_id: Id,
+    model: Model,
+    _: RecordsViewer,
+    session: TenantSession,
+    updated_since: Annotated[datetime | None, Query()] = None,
+    include_deleted: bool = False,
+    include_remote_data: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[RecordOut]:
+    connection = _connection(session, connection_id)
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise ApiError(422, "validation_error", "updated_since needs a timezone (e.g. Z)")
+    query = (
+        select(Record)
+        .where(
+            Record.connection_id == connection.id,
+            Record.model == model.value,
+            Record.id > after_id(cursor),
+        )
+        .order_by(Record.id)
+    )
+    if not include_deleted:
+        query = query.where(Record.remote_was_deleted.is_(False))
+    if updated_since is not None:
+        query = query.where(Record.updated_at >= updated_since)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    raws = _raws(session, rows[:limit]) if include_remote_data else {}
+    return Page(
+        data=[_record_out(r, raws.get(r.raw_object_id)) for r in rows[:limit]],
+        next_cursor=next_id_cursor(rows, limit),
+    )
+
+
+def _raws(session: TenantSession, rows: list[Record]) -> dict[int, RawObject]:
+    ids = [r.raw_object_id for r in rows]
+    return {r.id: r for r in session.scalars(select(RawObject).where(RawObject.id.in_(ids)))}
+
+
+@router.get("/v1/connections/{connection_id}/records/{model}/{record_id}", response_model=RecordOut)
+def get_record(
+    connection_id: Id,
+    model: Model,
+    record_id: Id,
+    _: RecordsViewer,
+    session: TenantSession,
+    include_remote_data: bool = True,
+) -> RecordOut:
+    record = session.get(Record, record_id)
+    if record is None or record.connection_id != connection_id or record.model != model.value:
+        raise not_found("record")
+    raw = session.get(RawObject, record.raw_object_id) if include_remote_data else None
+    return _record_out(record, raw)

@@ -1,0 +1,487 @@
+"""Pulling one object type of one connection, page by page, each page committed with its cursor.
+
+A page's raw objects, the unified records derived from them, their ``record.*`` events,
+the sync counters and the cursor after the page are written in one transaction: a crash
+anywhere leaves the cursor at the last committed page, and re-reading a page changes
+nothing (an object whose content hash is unchanged is neither rewritten nor reported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import simplejson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ledgerbridge.connections.http import connection_client
+from ledgerbridge.connections.models import Connection
+from ledgerbridge.db.base import utcnow
+from ledgerbridge.events.service import append
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.pulling import FetchedPage, RemoteObject
+from ledgerbridge.services import Services
+from ledgerbridge.sync.catalog import MODULES
+from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
+from ledgerbridge.unified import Unified
+
+OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
+SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
+
+
+class CursorRegression(RuntimeError):
+    """A provider module produced a cursor behind the committed one: a bug, never persisted."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: int
+    tenant_id: str
+    connection_id: int
+    provider: Provider
+    account: str
+    object_types: list[str]
+    full_resync: bool
+
+
+@dataclass
+class Counts:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.fetched += other.fetched
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+
+
+def dumps(payload: Any) -> str:
+    """Canonical JSON with exact decimals: what is stored and what is hashed."""
+    text: str = simplejson.dumps(payload, use_decimal=True, sort_keys=True, separators=(",", ":"))
+    return text
+
+
+def loads(text: str) -> Any:
+    return simplejson.loads(text, use_decimal=True)
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+def start_run(svc: Services, run_id: int) -> Plan:
+    """Mark the run as syncing and say what it covers."""
+    return plan_of(svc, run_id, start=True)
+
+
+def plan_of(svc: Services, run_id: int, *, start: bool = False) -> Plan:
+    with svc.db.system() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            raise LookupError(f"sync run {run_id} does not exist")
+        connection = session.get(Connection, run.connection_id)
+        assert connection is not None
+        if start:
+            run.status = SyncStatus.syncing
+            run.started_at = run.started_at or utcnow()
+        return Plan(
+            run_id=run.id,
+            tenant_id=run.tenant_id,
+            connection_id=connection.id,
+            provider=Provider(connection.provider),
+            account=connection.external_account_id,
+            object_types=list(run.object_types),
+            full_resync=run.full_resync,
+        )
+
+
+def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
+    with svc.db.system() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        states = session.scalars(select(SyncState).where(SyncState.sync_run_id == run_id)).all()
+        totals = Counts()
+        for state in states:
+            totals.add(Counts(state.fetched, state.created, state.updated, state.deleted))
+        run.fetched, run.created, run.updated, run.deleted = (
+            totals.fetched,
+            totals.created,
+            totals.updated,
+            totals.deleted,
+        )
+        run.status = SyncStatus.failed if errors else SyncStatus.succeeded
+        run.error = "; ".join(f"{t}: {e}" for t, e in errors.items()) or None
+        run.finished_at = utcnow()
+        append(
+            session,
+            run.tenant_id,
+            "sync.failed" if errors else "sync.succeeded",
+            f"sync_run:{run.id}",
+            sync_run_id=str(run.id),
+            connection_id=str(run.connection_id),
+            fetched=totals.fetched,
+            created=totals.created,
+            updated=totals.updated,
+            deleted=totals.deleted,
+            error=run.error,
+        )
+
+
+# --- one object type -------------------------------------------------------------------
+
+
+def pull_object_type(svc: Services, plan: Plan, object_type: str) -> str | None:
+    """Pull ``object_type`` to the end; the error message, or None on success.
+
+    The status row is written by this function alone, with upserts, so even a failure
+    before anything was fetched is recorded as ``failed``.
+    """
+    try:
+        asyncio.run(_pull(svc, plan, object_type))
+    except Exception as exc:  # recorded, then reported to the workflow
+        message = _describe(exc)
+        _set_state(
+            svc,
+            plan,
+            object_type,
+            status=SyncStatus.failed,
+            last_error=message,
+            finished_at=utcnow(),
+        )
+        return message
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    details = getattr(exc, "details", None)
+    text = str(exc) or type(exc).__name__
+    if details:
+        text = f"{text}: {'; '.join(map(str, details))}"
+    return text[:2000]
+
+
+async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
+    puller, _ = MODULES[plan.provider]
+    if object_type not in puller.OBJECT_TYPES:
+        raise ValueError(f"{plan.provider.value} has no object type {object_type!r}")
+    state = _begin(svc, plan, object_type)
+    resync = plan.full_resync
+    if resync:
+        saved = state.resync_cursor  # resume an interrupted full pass
+        cursor = dict(saved) if saved else puller.start(None, OVERLAP)
+    else:
+        cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
+    async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
+        while True:
+            page = await puller.fetch_page(
+                http, object_type, cursor, page_size=svc.settings.sync_page_size
+            )
+            _commit_page(svc, plan, object_type, page, resync=resync)
+            cursor = page.cursor
+            if page.done:
+                break
+        if puller.OBJECT_TYPES[object_type].hard_deletes and _sweep_due(state, resync):
+            present = await puller.sweep_ids(http, object_type)
+            _commit_sweep(svc, plan, object_type, present)
+    _finish(svc, plan, object_type, resync=resync)
+
+
+def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
+    return _set_state(
+        svc,
+        plan,
+        object_type,
+        status=SyncStatus.syncing,
+        sync_run_id=plan.run_id,
+        started_at=utcnow(),
+        finished_at=None,
+        fetched=0,
+        created=0,
+        updated=0,
+        deleted=0,
+        last_error=None,
+    )
+
+
+def _set_state(svc: Services, plan: Plan, object_type: str, **values: Any) -> SyncState:
+    with svc.db.system(write_lock=True) as session:
+        state = _state(session, plan, object_type, lock=True)
+        for name, value in values.items():
+            setattr(state, name, value)
+        session.flush()
+        session.expunge(state)
+        return state
+
+
+def _state(session: Session, plan: Plan, object_type: str, *, lock: bool = False) -> SyncState:
+    query = select(SyncState).where(
+        SyncState.connection_id == plan.connection_id, SyncState.object_type == object_type
+    )
+    state = session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if state is None:
+        state = SyncState(
+            tenant_id=plan.tenant_id, connection_id=plan.connection_id, object_type=object_type
+        )
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _sweep_due(state: SyncState, resync: bool) -> bool:
+    return resync or state.last_swept_at is None or utcnow() - state.last_swept_at > SWEEP_EVERY
+
+
+def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> None:
+    puller, _ = MODULES[plan.provider]
+    with svc.db.system(write_lock=True) as session:
+        state = _state(session, plan, object_type, lock=True)
+        if resync and state.resync_cursor is not None:
+            finished = state.resync_cursor
+            if state.cursor is None or puller.position(finished) >= puller.position(state.cursor):
+                state.cursor = finished
+            state.resync_cursor = None
+        state.status = SyncStatus.succeeded
+        state.finished_at = state.last_succeeded_at = utcnow()
+
+
+def _commit_page(
+    svc: Services, plan: Plan, object_type: str, page: FetchedPage, *, resync: bool
+) -> None:
+    puller, mapper = MODULES[plan.provider]
+    with svc.db.system(write_lock=True) as session:
+        state = _state(session, plan, object_type, lock=True)
+        committed = state.resync_cursor if resync else state.cursor
+        if committed is not None and puller.position(page.cursor) < puller.position(committed):
+            raise CursorRegression(
+                f"{object_type}: cursor {page.cursor} is behind the committed {committed}"
+            )
+        counts = _apply(session, plan, object_type, page.objects, mapper)
+        if resync:
+            state.resync_cursor = page.cursor
+        else:
+            state.cursor = page.cursor
+        state.fetched += counts.fetched
+        state.created += counts.created
+        state.updated += counts.updated
+        state.deleted += counts.deleted
+
+
+def _apply(
+    session: Session,
+    plan: Plan,
+    object_type: str,
+    objects: list[RemoteObject],
+    mapper: Any,
+) -> Counts:
+    """Upsert raw objects and their unified records; append an event for each change."""
+    counts = Counts(fetched=len(objects))
+    latest = {obj.external_id: obj for obj in objects}  # a page may repeat an object
+    existing = {
+        raw.external_id: raw
+        for raw in session.scalars(
+            select(RawObject).where(
+                RawObject.connection_id == plan.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.external_id.in_(latest),
+            )
+        )
+    }
+    records = {
+        record.remote_id: record
+        for record in session.scalars(
+            select(Record).where(
+                Record.connection_id == plan.connection_id,
+                Record.object_type == object_type,
+                Record.remote_id.in_(latest),
+            )
+        )
+    }
+    now = utcnow()
+    for external_id, obj in latest.items():
+        payload = dumps(obj.payload)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        raw = existing.get(external_id)
+        if raw is not None and raw.content_hash == digest and raw.deleted == obj.deleted:
+            continue  # re-read in an overlap: not a change
+        unified = mapper.to_unified(object_type, obj)
+        if raw is None:
+            raw = RawObject(
+                tenant_id=plan.tenant_id,
+                connection_id=plan.connection_id,
+                object_type=object_type,
+                external_id=external_id,
+                first_seen_at=now,
+            )
+            session.add(raw)
+        was_deleted = raw.deleted
+        raw.payload, raw.content_hash = payload, digest
+        raw.remote_updated_at, raw.remote_version = obj.updated_at, obj.version
+        raw.deleted = obj.deleted
+        raw.last_seen_at = raw.changed_at = now
+        session.flush()
+        kind = _upsert_record(
+            session, plan, object_type, raw, unified, records.get(external_id), was_deleted
+        )
+        counts.created += kind == "created"
+        counts.updated += kind == "updated"
+        counts.deleted += kind == "deleted"
+    return counts
+
+
+def _upsert_record(
+    session: Session,
+    plan: Plan,
+    object_type: str,
+    raw: RawObject,
+    unified: Unified,
+    record: Record | None,
+    was_deleted: bool,
+) -> str:
+    data = unified.model_dump_json()
+    if record is None:
+        kind = "created"
+    elif unified.remote_was_deleted and not was_deleted:
+        kind = "deleted"
+    else:
+        kind = "updated"
+    if record is None:
+        record = Record(
+            tenant_id=plan.tenant_id,
+            connection_id=plan.connection_id,
+            object_type=object_type,
+            remote_id=unified.remote_id,
+            raw_object_id=raw.id,
+        )
+        session.add(record)
+    record.model = _model_name(unified)
+    record.remote_updated_at = unified.remote_updated_at
+    record.remote_was_deleted = unified.remote_was_deleted
+    record.data = data
+    record.updated_at = utcnow()
+    session.flush()
+    append(
+        session,
+        plan.tenant_id,
+        f"record.{kind}",
+        f"record:{record.id}",
+        model=record.model,
+        record_id=str(record.id),
+        remote_id=record.remote_id,
+        connection_id=str(plan.connection_id),
+    )
+    return kind
+
+
+def _model_name(unified: Unified) -> str:
+    from ledgerbridge.unified import MODELS
+
+    for model, cls in MODELS.items():
+        if type(unified) is cls:
+            return model.value
+    raise TypeError(f"not a unified model: {type(unified).__name__}")
+
+
+def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
+    """Objects that vanished without a tombstone are marked deleted, never dropped."""
+    with svc.db.system(write_lock=True) as session:
+        gone = session.scalars(
+            select(RawObject).where(
+                RawObject.connection_id == plan.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.deleted.is_(False),
+            )
+        ).all()
+        deleted = 0
+        for raw in gone:
+            if raw.external_id in present:
+                continue
+            _mark_deleted(session, plan, raw)
+            deleted += 1
+        state = _state(session, plan, object_type, lock=True)
+        state.deleted += deleted
+        state.last_swept_at = utcnow()
+
+
+def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
+    raw.deleted = True
+    raw.changed_at = utcnow()
+    record = session.scalars(
+        select(Record).where(
+            Record.connection_id == plan.connection_id,
+            Record.object_type == raw.object_type,
+            Record.remote_id == raw.external_id,
+        )
+    ).one_or_none()
+    if record is None:
+        return
+    data = loads(record.data)
+    data["remote_was_deleted"] = True
+    record.data = simplejson.dumps(data)
+    record.remote_was_deleted = True
+    record.updated_at = utcnow()
+    append(
+        session,
+        plan.tenant_id,
+        "record.deleted",
+        f"record:{record.id}",
+        model=record.model,
+        record_id=str(record.id),
+        remote_id=record.remote_id,
+        connection_id=str(plan.connection_id),
+    )
+
+
+# --- deletions the listings cannot show --------------------------------------------------
+
+
+def pull_tombstones(svc: Services, plan: Plan) -> str | None:
+    """Deleted-object feeds (QuickBooks CDC) since the last successful sync of the types."""
+    try:
+        asyncio.run(_tombstones(svc, plan))
+    except Exception as exc:
+        return _describe(exc)
+    return None
+
+
+async def _tombstones(svc: Services, plan: Plan) -> None:
+    puller, _ = MODULES[plan.provider]
+    with svc.db.system() as session:
+        states = session.scalars(
+            select(SyncState).where(
+                SyncState.connection_id == plan.connection_id,
+                SyncState.object_type.in_(plan.object_types),
+            )
+        ).all()
+        since = min(
+            (s.last_tombstones_at or s.started_at for s in states if s.started_at), default=None
+        )
+    if since is None:
+        return
+    started = utcnow()
+    async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
+        stubs = await puller.fetch_tombstones(http, plan.object_types, since - OVERLAP)
+    with svc.db.system(write_lock=True) as session:
+        for object_type, stub in stubs:
+            raw = session.scalars(
+                select(RawObject).where(
+                    RawObject.connection_id == plan.connection_id,
+                    RawObject.object_type == object_type,
+                    RawObject.external_id == stub.external_id,
+                )
+            ).one_or_none()
+            if raw is not None and not raw.deleted:
+                _mark_deleted(session, plan, raw)  # keep the last full payload
+        session.execute(
+            update(SyncState)
+            .where(
+                SyncState.connection_id == plan.connection_id,
+                SyncState.object_type.in_(plan.object_types),
+            )
+            .values(last_tombstones_at=started)
+        )

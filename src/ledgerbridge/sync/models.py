@@ -1,0 +1,107 @@
+"""Tables owned by pull sync.
+
+``raw_objects`` keeps every provider object exactly as received; ``records`` holds the
+unified record derived from it; ``sync_states`` is one row per connection and object type
+(the cursor and the latest status, written together with the page they cover);
+``sync_runs`` is one requested sync.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+
+
+class SyncStatus(StrEnum):
+    idle = "idle"
+    queued = "queued"
+    syncing = "syncing"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class RawObject(TenantOwned, Base):
+    __tablename__ = "raw_objects"
+    __table_args__ = (UniqueConstraint("connection_id", "object_type", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
+    object_type: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str] = mapped_column(Text)  # the provider's JSON, numbers exact
+    content_hash: Mapped[str] = mapped_column(String(64))
+    remote_updated_at: Mapped[datetime | None]
+    remote_version: Mapped[str | None] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Record(TenantOwned, Base):
+    """A unified record; ``data`` is the unified model as JSON (money as decimal strings)."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "remote_id"),
+        Index("ix_records_connection_model_id", "connection_id", "model", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
+    model: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(64))
+    remote_id: Mapped[str] = mapped_column(String(128))
+    remote_updated_at: Mapped[datetime | None]
+    remote_was_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[str] = mapped_column(Text)
+    raw_object_id: Mapped[int] = mapped_column(ForeignKey("raw_objects.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncState(TenantOwned, Base):
+    __tablename__ = "sync_states"
+    __table_args__ = (UniqueConstraint("connection_id", "object_type"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
+    object_type: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[dict[str, object] | None] = mapped_column(JSON)  # committed high-water mark
+    resync_cursor: Mapped[dict[str, object] | None] = mapped_column(JSON)  # a full pass in flight
+    status: Mapped[str] = mapped_column(String(16), default=SyncStatus.idle.value)
+    sync_run_id: Mapped[int | None] = mapped_column(BigId)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_swept_at: Mapped[datetime | None]
+    last_tombstones_at: Mapped[datetime | None]
+    last_succeeded_at: Mapped[datetime | None]
+
+
+class SyncRun(TenantOwned, Timestamps, Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    object_types: Mapped[list[str]] = mapped_column(JSON)
+    full_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook
+    requested_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=SyncStatus.queued.value)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,119 @@
+"""API shapes for sync runs, sync status and unified records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ledgerbridge.sync.models import SyncRun, SyncState, SyncStatus
+
+
+class SyncRequest(BaseModel):
+    object_types: list[str] | None = Field(
+        None, max_length=50, description="The provider's own names; every type by default."
+    )
+    full_resync: bool = False
+
+
+class SyncAccepted(BaseModel):
+    sync_run_id: str
+    status: SyncStatus
+
+
+class Counters(BaseModel):
+    fetched: int
+    created: int
+    updated: int
+    deleted: int
+
+
+class SyncRunOut(BaseModel):
+    id: str
+    connection_id: str
+    object_types: list[str]
+    full_resync: bool
+    trigger: str
+    status: SyncStatus
+    counts: Counters
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: SyncRun) -> SyncRunOut:
+        return cls(
+            id=str(run.id),
+            connection_id=str(run.connection_id),
+            object_types=run.object_types,
+            full_resync=run.full_resync,
+            trigger=run.trigger,
+            status=SyncStatus(run.status),
+            counts=Counters(
+                fetched=run.fetched, created=run.created, updated=run.updated, deleted=run.deleted
+            ),
+            error=run.error,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+        )
+
+
+class SyncStateOut(BaseModel):
+    object_type: str
+    status: SyncStatus
+    sync_run_id: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_succeeded_at: datetime | None
+    counts: Counters
+    cursor: dict[str, Any] | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, state: SyncState) -> SyncStateOut:
+        return cls(
+            object_type=state.object_type,
+            status=SyncStatus(state.status),
+            sync_run_id=str(state.sync_run_id) if state.sync_run_id else None,
+            started_at=state.started_at,
+            finished_at=state.finished_at,
+            last_succeeded_at=state.last_succeeded_at,
+            counts=Counters(
+                fetched=state.fetched,
+                created=state.created,
+                updated=state.updated,
+                deleted=state.deleted,
+            ),
+            cursor=state.cursor,
+            last_error=state.last_error,
+        )
+
+
+class SyncStatusOut(BaseModel):
+    connection_id: str
+    sync_interval_minutes: int
+    sync_paused: bool
+    object_types: list[SyncStateOut]
+
+
+class ScheduleUpdate(BaseModel):
+    sync_interval_minutes: int | None = Field(None, ge=1, le=24 * 60)
+    sync_paused: bool | None = None
+
+
+class RecordOut(BaseModel):
+    id: str
+    model: str
+    object_type: str
+    connection_id: str
+    remote_id: str
+    remote_updated_at: datetime | None
+    remote_was_deleted: bool
+    data: dict[str, Any] = Field(description="The unified record; money as decimal strings.")
+    remote_data: dict[str, Any] | None = Field(
+        None, description="The provider's payload, with include_remote_data=true."
+    )
+    updated_at: datetime

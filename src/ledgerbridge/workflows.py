@@ -1,1 +1,0 @@
-"""Every capability's DBOS workflows, imported so that DBOS registers them before launch."""
