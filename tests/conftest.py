@@ -81,8 +81,9 @@ TokenFactory = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-def auth(settings: Settings) -> TokenFactory:
-    """``auth(org, role)`` → headers carrying a valid JWT."""
+def auth() -> TokenFactory:
+    """``auth(org, role)`` → headers carrying a valid JWT (signed with ``JWT_SECRET``)."""
+    settings = Settings(jwt_secret=JWT_SECRET)
 
     def headers(org: str, role: Role | str = Role.admin, sub: str = "user-1") -> dict[str, str]:
         token = issue_development_token(settings, org_id=org, role=Role(role), subject=sub)

@@ -68,7 +68,7 @@ def _reset_sandbox(request: pytest.FixtureRequest, servers: Callable[[Config], s
         tuple(sorted(options.get("settings", {}).items())),
     )
     origin = servers(config)
-    httpx.post(f"{origin}/_sandbox/reset").raise_for_status()
+    httpx.post(f"{origin}/_sandbox/reset", timeout=300).raise_for_status()
     return origin
 
 
