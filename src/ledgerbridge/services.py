@@ -8,6 +8,7 @@ from dbos import DBOSClient
 from fastapi import Request
 from redis.asyncio import Redis
 
+from ledgerbridge.connections.budget import CallBudgets
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
 from ledgerbridge.security.tokens import TokenVerifier
@@ -22,6 +23,13 @@ class Services:
     vault: Vault
     redis: Redis | None
     _dbos_client: DBOSClient | None = field(default=None, init=False)
+    _budgets: CallBudgets | None = field(default=None, init=False)
+
+    @property
+    def budgets(self) -> CallBudgets:
+        if self._budgets is None:
+            self._budgets = CallBudgets(self.settings)
+        return self._budgets
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -53,6 +61,8 @@ class Services:
         self.db.dispose()
         if self._dbos_client is not None:
             self._dbos_client.destroy()
+        if self._budgets is not None:
+            self._budgets.close()
         if self.redis is not None:
             await self.redis.aclose()
 

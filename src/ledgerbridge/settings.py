@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oauth_state_seconds: int = Field(600, ge=30, le=3600)
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
+    # Each provider account's call budget, shared by all processes (see connections/budget.py).
+    provider_call_budgets: bool = True
+    xero_calls_per_minute: int = Field(60, ge=1)
+    xero_calls_per_day: int = Field(5_000, ge=1)
+    quickbooks_calls_per_second: int = Field(10, ge=1)
+    quickbooks_calls_per_minute: int = Field(500, ge=1)
+    lightspeed_calls_per_5_minutes: int = Field(350, ge=1)  # 300 per register + 50
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None

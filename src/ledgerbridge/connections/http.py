@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -60,9 +60,17 @@ def _backoff(exc: Exception) -> bool | float:
 
 
 class RetryingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, provider: Provider) -> None:
+    """Spends the account's call budget before every attempt; retries what is retryable."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        provider: Provider,
+        spend: Callable[[], Awaitable[None]],
+    ) -> None:
         self._inner = inner
         self._provider = provider
+        self._spend = spend
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         last: httpx.Response | None = None
@@ -75,6 +83,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
                 wait_max=30.0,
             ):
                 with attempt:
+                    await self._spend()
                     response = await self._inner.handle_async_request(request)
                     if response.status_code == 429 or response.status_code in (500, 502, 503, 504):
                         await response.aread()
@@ -138,5 +147,9 @@ def connection_client(
         headers=headers,
         auth=ConnectionAuth(token_for),
         timeout=TIMEOUT,
-        transport=RetryingTransport(transport or httpx.AsyncHTTPTransport(), provider),
+        transport=RetryingTransport(
+            transport or httpx.AsyncHTTPTransport(),
+            provider,
+            lambda: svc.budgets.spend(provider, account),
+        ),
     )

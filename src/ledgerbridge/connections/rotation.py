@@ -46,7 +46,7 @@ def rotate(db: Database, vault: Vault, progress: Callable[[int], None] = lambda 
 
 
 def _rotate_grants(db: Database, vault: Vault) -> int:
-    with db.system(write_lock=True) as session:
+    with db.system() as session:
         rows = session.scalars(
             select(OAuthGrant)
             .where(
@@ -70,7 +70,7 @@ def _rotate_grants(db: Database, vault: Vault) -> int:
 
 
 def _rotate_states(db: Database, vault: Vault) -> int:
-    with db.system(write_lock=True) as session:
+    with db.system() as session:
         rows = session.scalars(
             select(OAuthState)
             .where(_stale(OAuthState.code_verifier, vault))

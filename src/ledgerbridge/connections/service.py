@@ -209,7 +209,7 @@ def _connect(
         raise ApiError(502, "provider_unavailable", f"{provider.value}: {exc}; try again") from None
     if not found:
         raise ApiError(400, "no_accounts", f"the {provider.value} consent covers no account")
-    with db.tenant(tenant_id, write_lock=True) as session:
+    with db.tenant(tenant_id) as session:
         grant = OAuthGrant(
             provider=provider.value,
             token_account=tokens.account or account_hint,
@@ -258,7 +258,7 @@ def disconnect(
     db: Database, vault: Vault, settings: Settings, *, tenant_id: str, connection_id: int
 ) -> Connection | None:
     """Revoke at the provider where it can, wipe the tokens, keep the row as history."""
-    with db.tenant(tenant_id, write_lock=True) as session:
+    with db.tenant(tenant_id) as session:
         connection = session.get(Connection, connection_id, with_for_update=True)
         if connection is None:
             return None

@@ -77,7 +77,7 @@ def access_token(
     answered 401 to, which is refreshed even if it looks unexpired (once: if another caller
     has already replaced it, the replacement is returned)."""
     skew = timedelta(seconds=settings.token_refresh_skew_seconds)
-    with db.system() as session:
+    with db.system(read_only=True) as session:
         connection, grant = _load(session, connection_id)
         token = read_token(vault, grant, "access")
         if token and token != rejected and _fresh(grant, skew):
@@ -114,7 +114,7 @@ def _refresh_locked(
     rejected: str | None,
 ) -> AccessToken:
     refused: str | None = None
-    with db.system(write_lock=True) as session:
+    with db.system() as session:
         connection, grant = _load(session, connection_id, lock=True)
         token = read_token(vault, grant, "access")
         if token and token != rejected and _fresh(grant, skew):

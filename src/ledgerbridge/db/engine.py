@@ -73,24 +73,26 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def tenant(self, tenant_id: str, *, write_lock: bool = False) -> Iterator[Session]:
+    def tenant(self, tenant_id: str, *, read_only: bool = False) -> Iterator[Session]:
         """A transaction that sees only ``tenant_id``'s rows; committed on success."""
-        with self._transaction(tenant_id, write_lock) as session:
+        with self._transaction(tenant_id, read_only) as session:
             yield session
 
     @contextmanager
-    def system(self, *, write_lock: bool = False) -> Iterator[Session]:
+    def system(self, *, read_only: bool = False) -> Iterator[Session]:
         """A system-level transaction that sees every tenant; committed on success."""
-        with self._transaction(None, write_lock) as session:
+        with self._transaction(None, read_only) as session:
             yield session
 
     @contextmanager
-    def _transaction(self, tenant_id: str | None, write_lock: bool) -> Iterator[Session]:
-        # ``write_lock`` takes SQLite's write lock when the transaction begins; PostgreSQL
-        # callers lock the rows they need with SELECT ... FOR UPDATE instead.
+    def _transaction(self, tenant_id: str | None, read_only: bool) -> Iterator[Session]:
+        # On SQLite a transaction that may write takes the write lock when it begins: one
+        # that read first and then tried to write would fail at once ("database is
+        # locked") whenever another writer got in between. PostgreSQL callers lock the
+        # rows they need with SELECT ... FOR UPDATE instead.
         with self.sessions() as session, session.begin():
             scope(session, tenant_id)
-            if write_lock and self.is_sqlite:
+            if not read_only and self.is_sqlite:
                 session.connection(execution_options={"sqlite_immediate": True})
             yield session
 

@@ -76,11 +76,13 @@ def requires(role: Role, scope: Scope) -> Callable[[Principal], Principal]:
 
 
 def tenant_session(
+    request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     svc: Annotated[Services, Depends(services)],
 ) -> Iterator[Session]:
     """A transaction that sees only the caller's tenant, committed when the route returns."""
-    with svc.db.tenant(principal.tenant_id) as session:
+    read_only = request.method in ("GET", "HEAD")
+    with svc.db.tenant(principal.tenant_id, read_only=read_only) as session:
         yield session
 
 

@@ -210,7 +210,7 @@ def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
 
 
 def _set_state(svc: Services, plan: Plan, object_type: str, **values: Any) -> SyncState:
-    with svc.db.system(write_lock=True) as session:
+    with svc.db.system() as session:
         state = _state(session, plan, object_type, lock=True)
         for name, value in values.items():
             setattr(state, name, value)
@@ -239,7 +239,7 @@ def _sweep_due(state: SyncState, resync: bool) -> bool:
 
 def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> None:
     puller, _ = MODULES[plan.provider]
-    with svc.db.system(write_lock=True) as session:
+    with svc.db.system() as session:
         state = _state(session, plan, object_type, lock=True)
         if resync and state.resync_cursor is not None:
             finished = state.resync_cursor
@@ -254,7 +254,7 @@ def _commit_page(
     svc: Services, plan: Plan, object_type: str, page: FetchedPage, *, resync: bool
 ) -> None:
     puller, mapper = MODULES[plan.provider]
-    with svc.db.system(write_lock=True) as session:
+    with svc.db.system() as session:
         state = _state(session, plan, object_type, lock=True)
         committed = state.resync_cursor if resync else state.cursor
         if committed is not None and puller.position(page.cursor) < puller.position(committed):
@@ -389,7 +389,7 @@ def _model_name(unified: Unified) -> str:
 
 def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
     """Objects that vanished without a tombstone are marked deleted, never dropped."""
-    with svc.db.system(write_lock=True) as session:
+    with svc.db.system() as session:
         gone = session.scalars(
             select(RawObject).where(
                 RawObject.connection_id == plan.connection_id,
@@ -466,7 +466,7 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
     started = utcnow()
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
         stubs = await puller.fetch_tombstones(http, plan.object_types, since - OVERLAP)
-    with svc.db.system(write_lock=True) as session:
+    with svc.db.system() as session:
         for object_type, stub in stubs:
             raw = session.scalars(
                 select(RawObject).where(

@@ -1,0 +1,94 @@
+"""The call budget a provider grants each account, shared by every process that calls it.
+
+Providers limit calls per account (Xero: 60 a minute and 5,000 a day per organisation;
+QuickBooks: 10 a second and 500 a minute per company; Lightspeed: 300 per register plus
+50 per five minutes per store). DBOS queues bound how many syncs and pushes run, not how
+many calls they make, so every call first takes a permit from a pyrate-limiter bucket
+kept where all processes see it: a table of the PostgreSQL database in production, a
+file-locked SQLite file in the data dir on the embedded default. Pull and push draw on
+the same budget; a 429 that slips through is still honoured by the retrying transport.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
+from pyrate_limiter.buckets.postgres import PostgresBucket
+
+from ledgerbridge.providers import Provider
+from ledgerbridge.settings import Settings
+
+
+def rates(settings: Settings, provider: Provider) -> list[Rate]:
+    """The account's limits, shortest window first, without any a shorter one implies."""
+    kept: list[Rate] = []
+    for rate in _configured(settings, provider):
+        if not kept or rate.limit / rate.interval < kept[-1].limit / kept[-1].interval:
+            kept.append(rate)
+    return kept
+
+
+def _configured(settings: Settings, provider: Provider) -> list[Rate]:
+    if provider is Provider.xero:
+        return [
+            Rate(settings.xero_calls_per_minute, Duration.MINUTE),
+            Rate(settings.xero_calls_per_day, Duration.DAY),
+        ]
+    if provider is Provider.quickbooks:
+        return [
+            Rate(settings.quickbooks_calls_per_second, Duration.SECOND),
+            Rate(settings.quickbooks_calls_per_minute, Duration.MINUTE),
+        ]
+    return [Rate(settings.lightspeed_calls_per_5_minutes, 5 * Duration.MINUTE)]
+
+
+class CallBudgets:
+    """One limiter per provider account, created on first use and kept for the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._limiters: dict[tuple[Provider, str], Limiter] = {}
+        self._lock = threading.Lock()
+        self._pool: Any = None
+
+    async def spend(self, provider: Provider, account: str) -> None:
+        """Wait until the account's budget allows one more call, then take it."""
+        if not self._settings.provider_call_budgets:
+            return
+        await self._limiter(provider, account).try_acquire_async(account, blocking=True)
+
+    def _limiter(self, provider: Provider, account: str) -> Limiter:
+        key = (provider, account)
+        with self._lock:
+            found = self._limiters.get(key)
+            if found is None:
+                found = self._limiters[key] = Limiter(self._bucket(provider, account))
+            return found
+
+    def _bucket(self, provider: Provider, account: str) -> Any:
+        table = f"{provider.value}_{hashlib.sha256(account.encode()).hexdigest()[:16]}"
+        budget = rates(self._settings, provider)
+        if self._settings.is_sqlite:
+            self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+            return SQLiteBucket.init_from_file(
+                budget,
+                table=table,
+                db_path=str((self._settings.data_dir / "call-budgets.db").resolve()),
+                create_new_table=True,
+                use_file_lock=True,
+            )
+        if self._pool is None:
+            from psycopg_pool import ConnectionPool
+
+            url = self._settings.resolved_database_url.replace(
+                "postgresql+psycopg://", "postgresql://"
+            )
+            self._pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
+        return PostgresBucket(self._pool, table, budget)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
