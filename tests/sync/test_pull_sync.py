@@ -226,3 +226,38 @@ def test_sync_status_and_records_api(
         lb.get(f"/v1/connections/{connection['id']}/records/invoice", headers=other).status_code
         == 404
     )
+
+
+def test_hard_deleted_and_cdc_deleted_objects_become_tombstones(
+    lb: TestClient,
+    sandbox: httpx.Client,
+    svc: Services,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+) -> None:
+    org = accounts(sandbox, "xero")[0]["account_id"]
+    realm = accounts(sandbox, "quickbooks")[0]["account_id"]
+    [xero] = connect(lb, auth(tenant), "xero", [org])
+    [qbo] = connect(lb, auth(tenant), "quickbooks", [realm])
+    assert run_sync(int(xero["id"]), ["Items"]).status == "succeeded"
+    assert run_sync(int(qbo["id"]), ["Invoice"]).status == "succeeded"
+
+    item = sandbox.get(f"/_sandbox/xero/{org}/Items").json()[0]["ItemID"]
+    sandbox.delete(f"/_sandbox/xero/{org}/Items/{item}").raise_for_status()  # no tombstone
+    invoice = sandbox.get(f"/_sandbox/quickbooks/{realm}/Invoice").json()[0]["Id"]
+    sandbox.delete(f"/_sandbox/quickbooks/{realm}/Invoice/{invoice}").raise_for_status()
+
+    swept = run_sync(int(xero["id"]), ["Items"], full_resync=True)
+    assert swept.deleted == 1, swept.error
+    cdc = run_sync(int(qbo["id"]), ["Invoice"])
+    assert cdc.status == "succeeded", cdc.error
+    assert stored(svc, int(xero["id"]), "Items")[item].remote_was_deleted
+    gone = stored(svc, int(qbo["id"]), "Invoice")[invoice]
+    assert gone.remote_was_deleted
+    assert json.loads(gone.data)["total"] != "0"  # the last full payload is kept
+    kinds = {
+        e["data"]["remote_id"]
+        for e in lb.get("/v1/events?type=record.deleted", headers=auth(tenant)).json()["data"]
+    }
+    assert {item, invoice} <= kinds
