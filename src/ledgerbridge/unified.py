@@ -198,3 +198,61 @@ MODELS: dict[Model, type[Unified]] = {
     Model.sale: Sale,
     Model.location: Location,
 }
+
+
+# --- what the host app writes (push) ---------------------------------------------------
+
+
+class LineWrite(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = Field(min_length=1, max_length=4000)
+    quantity: Decimal = Field(Decimal("1"), gt=0, max_digits=18, decimal_places=4)
+    unit_amount: Decimal = Field(max_digits=18, decimal_places=4)
+    item_code: str | None = Field(None, max_length=200)  # the provider's item code / sku
+    account_code: str | None = Field(None, max_length=200)  # where the line posts
+    tax_code: str | None = Field(None, max_length=100)
+
+
+class InvoiceWrite(BaseModel):
+    """A sales invoice or a bill to create (or, with an operation on a record, to update)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["sales", "bill"] = "sales"
+    contact_remote_id: str = Field(min_length=1, max_length=200)
+    number: str | None = Field(None, max_length=100)
+    reference: str | None = Field(None, max_length=255)
+    issue_date: dt.date
+    due_date: dt.date | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    status: Literal["draft", "submitted", "open"] = "open"
+    lines: list[LineWrite] = Field(min_length=1, max_length=500)
+
+
+class PurchaseOrderWrite(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_remote_id: str = Field(min_length=1, max_length=200)
+    number: str | None = Field(None, max_length=100)
+    reference: str | None = Field(None, max_length=255)
+    issue_date: dt.date
+    delivery_date: dt.date | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    status: Literal["draft", "submitted"] = "submitted"
+    lines: list[LineWrite] = Field(min_length=1, max_length=500)
+
+
+class ContactWrite(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    code: str | None = Field(
+        None, max_length=100, description="Your own key for the contact (Lightspeed customer_code)."
+    )
+    email: str | None = Field(None, max_length=255)
+    phone: str | None = Field(None, max_length=50)
+    is_customer: bool = True
+    is_supplier: bool = False
+    tax_number: str | None = Field(None, max_length=50)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
