@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ledgerbridge import __version__
+from ledgerbridge.audit import api as audit
 from ledgerbridge.connections import api as connections
 from ledgerbridge.connections import mappings
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
@@ -16,6 +17,7 @@ from ledgerbridge.events import api as events
 from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics
 from ledgerbridge.observability.middleware import RequestObservability
+from ledgerbridge.push import api as push
 from ledgerbridge.security import api as api_keys
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
@@ -48,7 +50,9 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         connections.router,
         mappings.router,
         sync.router,
+        push.router,
         events.router,
+        audit.router,
     )
     for router in routers:
         app.include_router(router)

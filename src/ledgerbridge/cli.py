@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -97,12 +98,40 @@ def sandbox(
     port: Port = 8900,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
     size: Annotated[int, typer.Option(min=0, help="Records per object type per account.")] = 200,
+    providers: Annotated[
+        str | None,
+        typer.Option(help="Seed only these, comma-separated (e.g. xero,quickbooks); default all."),
+    ] = None,
 ) -> None:
     """Serve the Xero, QuickBooks and Lightspeed emulators for offline development."""
+    from ledgerbridge.sandbox.routing import PROVIDERS
     from ledgerbridge.sandbox.serve import run
 
+    chosen = None if providers is None else [p.strip() for p in providers.split(",") if p.strip()]
+    unknown = sorted(set(chosen or ()) - set(PROVIDERS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown {', '.join(unknown)}; choose from {', '.join(PROVIDERS)}",
+            param_hint="--providers",
+        )
     configure_logging()
-    run(host, port, seed, size)
+    run(host, port, seed, size, chosen)
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Port of the provider sandbox.")] = 8900,
+    size: Annotated[int, typer.Option(min=1, help="Records per object type per account.")] = 200,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and secrets.")
+    ] = Path(".ledgerbridge-demo"),
+) -> None:
+    """A sandbox and the service, one account per provider connected and synced: try the API."""
+    from ledgerbridge.demo import run
+
+    run(host=host, port=port, sandbox_port=sandbox_port, size=size, data_dir=data_dir)
 
 
 @app.command()

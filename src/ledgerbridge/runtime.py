@@ -28,14 +28,19 @@ def dbos_config(settings: Settings) -> DBOSConfig:
 
 def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
-    settings = svc.settings
+    # Importing the workflow modules registers their workflows with DBOS.
+    from ledgerbridge.audit import workflows as audit_workflows
+    from ledgerbridge.push import workflows as push_workflows
     from ledgerbridge.sync import workflows as sync_workflows
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sync_workflows.bind(svc)
-    dbos = DBOS(config=dbos_config(settings))
+    capabilities = (sync_workflows, push_workflows, audit_workflows)
+    svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for capability in capabilities:
+        capability.bind(svc)  # before launch: launching may resume interrupted workflows
+    dbos = DBOS(config=dbos_config(svc.settings))
     DBOS.launch()
-    sync_workflows.register()
+    for capability in capabilities:
+        capability.register()
     # DBOS installs its own console handler; send its records through our JSON logs instead.
     logging.getLogger("dbos").handlers.clear()
     logging.getLogger("dbos").propagate = True

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     quickbooks_calls_per_second: int = Field(10, ge=1)
     quickbooks_calls_per_minute: int = Field(500, ge=1)
     lightspeed_calls_per_5_minutes: int = Field(350, ge=1)  # 300 per register + 50
+    audit_retention_days: int = Field(30, ge=1, le=3650)
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None

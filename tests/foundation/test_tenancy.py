@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.engine import Database
+from ledgerbridge.push.models import Operation
 from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
@@ -81,6 +82,27 @@ def _record(settings: Settings, tenant: str) -> str:
     return made
 
 
+def _operation(settings: Settings, tenant: str) -> str:
+    connection_id = int(_connection(settings, tenant))
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        operation = Operation(
+            uid=secrets.token_hex(16),
+            connection_id=connection_id,
+            model="contact",
+            action="create",
+            body={"name": "x"},
+            request_hash="0" * 64,
+            requested_by="t",
+            status="failed",
+        )
+        session.add(operation)
+        session.flush()
+        made = str(operation.id)
+    db.dispose()
+    return made
+
+
 def _tenant_of(headers: dict[str, str], settings: Settings) -> str:
     return TokenVerifier(settings).verify(headers["Authorization"].split()[1]).tenant_id
 
@@ -113,12 +135,42 @@ MAKERS: dict[str, Maker] = {
     "record_id": lambda _client, headers, settings: _record(
         settings, _tenant_of(headers, settings)
     ),
+    "operation_id": lambda _client, headers, settings: _operation(
+        settings, _tenant_of(headers, settings)
+    ),
     "model": lambda _client, _headers, _settings: "invoice",
     "external_org_id": _mapping("organisation"),
     "external_location_id": _mapping("location"),
 }
 # Path parameters that name no tenant's resource (the same for everyone).
 NOT_IDS = {"provider", "model"}
+
+
+# A valid body for each request schema, so a route answers for its ids, not for the body.
+BODIES: dict[str, dict[str, object]] = {
+    "InvoiceWrite": {
+        "contact_remote_id": "c-1",
+        "issue_date": "2026-11-01",
+        "currency": "NZD",
+        "lines": [{"description": "x", "unit_amount": "1.00"}],
+    },
+    "PurchaseOrderWrite": {
+        "contact_remote_id": "c-1",
+        "issue_date": "2026-11-01",
+        "currency": "NZD",
+        "lines": [{"description": "x", "unit_amount": "1.00"}],
+    },
+    "ContactWrite": {"name": "Someone"},
+}
+
+
+def _valid_body(app: FastAPI, method: str, path: str) -> dict[str, object]:
+    operation = app.openapi()["paths"][path][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None:
+        return {}
+    name = content["schema"].get("$ref", "").rsplit("/", 1)[-1]
+    return BODIES.get(name, {})
 
 
 def _operations_with_ids(app: FastAPI) -> list[tuple[str, str]]:
@@ -146,7 +198,7 @@ def test_every_route_answers_404_for_another_tenants_ids(
         assert not missing, f"add a maker for {missing} ({path}) to MAKERS"
         ids = {p: MAKERS[p](client, owner_a, settings) for p in params}
         url = path.format(**ids)
-        response = client.request(method, url, headers=owner_b, json={})
+        response = client.request(method, url, headers=owner_b, json=_valid_body(app, method, path))
         assert response.status_code == 404, f"{method} {url} gave {response.status_code}"
 
 

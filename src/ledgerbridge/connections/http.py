@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
 import stamina
 
+from ledgerbridge.audit.service import current_purpose, record, with_attempt
 from ledgerbridge.connections.tokens import access_token
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.endpoints import endpoints_for
@@ -59,6 +61,10 @@ def _backoff(exc: Exception) -> bool | float:
     return isinstance(exc, httpx.TransportError)
 
 
+# (request, response or None, error or None, duration in ms, attempt number)
+AuditHook = Callable[[httpx.Request, httpx.Response | None, str | None, int, int], Awaitable[None]]
+
+
 class RetryingTransport(httpx.AsyncBaseTransport):
     """Spends the account's call budget before every attempt; retries what is retryable."""
 
@@ -67,10 +73,14 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport,
         provider: Provider,
         spend: Callable[[], Awaitable[None]],
+        audit: Callable[
+            [httpx.Request, httpx.Response | None, str | None, int, int], Awaitable[None]
+        ],
     ) -> None:
         self._inner = inner
         self._provider = provider
         self._spend = spend
+        self._audit = audit
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         last: httpx.Response | None = None
@@ -84,9 +94,8 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             ):
                 with attempt:
                     await self._spend()
-                    response = await self._inner.handle_async_request(request)
+                    response = await self._attempt(request, attempt.num)
                     if response.status_code == 429 or response.status_code in (500, 502, 503, 504):
-                        await response.aread()
                         last = response
                         wait = retry_after(response)
                         if response.status_code == 429 and wait is None:
@@ -99,6 +108,19 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             raise
         assert last is not None
         return last
+
+    async def _attempt(self, request: httpx.Request, number: int) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._inner.handle_async_request(request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            elapsed = int((time.perf_counter() - started) * 1000)
+            await self._audit(request, None, f"{type(exc).__name__}: {exc}", elapsed, number)
+            raise
+        elapsed = int((time.perf_counter() - started) * 1000)
+        await self._audit(request, response, None, elapsed, number)
+        return response
 
     def _default_429_wait(self) -> float | None:
         return NO_RETRY_AFTER_SECONDS if self._provider is Provider.quickbooks else None
@@ -135,6 +157,20 @@ def connection_client(
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` on the account's API base, as ``providers/*/pull.py`` expects."""
 
+    async def audit(
+        request: httpx.Request,
+        response: httpx.Response | None,
+        error: str | None,
+        duration_ms: int,
+        attempt: int,
+    ) -> None:
+        purpose = current_purpose()
+        if purpose is None:
+            return
+        await asyncio.to_thread(
+            record, svc.db, with_attempt(purpose, attempt), request, response, error, duration_ms
+        )
+
     def token_for(rejected: str | None) -> str:
         return access_token(svc.db, svc.vault, svc.settings, connection_id, rejected=rejected).token
 
@@ -151,5 +187,6 @@ def connection_client(
             transport or httpx.AsyncHTTPTransport(),
             provider,
             lambda: svc.budgets.spend(provider, account),
+            audit,
         ),
     )

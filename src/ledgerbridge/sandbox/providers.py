@@ -41,9 +41,13 @@ def provider_modules() -> dict[str, ProviderModule]:
 
 def seed_providers(state: SandboxState) -> None:
     """Fill the store from ``state.seed``; each provider draws from its own generator,
-    so one provider's data does not change when another's seeding does."""
+    so one provider's data does not change when another's seeding does. Only the
+    providers in ``settings.seed_providers`` are seeded, when it is set."""
+    wanted = state.settings.seed_providers
     with state.store.lock:
         for name, module in provider_modules().items():
+            if wanted is not None and name not in wanted:
+                continue
             started = time.perf_counter()
             module.seed(state, random.Random(f"{state.seed}:{name}"), state.size)
             state.seed_seconds[name] = time.perf_counter() - started

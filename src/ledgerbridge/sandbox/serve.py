@@ -15,9 +15,13 @@ from ledgerbridge.sandbox.app import create_app
 from ledgerbridge.sandbox.settings import SandboxSettings
 
 
-def run(host: str, port: int, seed: int, size: int) -> None:
-    """Seed a sandbox, print the settings that point ledgerbridge at it, and serve it."""
+def run(host: str, port: int, seed: int, size: int, providers: list[str] | None = None) -> None:
+    """Seed a sandbox, print the settings that point ledgerbridge at it, and serve it.
+
+    ``providers`` seeds only those (None: as the settings say, by default all)."""
     settings = SandboxSettings()
+    if providers is not None:
+        settings.seed_providers = providers
     app = create_app(settings, seed=seed, size=size)
     timings = app.state.sandbox.seed_seconds
     seeded = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())

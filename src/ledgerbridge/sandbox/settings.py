@@ -7,8 +7,13 @@ providers' figures (see PROVIDERS.md), so a client tested here behaves the same 
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ledgerbridge.sandbox.routing import PROVIDERS
 
 DAY = 86_400
 
@@ -21,6 +26,10 @@ class SandboxSettings(BaseSettings):
     # The OAuth client every provider accepts out of the box, with any loopback redirect URI.
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret"
+
+    # Which providers get seeded data (None: all). Seeding every provider at a large
+    # ``size`` takes minutes and gigabytes; a benchmark of one provider needs only that one.
+    seed_providers: Annotated[list[str] | None, NoDecode] = None
 
     # Token lifetimes, in seconds.
     authorization_code_seconds: int = Field(300, ge=1)
@@ -46,6 +55,23 @@ class SandboxSettings(BaseSettings):
     lightspeed_requests_per_register: int = Field(300, ge=1)
     lightspeed_requests_base: int = Field(50, ge=0)
     lightspeed_window_seconds: int = Field(300, ge=1)
+
+    @field_validator("seed_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):  # '["xero"]', as pydantic-settings reads lists
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]  # "xero,quickbooks"
+
+    @field_validator("seed_providers")
+    @classmethod
+    def _known_providers(cls, value: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(value or ()) - set(PROVIDERS))
+        if unknown:
+            raise ValueError(f"unknown providers {unknown}; choose from {list(PROVIDERS)}")
+        return value
 
     def access_token_seconds(self, provider: str) -> int:
         seconds: int = getattr(self, f"{provider}_access_token_seconds")

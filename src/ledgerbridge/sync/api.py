@@ -157,7 +157,10 @@ def list_records(
     rows = list(session.scalars(query.limit(limit + 1)))
     raws = _raws(session, rows[:limit]) if include_remote_data else {}
     return Page(
-        data=[_record_out(r, raws.get(r.raw_object_id)) for r in rows[:limit]],
+        data=[
+            _record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None)
+            for r in rows[:limit]
+        ],
         next_cursor=next_id_cursor(rows, limit),
     )
 

@@ -18,6 +18,7 @@ import simplejson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledgerbridge.audit.service import Purpose, calls_for
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
@@ -142,8 +143,10 @@ def pull_object_type(svc: Services, plan: Plan, object_type: str) -> str | None:
     The status row is written by this function alone, with upserts, so even a failure
     before anything was fetched is recorded as ``failed``.
     """
+    purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type=object_type)
     try:
-        asyncio.run(_pull(svc, plan, object_type))
+        with calls_for(purpose):
+            asyncio.run(_pull(svc, plan, object_type))
     except Exception as exc:  # recorded, then reported to the workflow
         message = _describe(exc)
         _set_state(
@@ -261,7 +264,7 @@ def _commit_page(
             raise CursorRegression(
                 f"{object_type}: cursor {page.cursor} is behind the committed {committed}"
             )
-        counts = _apply(session, plan, object_type, page.objects, mapper)
+        counts = apply_objects(session, plan, object_type, page.objects, mapper)
         if resync:
             state.resync_cursor = page.cursor
         else:
@@ -272,7 +275,7 @@ def _commit_page(
         state.deleted += counts.deleted
 
 
-def _apply(
+def apply_objects(
     session: Session,
     plan: Plan,
     object_type: str,
@@ -443,7 +446,8 @@ def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
 def pull_tombstones(svc: Services, plan: Plan) -> str | None:
     """Deleted-object feeds (QuickBooks CDC) since the last successful sync of the types."""
     try:
-        asyncio.run(_tombstones(svc, plan))
+        with calls_for(Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")):
+            asyncio.run(_tombstones(svc, plan))
     except Exception as exc:
         return _describe(exc)
     return None

@@ -56,11 +56,14 @@ class Record(TenantOwned, Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
     model: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str] = mapped_column(String(64))
-    remote_id: Mapped[str] = mapped_column(String(128))
+    # Null while a record written by the host app waits for its provider id (push).
+    remote_id: Mapped[str | None] = mapped_column(String(128))
     remote_updated_at: Mapped[datetime | None]
     remote_was_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[str] = mapped_column(Text)
-    raw_object_id: Mapped[int] = mapped_column(ForeignKey("raw_objects.id"))
+    raw_object_id: Mapped[int | None] = mapped_column(ForeignKey("raw_objects.id"))
+    push_status: Mapped[str | None] = mapped_column(String(16))  # pending | synced | failed
+    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

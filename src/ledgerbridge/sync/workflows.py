@@ -48,23 +48,23 @@ def _svc() -> Services:
     return _services
 
 
-@DBOS.step()
+@DBOS.step(name="ledgerbridge.sync.start")
 def _start(run_id: int) -> dict[str, Any]:
     plan = engine.start_run(_svc(), run_id)
     return {"object_types": plan.object_types}
 
 
-@DBOS.step()
+@DBOS.step(name="ledgerbridge.sync.pull")
 def _pull(run_id: int, object_type: str) -> str | None:
     return engine.pull_object_type(_svc(), engine.plan_of(_svc(), run_id), object_type)
 
 
-@DBOS.step()
+@DBOS.step(name="ledgerbridge.sync.tombstones")
 def _tombstones(run_id: int) -> str | None:
     return engine.pull_tombstones(_svc(), engine.plan_of(_svc(), run_id))
 
 
-@DBOS.step()
+@DBOS.step(name="ledgerbridge.sync.finish")
 def _finish(run_id: int, errors: dict[str, str]) -> None:
     engine.finish_run(_svc(), run_id, errors)
 
@@ -83,7 +83,7 @@ def sync_run(run_id: int) -> None:
     _finish(run_id, errors)
 
 
-@DBOS.step()
+@DBOS.step(name="ledgerbridge.sync.queue_due")
 def _queue_due(scheduled_at: datetime) -> int:
     return service.queue_due_syncs(_svc(), scheduled_at)
 

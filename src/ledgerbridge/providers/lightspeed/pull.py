@@ -145,3 +145,8 @@ def _known(object_type: str) -> None:
         raise ValueError(
             f"Lightspeed has no {object_type!r} object type ({', '.join(OBJECT_TYPES)})"
         )
+
+
+def remote_object(object_type: str, record: Record) -> RemoteObject:
+    """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
+    return _remote(record)

@@ -252,3 +252,8 @@ def _entity(object_type: str) -> str:
     if object_type not in OBJECT_TYPES:
         raise ValueError(f"Unknown QuickBooks object type {object_type!r}")
     return object_type
+
+
+def remote_object(object_type: str, record: Record) -> RemoteObject:
+    """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
+    return _remote_object(record)

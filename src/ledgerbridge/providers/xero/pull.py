@@ -184,3 +184,8 @@ def _object_type(object_type: str) -> ObjectType:
         return OBJECT_TYPES[object_type]
     except KeyError:
         raise ValueError(f"Unknown Xero object type {object_type!r}") from None
+
+
+def remote_object(object_type: str, record: dict[str, Any]) -> RemoteObject:
+    """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
+    return _remote_object(object_type, record)

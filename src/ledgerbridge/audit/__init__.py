@@ -1,0 +1,1 @@
+"""The audit log: every call ledgerbridge makes to a provider, secrets redacted."""

@@ -1,0 +1,82 @@
+"""Routes: the audit log (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from ledgerbridge.audit.models import ProviderCall
+from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.roles import Role, Scope
+
+router = APIRouter(tags=["audit"])
+Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
+
+
+class ProviderCallOut(BaseModel):
+    id: str
+    connection_id: str | None
+    entity_type: str | None
+    entity_id: str | None
+    operation_id: str | None
+    attempt: int
+    method: str
+    path: str
+    request_body: str | None
+    response_body: str | None
+    status: int | None
+    error: str | None
+    duration_ms: int
+    provider_request_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ProviderCall) -> ProviderCallOut:
+        return cls(
+            id=str(row.id),
+            connection_id=str(row.connection_id) if row.connection_id else None,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            operation_id=str(row.operation_id) if row.operation_id else None,
+            attempt=row.attempt,
+            method=row.method,
+            path=row.path,
+            request_body=row.request_body,
+            response_body=row.response_body,
+            status=row.status,
+            error=row.error,
+            duration_ms=row.duration_ms,
+            provider_request_id=row.provider_request_id,
+            created_at=row.created_at,
+        )
+
+
+@router.get("/v1/audit-log", response_model=Page[ProviderCallOut])
+def list_provider_calls(
+    _: Admin,
+    session: TenantSession,
+    entity_id: Annotated[str | None, Query(max_length=128)] = None,
+    operation_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    connection_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ProviderCallOut]:
+    query = select(ProviderCall).where(ProviderCall.id > after_id(cursor)).order_by(ProviderCall.id)
+    if entity_id is not None:
+        query = query.where(ProviderCall.entity_id == entity_id)
+    if operation_id is not None:
+        query = query.where(ProviderCall.operation_id == operation_id)
+    if connection_id is not None:
+        query = query.where(ProviderCall.connection_id == connection_id)
+    if status is not None:
+        query = query.where(ProviderCall.status == status)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return Page(
+        data=[ProviderCallOut.of(r) for r in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
+    )

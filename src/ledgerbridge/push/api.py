@@ -1,0 +1,259 @@
+"""Routes: accept writes (202 before any provider call), follow and steer operations."""
+# No ``from __future__ import annotations`` here: the route factories annotate ``body``
+# with a model chosen at run time, which FastAPI must see as a class, not a string.
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from ledgerbridge.connections.models import Connection
+from ledgerbridge.db.base import utcnow
+from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.providers.pushing import Action
+from ledgerbridge.push import service
+from ledgerbridge.push.models import Operation, OperationStatus
+from ledgerbridge.push.schemas import Accepted, OperationOut
+from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.services import Services, services
+from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
+
+router = APIRouter(tags=["push"])
+Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.push))]
+Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.push))]
+Svc = Annotated[Services, Depends(services)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Same key and body within 24 h: the same operation. Another body: 409.",
+    ),
+]
+
+COLLECTIONS: dict[str, tuple[Model, type[BaseModel]]] = {
+    "invoices": (Model.invoice, InvoiceWrite),
+    "purchase-orders": (Model.purchase_order, PurchaseOrderWrite),
+    "contacts": (Model.contact, ContactWrite),
+}
+
+
+def _accept(
+    svc: Services,
+    session: TenantSession,
+    principal: Principal,
+    response: Response,
+    *,
+    connection_id: int,
+    model: Model,
+    action: Action,
+    body: BaseModel | None,
+    record_id: int | None,
+    idempotency_key: str | None,
+) -> Accepted:
+    connection = session.get(Connection, connection_id)
+    if connection is None:
+        raise not_found("connection")
+    operation, accepted_now = service.submit(
+        session,
+        connection=connection,
+        model=model,
+        action=action,
+        body=body,
+        record_id=record_id,
+        idempotency_key=idempotency_key,
+        requested_by=principal.subject,
+    )
+    session.commit()  # stored before anything else happens: 202 means it will be done
+    if accepted_now:
+        service.enqueue(svc, operation)
+    response.headers["Location"] = f"/v1/operations/{operation.id}"
+    return Accepted(
+        operation_id=str(operation.id),
+        status=OperationStatus(operation.status),
+        record_id=str(operation.record_id) if operation.record_id else None,
+    )
+
+
+def _create_route(model: Model, write: type[BaseModel]) -> Callable[..., Accepted]:
+    def create(
+        connection_id: Id,
+        body: write,  # type: ignore[valid-type]
+        principal: Developer,
+        session: TenantSession,
+        svc: Svc,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Accepted:
+        return _accept(
+            svc,
+            session,
+            principal,
+            response,
+            connection_id=connection_id,
+            model=model,
+            action=Action.create,
+            body=body,
+            record_id=None,
+            idempotency_key=idempotency_key,
+        )
+
+    return create
+
+
+def _update_route(model: Model, write: type[BaseModel]) -> Callable[..., Accepted]:
+    def update(
+        connection_id: Id,
+        record_id: Id,
+        body: write,  # type: ignore[valid-type]
+        principal: Developer,
+        session: TenantSession,
+        svc: Svc,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Accepted:
+        return _accept(
+            svc,
+            session,
+            principal,
+            response,
+            connection_id=connection_id,
+            model=model,
+            action=Action.update,
+            body=body,
+            record_id=record_id,
+            idempotency_key=idempotency_key,
+        )
+
+    return update
+
+
+def _void_route(model: Model) -> Callable[..., Accepted]:
+    def void(
+        connection_id: Id,
+        record_id: Id,
+        principal: Developer,
+        session: TenantSession,
+        svc: Svc,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Accepted:
+        return _accept(
+            svc,
+            session,
+            principal,
+            response,
+            connection_id=connection_id,
+            model=model,
+            action=Action.void,
+            body=None,
+            record_id=record_id,
+            idempotency_key=idempotency_key,
+        )
+
+    return void
+
+
+for _path, (_model, _write) in COLLECTIONS.items():
+    base = f"/v1/connections/{{connection_id}}/{_path}"
+    common: dict[str, Any] = {"status_code": 202, "response_model": Accepted}
+    router.add_api_route(
+        base,
+        _create_route(_model, _write),
+        methods=["POST"],
+        name=f"create_{_model.value}",
+        summary=f"Create a {_model.value} at the provider (202, then a durable operation)",
+        **common,
+    )
+    router.add_api_route(
+        f"{base}/{{record_id}}",
+        _update_route(_model, _write),
+        methods=["PATCH"],
+        name=f"update_{_model.value}",
+        summary=f"Update a {_model.value} at the provider",
+        **common,
+    )
+    router.add_api_route(
+        f"{base}/{{record_id}}/void",
+        _void_route(_model),
+        methods=["POST"],
+        name=f"void_{_model.value}",
+        summary=f"Void (or delete) a {_model.value}",
+        **common,
+    )
+
+
+@router.get("/v1/operations/{operation_id}", response_model=OperationOut)
+def get_operation(operation_id: Id, _: Viewer, session: TenantSession) -> OperationOut:
+    return OperationOut.of(_operation(session, operation_id))
+
+
+def _operation(session: TenantSession, operation_id: int) -> Operation:
+    operation = session.get(Operation, operation_id)
+    if operation is None or operation.deleted_at is not None:
+        raise not_found("operation")
+    return operation
+
+
+@router.get("/v1/operations", response_model=Page[OperationOut])
+def list_operations(
+    _: Viewer,
+    session: TenantSession,
+    status: OperationStatus | None = None,
+    connection_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    include_deleted: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[OperationOut]:
+    query = select(Operation).where(Operation.id > after_id(cursor)).order_by(Operation.id)
+    if status is not None:
+        query = query.where(Operation.status == status.value)
+    if connection_id is not None:
+        query = query.where(Operation.connection_id == connection_id)
+    if not include_deleted:
+        query = query.where(Operation.deleted_at.is_(None))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return Page(
+        data=[OperationOut.of(r) for r in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
+    )
+
+
+@router.post("/v1/operations/{operation_id}/retry", status_code=202, response_model=OperationOut)
+def retry_operation(
+    operation_id: Id, _: Developer, session: TenantSession, svc: Svc
+) -> OperationOut:
+    operation = _operation(session, operation_id)
+    if operation.status != OperationStatus.failed:
+        raise conflict(f"only a failed operation can be retried; this one is {operation.status}")
+    operation.status = OperationStatus.pending
+    operation.retries += 1  # a fresh provider idempotency key for the new attempt
+    operation.error = operation.error_code = None
+    operation.error_details = None
+    session.commit()
+    service.enqueue(svc, operation)
+    return OperationOut.of(operation)
+
+
+@router.post("/v1/operations/{operation_id}/cancel", response_model=OperationOut)
+def cancel_operation(operation_id: Id, _: Developer, session: TenantSession) -> OperationOut:
+    operation = _operation(session, operation_id)
+    if operation.status != OperationStatus.pending:
+        raise conflict(f"only a pending operation can be cancelled; this one is {operation.status}")
+    operation.status = OperationStatus.cancelled
+    operation.finished_at = utcnow()
+    return OperationOut.of(operation)
+
+
+@router.delete("/v1/operations/{operation_id}", status_code=204)
+def delete_operation(operation_id: Id, _: Developer, session: TenantSession) -> None:
+    operation = _operation(session, operation_id)
+    if operation.status in (OperationStatus.pending, OperationStatus.running):
+        raise ApiError(409, "conflict", "cancel the operation or let it finish first")
+    operation.deleted_at = utcnow()

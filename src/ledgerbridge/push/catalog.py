@@ -1,0 +1,55 @@
+"""Which provider modules write which models (the one place that lists them)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Protocol, cast
+
+import httpx
+from pydantic import BaseModel
+
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.lightspeed import push as lightspeed_push
+from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.quickbooks import push as quickbooks_push
+from ledgerbridge.providers.xero import push as xero_push
+from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
+
+Write = InvoiceWrite | PurchaseOrderWrite | ContactWrite
+
+WRITES: dict[Model, type[BaseModel]] = {
+    Model.invoice: InvoiceWrite,
+    Model.purchase_order: PurchaseOrderWrite,
+    Model.contact: ContactWrite,
+}
+
+
+class Pusher(Protocol):
+    """What ``providers/<name>/push.py`` offers (see ``providers/pushing.py``)."""
+
+    CAPABILITIES: dict[Model, frozenset[Action]]
+
+    def problems(self, model: Model, action: Action, body: Write | None) -> list[str]: ...
+
+    async def execute(
+        self,
+        http: httpx.AsyncClient,
+        model: Model,
+        action: Action,
+        *,
+        body: Write | None,
+        remote_id: str | None,
+        idempotency_key: str,
+        object_type: str | None = None,
+    ) -> Pushed: ...
+
+
+def _pusher(module: ModuleType) -> Pusher:
+    return cast(Pusher, module)
+
+
+PUSHERS: dict[Provider, Pusher] = {
+    Provider.xero: _pusher(xero_push),
+    Provider.quickbooks: _pusher(quickbooks_push),
+    Provider.lightspeed: _pusher(lightspeed_push),
+}

@@ -1,0 +1,342 @@
+"""Use cases: accept a write (stored as a pending operation), run it, record its outcome.
+
+Accepting never calls the provider: the operation and the local record are committed as
+``pending`` and the request is answered 202. A DBOS workflow then runs the operation
+(``push/workflows.py``); running it again after a crash is safe because every provider
+call carries an idempotency key derived from the operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledgerbridge.audit.service import Purpose, calls_for
+from ledgerbridge.connections.http import connection_client
+from ledgerbridge.connections.models import Connection, ConnectionStatus
+from ledgerbridge.db.base import utcnow
+from ledgerbridge.errors import ApiError, conflict
+from ledgerbridge.events.service import append
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.pulling import ProviderError
+from ledgerbridge.providers.pushing import Action
+from ledgerbridge.push.catalog import PUSHERS, WRITES, Write
+from ledgerbridge.push.models import Operation, OperationStatus
+from ledgerbridge.services import Services
+from ledgerbridge.sync.catalog import MODULES
+from ledgerbridge.sync.engine import Plan, apply_objects, dumps, loads
+from ledgerbridge.sync.models import Record
+from ledgerbridge.unified import Model
+
+PUSH_WORKFLOW = "ledgerbridge.push_operation"
+PUSH_QUEUE = "ledgerbridge-push"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+REENQUEUE_AFTER = timedelta(minutes=1)
+
+
+class Transient(Exception):
+    """The provider is unavailable right now: the workflow step tries again later."""
+
+
+# --- accepting ---------------------------------------------------------------------------
+
+
+def _hash(model: Model, action: Action, record_id: int | None, body: BaseModel | None) -> str:
+    canonical = json.dumps(
+        [model.value, action.value, record_id, body.model_dump(mode="json") if body else None],
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit(
+    session: Session,
+    *,
+    connection: Connection,
+    model: Model,
+    action: Action,
+    body: BaseModel | None,
+    record_id: int | None,
+    idempotency_key: str | None,
+    requested_by: str,
+) -> tuple[Operation, bool]:
+    """The pending operation for this request, and whether it was accepted just now."""
+    request_hash = _hash(model, action, record_id, body)
+    if idempotency_key is not None:
+        earlier = session.scalars(
+            select(Operation).where(Operation.idempotency_key == idempotency_key)
+        ).one_or_none()
+        if earlier is not None and earlier.created_at > utcnow() - IDEMPOTENCY_WINDOW:
+            if earlier.request_hash != request_hash:
+                raise conflict(
+                    "this Idempotency-Key was used with a different request",
+                    {"operation_id": str(earlier.id)},
+                )
+            return earlier, False
+        if earlier is not None:
+            earlier.idempotency_key = None  # expired: the key may be used again
+            session.flush()
+    if connection.status != ConnectionStatus.active:
+        raise conflict(f"connection {connection.id} is {connection.status}: reconnect it first")
+    _check_capabilities(Provider(connection.provider), model, action, body)
+    record = _record_for(session, connection, model, action, body, record_id)
+    operation = Operation(
+        uid=uuid.uuid4().hex,
+        connection_id=connection.id,
+        record_id=record.id,
+        model=model.value,
+        action=action.value,
+        body=body.model_dump(mode="json") if body else None,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        requested_by=requested_by,
+    )
+    session.add(operation)
+    session.flush()
+    return operation, True
+
+
+def _check_capabilities(
+    provider: Provider, model: Model, action: Action, body: BaseModel | None
+) -> None:
+    pusher = PUSHERS[provider]
+    allowed = pusher.CAPABILITIES.get(model, frozenset())
+    if action not in allowed:
+        takes = sorted(
+            f"{a.value} {m.value}" for m, actions in pusher.CAPABILITIES.items() for a in actions
+        )
+        raise ApiError(
+            422,
+            "unsupported_by_provider",
+            f"{provider.value} cannot {action.value} a {model.value}",
+            {"supported": takes},
+        )
+    problems = pusher.problems(model, action, body)  # type: ignore[arg-type]
+    if problems:
+        raise ApiError(
+            422, "unsupported_by_provider", f"{provider.value}: {'; '.join(problems)}", problems
+        )
+
+
+def _record_for(
+    session: Session,
+    connection: Connection,
+    model: Model,
+    action: Action,
+    body: BaseModel | None,
+    record_id: int | None,
+) -> Record:
+    if action is Action.create:
+        assert body is not None
+        record = Record(
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
+            model=model.value,
+            object_type=f"pending:{model.value}",
+            remote_id=None,
+            data=body.model_dump_json(),
+            push_status="pending",
+        )
+        session.add(record)
+        session.flush()
+        return record
+    existing = session.get(Record, record_id) if record_id else None
+    if existing is None or existing.connection_id != connection.id or existing.model != model.value:
+        raise ApiError(404, "not_found", f"{model.value} not found on this connection")
+    if existing.deleted_at is not None or existing.remote_was_deleted:
+        raise conflict(f"{model.value} {existing.id} is deleted")
+    existing.push_status = "pending"
+    return existing
+
+
+def workflow_id(operation: Operation) -> str:
+    return f"push-op-{operation.id}-{operation.retries}"
+
+
+def enqueue(svc: Services, operation: Operation) -> None:
+    svc.dbos_client().enqueue(
+        {
+            "workflow_name": PUSH_WORKFLOW,
+            "queue_name": PUSH_QUEUE,
+            "workflow_id": workflow_id(operation),
+            "queue_partition_key": str(operation.connection_id),
+        },
+        operation.id,
+    )
+
+
+def requeue_stale(svc: Services, now: datetime) -> int:
+    """Operations accepted but never handed to DBOS (a crash in between) are handed again;
+    the workflow id makes this harmless for those that were."""
+    with svc.db.system(read_only=True) as session:
+        stale = session.scalars(
+            select(Operation).where(
+                Operation.status == OperationStatus.pending,
+                Operation.created_at < now - REENQUEUE_AFTER,
+            )
+        ).all()
+    for operation in stale:
+        enqueue(svc, operation)
+    return len(stale)
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    operation_id: int
+    uid: str
+    retries: int
+    tenant_id: str
+    connection_id: int
+    provider: Provider
+    account: str
+    model: Model
+    action: Action
+    body: dict[str, Any] | None
+    record_id: int | None
+    remote_id: str | None
+    object_type: str | None  # where the record lives at the provider, once it exists
+
+
+def begin(svc: Services, operation_id: int) -> Job | None:
+    """Mark the operation running; None when it is no longer to be run (cancelled, done)."""
+    with svc.db.system() as session:
+        operation = session.get(Operation, operation_id)
+        if operation is None or operation.status not in (
+            OperationStatus.pending,
+            OperationStatus.running,  # resumed after a crash
+        ):
+            return None
+        connection = session.get(Connection, operation.connection_id)
+        assert connection is not None
+        record = session.get(Record, operation.record_id) if operation.record_id else None
+        operation.status = OperationStatus.running
+        operation.started_at = operation.started_at or utcnow()
+        return Job(
+            operation_id=operation.id,
+            uid=operation.uid,
+            retries=operation.retries,
+            tenant_id=operation.tenant_id,
+            connection_id=connection.id,
+            provider=Provider(connection.provider),
+            account=connection.external_account_id,
+            model=Model(operation.model),
+            action=Action(operation.action),
+            body=operation.body,
+            record_id=operation.record_id,
+            remote_id=record.remote_id if record else None,
+            object_type=record.object_type if record and record.remote_id else None,
+        )
+
+
+def execute(svc: Services, job: Job) -> dict[str, Any]:
+    """Call the provider. A JSON-able outcome (``ok`` or the provider's error); transient
+    trouble raises ``Transient`` so the workflow step tries again."""
+    if job.action is not Action.create and job.remote_id is None:
+        return _failure("the record was never created at the provider", [], None)
+    body: Write | None = (
+        WRITES[job.model].model_validate(job.body) if job.body is not None else None  # type: ignore[assignment]
+    )
+    purpose = Purpose(
+        job.tenant_id,
+        job.connection_id,
+        entity_type=job.model.value,
+        entity_id=str(job.record_id) if job.record_id else None,
+        operation_id=job.operation_id,
+    )
+    try:
+        with calls_for(purpose):
+            pushed = asyncio.run(_execute(svc, job, body))
+    except ProviderError as exc:
+        if exc.status >= 500 or exc.status == 429:
+            raise Transient(exc.message) from exc
+        return _failure(exc.message, exc.details, exc.code)
+    return {
+        "ok": True,
+        "object_type": pushed.object_type,
+        "remote_id": pushed.remote_id,
+        "number": pushed.number,
+        "payload": dumps(pushed.payload),
+        "updated_at": pushed.updated_at.isoformat() if pushed.updated_at else None,
+        "version": pushed.version,
+    }
+
+
+async def _execute(svc: Services, job: Job, body: Write | None) -> Any:
+    async with connection_client(svc, job.connection_id, job.provider, job.account) as http:
+        return await PUSHERS[job.provider].execute(
+            http,
+            job.model,
+            job.action,
+            body=body,
+            remote_id=job.remote_id,
+            object_type=job.object_type,
+            # Retries of one operation reuse the key; a retry the host asks for gets a new one.
+            idempotency_key=f"lb-{job.uid}-{job.retries}",
+        )
+
+
+def _failure(message: str, details: list[str], code: str | None) -> dict[str, Any]:
+    return {"ok": False, "error": message, "details": details, "code": code}
+
+
+def transient_failure(message: str) -> dict[str, Any]:
+    return _failure(f"the provider stayed unavailable: {message}", [], None)
+
+
+def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
+    """Record the outcome, the provider's record and an event, in one transaction."""
+    with svc.db.system() as session:
+        operation = session.get(Operation, job.operation_id)
+        assert operation is not None
+        if operation.status not in (OperationStatus.running, OperationStatus.pending):
+            return  # already recorded (a replayed step)
+        record = session.get(Record, job.record_id) if job.record_id else None
+        operation.finished_at = utcnow()
+        if outcome["ok"]:
+            operation.status = OperationStatus.synced
+            operation.remote_id = outcome["remote_id"]
+            operation.remote_number = outcome["number"]
+            operation.error = operation.error_code = None
+            operation.error_details = None
+            if record is not None:
+                record.remote_id = outcome["remote_id"]
+                record.object_type = outcome["object_type"]
+                record.push_status = "synced"
+                session.flush()
+            # Exactly as pull would see it (tombstone flag included), so the next pull
+            # finds nothing new.
+            puller, mapper = MODULES[job.provider]
+            obj = puller.remote_object(outcome["object_type"], loads(outcome["payload"]))
+            plan = Plan(0, job.tenant_id, job.connection_id, job.provider, job.account, [], False)
+            apply_objects(session, plan, outcome["object_type"], [obj], mapper)
+        else:
+            operation.status = OperationStatus.failed
+            operation.error = outcome["error"]
+            operation.error_details = outcome["details"]
+            operation.error_code = outcome["code"]
+            if record is not None:
+                record.push_status = "failed"
+        append(
+            session,
+            job.tenant_id,
+            "operation.succeeded" if outcome["ok"] else "operation.failed",
+            f"operation:{job.operation_id}",
+            operation_id=str(job.operation_id),
+            connection_id=str(job.connection_id),
+            model=job.model.value,
+            action=job.action.value,
+            remote_id=outcome.get("remote_id"),
+            error=outcome.get("error"),
+        )

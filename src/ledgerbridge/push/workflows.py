@@ -1,0 +1,87 @@
+"""Push on DBOS: one durable workflow per operation, on a queue partitioned by connection.
+
+The partition runs a connection's operations one at a time, in the order they were
+accepted, so an update never overtakes its create. A crash between the provider's answer
+and our commit replays the call with the same idempotency key: the provider hands back
+the record it already made, never a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
+
+from ledgerbridge.push import service
+from ledgerbridge.services import Services
+
+_services: Services | None = None
+
+
+def bind(svc: Services) -> None:
+    global _services
+    _services = svc
+
+
+REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
+
+
+def register() -> None:
+    DBOS.register_queue(service.PUSH_QUEUE, partition_concurrency=1, worker_concurrency=8)
+    schedule = {
+        "schedule_name": REQUEUE_SCHEDULE,
+        "workflow_fn": requeue,
+        "schedule": "0 * * * * *",
+    }
+    DBOS.apply_schedules([schedule])  # type: ignore[list-item]
+
+
+@DBOS.step(name="ledgerbridge.push.requeue")
+def _requeue(now: datetime) -> int:
+    return service.requeue_stale(_svc(), now)
+
+
+@DBOS.workflow(name="ledgerbridge.push_requeue")
+def requeue(scheduled_at: datetime, _context: Any) -> None:
+    _requeue(scheduled_at)
+
+
+def _svc() -> Services:
+    if _services is None:
+        raise RuntimeError("push workflows are not configured in this process")
+    return _services
+
+
+@DBOS.step(name="ledgerbridge.push.begin")
+def _begin(operation_id: int) -> service.Job | None:
+    return service.begin(_svc(), operation_id)
+
+
+@DBOS.step(
+    name="ledgerbridge.push.execute",
+    retries_allowed=True,
+    max_attempts=4,
+    interval_seconds=5.0,
+    backoff_rate=3.0,
+)
+def _execute(job: service.Job) -> dict[str, Any]:
+    return service.execute(_svc(), job)
+
+
+@DBOS.step(name="ledgerbridge.push.finish")
+def _finish(job: service.Job, outcome: dict[str, Any]) -> None:
+    service.finish(_svc(), job, outcome)
+
+
+@DBOS.workflow(name=service.PUSH_WORKFLOW)
+def push_operation(operation_id: int) -> None:
+    job = _begin(operation_id)
+    if job is None:
+        return
+    try:
+        outcome = _execute(job)
+    except DBOSMaxStepRetriesExceeded as exc:
+        outcome = service.transient_failure(str(exc)[:500])
+    _finish(job, outcome)
