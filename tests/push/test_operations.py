@@ -208,3 +208,30 @@ def test_capabilities_cancel_and_bad_input(
         headers=auth(tenant, "viewer"),
     )
     assert viewer.status_code == 403
+
+
+def test_a_pull_that_mirrors_the_new_record_first_does_not_double_it(
+    lb: TestClient, sandbox: httpx.Client, svc: Services, auth: Any, tenant: str
+) -> None:
+    from ledgerbridge.push import service as push
+
+    store = accounts(sandbox, "lightspeed")[0]["account_id"]
+    [connection] = connect(lb, auth(tenant), "lightspeed", [store])
+    pull(svc, int(connection["id"]), "customers")
+    accepted = lb.post(
+        f"/v1/connections/{connection['id']}/contacts",
+        json={"name": "Katherine Mansfield", "code": "KM-1888"},
+        headers=auth(tenant, "developer"),
+    ).json()
+    job = push.begin(svc, int(accepted["operation_id"]))
+    assert job is not None
+    outcome = push.execute(svc, job)
+    pull(svc, int(connection["id"]), "customers")  # a scheduled sync gets there first
+    push.finish(svc, job, outcome)
+    done = lb.get(f"/v1/operations/{accepted['operation_id']}", headers=auth(tenant)).json()
+    assert done["status"] == "synced" and done["record_id"] == accepted["record_id"]
+    contacts = lb.get(
+        f"/v1/connections/{connection['id']}/records/contact?limit=100", headers=auth(tenant)
+    ).json()["data"]
+    mine = [c for c in contacts if c["remote_id"] == done["remote_id"]]
+    assert [c["id"] for c in mine] == [accepted["record_id"]]

@@ -28,7 +28,12 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": settings.db_connect_timeout},
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout,
+            # No server-side prepared statements: a generic plan made while a table was
+            # small (a first backfill) would keep scanning it long after it has grown.
+            "prepare_threshold": None,
+        },
     )
 
 

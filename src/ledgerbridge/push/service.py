@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import Purpose, calls_for
@@ -295,6 +295,29 @@ def transient_failure(message: str) -> dict[str, Any]:
     return _failure(f"the provider stayed unavailable: {message}", [], None)
 
 
+def _claim(session: Session, record: Record, outcome: dict[str, Any]) -> Record:
+    """Give the local record its provider id. If a pull got there first (it mirrored the
+    new record before this commit), the pulled row gives way: the host app already holds
+    the local record's id."""
+    pulled = session.scalars(
+        select(Record).where(
+            Record.connection_id == record.connection_id,
+            Record.object_type == outcome["object_type"],
+            Record.remote_id == outcome["remote_id"],
+            Record.id != record.id,
+        )
+    ).one_or_none()
+    if pulled is not None:
+        session.execute(
+            update(Operation).where(Operation.record_id == pulled.id).values(record_id=record.id)
+        )
+        session.delete(pulled)
+        session.flush()
+    record.remote_id = outcome["remote_id"]
+    record.object_type = outcome["object_type"]
+    return record
+
+
 def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
     """Record the outcome, the provider's record and an event, in one transaction."""
     with svc.db.system() as session:
@@ -311,8 +334,7 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             operation.error = operation.error_code = None
             operation.error_details = None
             if record is not None:
-                record.remote_id = outcome["remote_id"]
-                record.object_type = outcome["object_type"]
+                record = _claim(session, record, outcome)
                 record.push_status = "synced"
                 session.flush()
             # Exactly as pull would see it (tombstone flag included), so the next pull
