@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def main() -> None:
         origin, url, trace = args.measure
         print(json.dumps(asdict(measure(origin, url, trace == "trace"))))
         return
+    # Stopped from outside: unwind, so the sandbox is stopped and the databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("backfill benchmark: terminated"))
     sizes = [int(size) for size in args.sizes.split(",")]
     backends = [backend.strip() for backend in args.backends.split(",")]
     try:
