@@ -18,6 +18,8 @@ from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics
 from ledgerbridge.observability.middleware import RequestObservability
 from ledgerbridge.push import api as push
+from ledgerbridge.reconcile import api as reconcile_api
+from ledgerbridge.reconcile import statements_api
 from ledgerbridge.security import api as api_keys
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         mappings.router,
         sync.router,
         push.router,
+        reconcile_api.router,
+        statements_api.router,
         events.router,
         audit.router,
     )

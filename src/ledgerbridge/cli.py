@@ -136,9 +136,11 @@ def demo(
 
 @app.command()
 def migrate() -> None:
-    """Apply the database migrations."""
+    """Apply the database migrations (ours and the durable-execution runtime's)."""
+    from ledgerbridge import runtime
+
     settings = _settings()
-    upgrade(settings.resolved_database_url)
+    runtime.migrate(settings)
     out.print(f"database is up to date: {_redacted_url(settings.resolved_database_url)}")
 
 

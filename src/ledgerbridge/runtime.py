@@ -7,14 +7,19 @@ import logging
 from dbos import DBOS, DBOSConfig
 
 from ledgerbridge import __version__
+from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 
 DBOS_SCHEMA = "dbos"
 
 
+def system_database_url(settings: Settings) -> str:
+    return settings.dbos_system_database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
 def dbos_config(settings: Settings) -> DBOSConfig:
-    url = settings.dbos_system_database_url.replace("postgresql+psycopg://", "postgresql://")
+    url = system_database_url(settings)
     return {
         "name": "ledgerbridge",
         "system_database_url": url,
@@ -26,14 +31,23 @@ def dbos_config(settings: Settings) -> DBOSConfig:
     }
 
 
+def migrate(settings: Settings) -> None:
+    """Bring our tables and DBOS's up to date, so that an API-only process can enqueue
+    work and manage schedules before any worker has started."""
+    upgrade(settings.resolved_database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    DBOS.migrate(system_database_url(settings), schema=DBOS_SCHEMA)
+
+
 def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
     # Importing the workflow modules registers their workflows with DBOS.
     from ledgerbridge.audit import workflows as audit_workflows
     from ledgerbridge.push import workflows as push_workflows
+    from ledgerbridge.reconcile import workflows as reconcile_workflows
     from ledgerbridge.sync import workflows as sync_workflows
 
-    capabilities = (sync_workflows, push_workflows, audit_workflows)
+    capabilities = (sync_workflows, push_workflows, reconcile_workflows, audit_workflows)
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for capability in capabilities:
         capability.bind(svc)  # before launch: launching may resume interrupted workflows

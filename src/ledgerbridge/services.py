@@ -46,10 +46,12 @@ class Services:
     def dbos_client(self) -> DBOSClient:
         """Enqueues durable work from any process, API-only ones included."""
         if self._dbos_client is None:
-            from ledgerbridge.runtime import DBOS_SCHEMA, dbos_config
+            from ledgerbridge.runtime import DBOS_SCHEMA, system_database_url
 
-            url = dbos_config(self.settings)["system_database_url"]
-            self._dbos_client = DBOSClient(system_database_url=url, dbos_system_schema=DBOS_SCHEMA)
+            self._dbos_client = DBOSClient(
+                system_database_url=system_database_url(self.settings),
+                dbos_system_schema=DBOS_SCHEMA,
+            )
         return self._dbos_client
 
     @property

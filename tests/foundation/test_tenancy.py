@@ -14,6 +14,12 @@ from sqlalchemy import text
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.engine import Database
 from ledgerbridge.push.models import Operation
+from ledgerbridge.reconcile.models import (
+    ReconciliationJob,
+    ReconciliationRun,
+    RunMatch,
+    Statement,
+)
 from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
@@ -103,6 +109,54 @@ def _operation(settings: Settings, tenant: str) -> str:
     return made
 
 
+def _reconciliation(settings: Settings, tenant: str) -> dict[str, str]:
+    """A statement, a job reading it, a finished run of that job and one match."""
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        statement = Statement(
+            name="s",
+            format="csv",
+            content_hash=secrets.token_hex(32),
+            line_count=0,
+            currencies=[],
+            imported_by="t",
+        )
+        session.add(statement)
+        session.flush()
+        source = {"type": "statement", "statement_id": str(statement.id)}
+        job = ReconciliationJob(
+            name="j", left_source=source, right_source=source, config={}, created_by="t"
+        )
+        session.add(job)
+        session.flush()
+        run = ReconciliationRun(
+            job_id=job.id, config={}, trigger="api", requested_by="t", status="succeeded"
+        )
+        session.add(run)
+        session.flush()
+        match = RunMatch(
+            run_id=run.id,
+            position=0,
+            status="suggested",
+            score=0.7,
+            rule="amount",
+            left_ids=["line:1"],
+            right_ids=["line:2"],
+            evidence=[],
+            explanation="",
+        )
+        session.add(match)
+        session.flush()
+        made = {
+            "statement_id": str(statement.id),
+            "job_id": str(job.id),
+            "run_id": str(run.id),
+            "match_id": str(match.id),
+        }
+    db.dispose()
+    return made
+
+
 def _tenant_of(headers: dict[str, str], settings: Settings) -> str:
     return TokenVerifier(settings).verify(headers["Authorization"].split()[1]).tenant_id
 
@@ -138,6 +192,12 @@ MAKERS: dict[str, Maker] = {
     "operation_id": lambda _client, headers, settings: _operation(
         settings, _tenant_of(headers, settings)
     ),
+    **{
+        name: lambda _client, headers, settings, name=name: _reconciliation(
+            settings, _tenant_of(headers, settings)
+        )[name]
+        for name in ("statement_id", "job_id", "run_id", "match_id")
+    },
     "model": lambda _client, _headers, _settings: "invoice",
     "external_org_id": _mapping("organisation"),
     "external_location_id": _mapping("location"),
@@ -161,6 +221,7 @@ BODIES: dict[str, dict[str, object]] = {
         "lines": [{"description": "x", "unit_amount": "1.00"}],
     },
     "ContactWrite": {"name": "Someone"},
+    "ManualMatchIn": {"left_ids": ["line:1"], "right_ids": ["line:2"]},
 }
 
 

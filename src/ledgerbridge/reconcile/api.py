@@ -1,0 +1,509 @@
+"""Routes: reconciliation jobs, their runs and results, CSV exports, and review."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy import func, select
+
+from ledgerbridge.db.base import utcnow
+from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.reconcile import review, runs, workflows
+from ledgerbridge.reconcile.models import (
+    Decision,
+    ItemStatus,
+    MatchState,
+    ReconciliationJob,
+    ReconciliationRun,
+    RunDiscrepancy,
+    RunItem,
+    RunMatch,
+    RunStatus,
+)
+from ledgerbridge.reconcile.schemas import (
+    CurrencyTotals,
+    DecisionOut,
+    DiscrepancyOut,
+    ItemOut,
+    JobIn,
+    JobOut,
+    JobUpdate,
+    ManualMatchIn,
+    MatchOut,
+    RunAccepted,
+    RunOut,
+    RunRequest,
+)
+from ledgerbridge.reconcile.sources import Source, SourceError, require_source
+from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.services import Services, services
+
+router = APIRouter(tags=["reconciliation"])
+Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
+Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
+Svc = Annotated[Services, Depends(services)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ExportFormat = Annotated[
+    Literal["json", "csv"], Query(description="csv: every row at once, as a file")
+]
+MICROS = Decimal(1_000_000)
+
+
+def _job(session: TenantSession, job_id: int) -> ReconciliationJob:
+    job = session.get(ReconciliationJob, job_id)
+    if job is None or job.deleted_at is not None:
+        raise not_found("reconciliation job")
+    return job
+
+
+def _run(session: TenantSession, run_id: int) -> ReconciliationRun:
+    run = session.get(ReconciliationRun, run_id)
+    if run is None:
+        raise not_found("reconciliation run")
+    return run
+
+
+def _check_sources(session: TenantSession, *sources: Source) -> None:
+    """Refuse a job whose sources name a connection or statement this tenant lacks."""
+    for source in sources:
+        try:
+            require_source(session, source)
+        except SourceError as exc:
+            raise ApiError(422, "unknown_source", str(exc)) from None
+
+
+@router.post("/v1/reconciliation/jobs", status_code=201, response_model=JobOut)
+def create_job(
+    body: JobIn, principal: Developer, session: TenantSession, svc: Svc, response: Response
+) -> JobOut:
+    _check_sources(session, body.left, body.right)
+    job = ReconciliationJob(
+        tenant_id=principal.tenant_id,
+        name=body.name,
+        left_source=body.left.model_dump(mode="json"),
+        right_source=body.right.model_dump(mode="json"),
+        config=body.config.model_dump(mode="json"),
+        schedule=body.schedule,
+        created_by=principal.subject,
+    )
+    session.add(job)
+    session.flush()
+    if job.schedule is not None:
+        # Before the commit: a schedule whose job never committed finds no job, does nothing.
+        workflows.apply_schedule(svc, job)
+    response.headers["Location"] = f"/v1/reconciliation/jobs/{job.id}"
+    return JobOut.of(job)
+
+
+@router.get("/v1/reconciliation/jobs", response_model=Page[JobOut])
+def list_jobs(
+    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+) -> Page[JobOut]:
+    rows = list(
+        session.scalars(
+            select(ReconciliationJob)
+            .where(ReconciliationJob.deleted_at.is_(None), ReconciliationJob.id > after_id(cursor))
+            .order_by(ReconciliationJob.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[JobOut.of(job) for job in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
+    )
+
+
+@router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: Id, _: Viewer, session: TenantSession) -> JobOut:
+    return JobOut.of(_job(session, job_id))
+
+
+@router.patch("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
+def update_job(
+    job_id: Id, body: JobUpdate, _: Developer, session: TenantSession, svc: Svc
+) -> JobOut:
+    job = _job(session, job_id)
+    given = body.model_fields_set
+    _check_sources(session, *(getattr(body, side) for side in ("left", "right") if side in given))
+    if body.name is not None:
+        job.name = body.name
+    if body.left is not None:
+        job.left_source = body.left.model_dump(mode="json")
+    if body.right is not None:
+        job.right_source = body.right.model_dump(mode="json")
+    if body.config is not None:
+        job.config = body.config.model_dump(mode="json")
+    if "schedule" in given and (job.schedule, body.schedule) != (None, None):
+        job.schedule = body.schedule
+        workflows.apply_schedule(svc, job)
+    session.flush()
+    return JobOut.of(job)
+
+
+@router.delete("/v1/reconciliation/jobs/{job_id}", status_code=204)
+def delete_job(job_id: Id, _: Developer, session: TenantSession, svc: Svc) -> Response:
+    job = _job(session, job_id)
+    job.deleted_at = utcnow()
+    session.commit()  # then the schedule: one left behind finds a deleted job and does nothing
+    if job.schedule is not None:
+        workflows.apply_schedule(svc, job)
+    return Response(status_code=204)
+
+
+@router.post("/v1/reconciliation/jobs/{job_id}/runs", status_code=202, response_model=RunAccepted)
+def start_run(
+    job_id: Id,
+    principal: Developer,
+    session: TenantSession,
+    svc: Svc,
+    response: Response,
+    body: RunRequest | None = None,
+    dry_run: Annotated[
+        bool, Query(description="preview: matches gained and lost against the last run")
+    ] = False,
+) -> RunAccepted:
+    job = _job(session, job_id)
+    config = body.config if body is not None else None
+    if config is not None and not dry_run:
+        raise ApiError(
+            422, "validation_error", "rules in a run request are a preview: add ?dry_run=true"
+        )
+    run = runs.request_run(
+        session, job, trigger="api", requested_by=principal.subject, dry_run=dry_run, config=config
+    )
+    session.commit()  # the run must exist before a worker can pick it up
+    runs.enqueue(svc, run)
+    response.headers["Location"] = f"/v1/reconciliation/runs/{run.id}"
+    return RunAccepted(run_id=str(run.id), status=RunStatus(run.status))
+
+
+@router.get("/v1/reconciliation/jobs/{job_id}/runs", response_model=Page[RunOut])
+def list_runs(
+    job_id: Id, _: Viewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
+) -> Page[RunOut]:
+    job = _job(session, job_id)
+    rows = list(
+        session.scalars(
+            select(ReconciliationRun)
+            .where(ReconciliationRun.job_id == job.id, ReconciliationRun.id > after_id(cursor))
+            .order_by(ReconciliationRun.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[_run_out(session, run) for run in rows[:limit]],
+        next_cursor=next_id_cursor(rows, limit),
+    )
+
+
+@router.get("/v1/reconciliation/jobs/{job_id}/decisions", response_model=Page[DecisionOut])
+def list_decisions(
+    job_id: Id,
+    _: Viewer,
+    session: TenantSession,
+    include_revoked: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DecisionOut]:
+    job = _job(session, job_id)
+    query = select(Decision).where(Decision.job_id == job.id, Decision.id > after_id(cursor))
+    if not include_revoked:
+        query = query.where(Decision.revoked_at.is_(None))
+    rows = list(session.scalars(query.order_by(Decision.id).limit(limit + 1)))
+    return Page(
+        data=[
+            DecisionOut(
+                id=str(d.id),
+                kind=d.kind,
+                left_ids=d.left_ids,
+                right_ids=d.right_ids,
+                match_id=str(d.match_id) if d.match_id else None,
+                decided_by=d.decided_by,
+                decided_at=d.decided_at,
+                revoked_by=d.revoked_by,
+                revoked_at=d.revoked_at,
+            )
+            for d in rows[:limit]
+        ],
+        next_cursor=next_id_cursor(rows, limit),
+    )
+
+
+@router.post("/v1/reconciliation/jobs/{job_id}/matches", status_code=201, response_model=MatchOut)
+def match_by_hand(
+    job_id: Id, body: ManualMatchIn, principal: Developer, session: TenantSession
+) -> MatchOut:
+    """Match items of the job's latest run by hand; later runs keep the match."""
+    job = _job(session, job_id)
+    run = runs.last_completed_run(session, job.id)
+    if run is None:
+        raise conflict("the job has no completed run yet: start one first")
+    match = review.match_by_hand(session, run, body.left_ids, body.right_ids, principal.subject)
+    return _match_out(session, match)
+
+
+@router.get("/v1/reconciliation/runs/{run_id}", response_model=RunOut)
+def get_run(run_id: Id, _: Viewer, session: TenantSession) -> RunOut:
+    return _run_out(session, _run(session, run_id))
+
+
+def _run_out(session: TenantSession, run: ReconciliationRun) -> RunOut:
+    return RunOut.of(run, runs.counts(session, run.id), _totals(session, run.id))
+
+
+def _totals(session: TenantSession, run_id: int) -> dict[str, CurrencyTotals]:
+    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rows = session.execute(
+        select(RunItem.currency, RunItem.side, RunItem.status, func.sum(RunItem.amount_micros))
+        .where(RunItem.run_id == run_id)
+        .group_by(RunItem.currency, RunItem.side, RunItem.status)
+    ).all()
+    for currency, side, status, micros in rows:
+        where = status if status in (ItemStatus.unmatched, ItemStatus.discrepancy) else "matched"
+        sums[currency][f"{where}_{side}"] += Decimal(int(micros or 0)) / MICROS
+    return {
+        currency: CurrencyTotals(**{key: found[key] for key in CurrencyTotals.model_fields})
+        for currency, found in sorted(sums.items())
+    }
+
+
+@router.get("/v1/reconciliation/runs/{run_id}/matches", response_model=Page[MatchOut])
+def list_matches(
+    run_id: Id,
+    _: Viewer,
+    session: TenantSession,
+    status: MatchState | None = None,
+    format: ExportFormat = "json",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[MatchOut] | Response:
+    run = _run(session, run_id)
+    query = select(RunMatch).where(RunMatch.run_id == run.id)
+    if status is not None:
+        query = query.where(RunMatch.status == status)
+    if format == "csv":
+        return _csv(f"run-{run.id}-matches.csv", _match_rows(session, run.id, query))
+    rows = list(
+        session.scalars(
+            query.where(RunMatch.id > after_id(cursor)).order_by(RunMatch.id).limit(limit + 1)
+        )
+    )
+    items = _items_of(session, run.id, [m.id for m in rows[:limit]])
+    return Page(
+        data=[MatchOut.of(m, items.get(m.id, [])) for m in rows[:limit]],
+        next_cursor=next_id_cursor(rows, limit),
+    )
+
+
+def _items_of(
+    session: TenantSession, run_id: int, match_ids: list[int]
+) -> dict[int, list[RunItem]]:
+    found: dict[int, list[RunItem]] = defaultdict(list)
+    if match_ids:
+        items = session.scalars(
+            select(RunItem).where(RunItem.run_id == run_id, RunItem.match_id.in_(match_ids))
+        )
+        for item in items:
+            assert item.match_id is not None
+            found[item.match_id].append(item)
+    return found
+
+
+def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Sequence[object]]:
+    yield [
+        "match_id",
+        "status",
+        "score",
+        "rule",
+        "left_ids",
+        "right_ids",
+        "left_total",
+        "right_total",
+        "currency",
+        "explanation",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    amounts: dict[tuple[str, str], tuple[Decimal, str]] = {
+        (side, item_id): (Decimal(amount), currency)
+        for side, item_id, amount, currency in session.execute(
+            select(RunItem.side, RunItem.item_id, RunItem.amount, RunItem.currency).where(
+                RunItem.run_id == run_id
+            )
+        ).all()
+    }
+    for match in session.scalars(query.order_by(RunMatch.id)):
+        left = [amounts[("left", i)] for i in match.left_ids if ("left", i) in amounts]
+        right = [amounts[("right", i)] for i in match.right_ids if ("right", i) in amounts]
+        yield [
+            match.id,
+            match.status,
+            round(match.score, 4),
+            match.rule,
+            " ".join(match.left_ids),
+            " ".join(match.right_ids),
+            sum((a for a, _ in left), Decimal(0)),
+            sum((a for a, _ in right), Decimal(0)),
+            " ".join(sorted({c for _, c in left + right})),
+            match.explanation,
+            match.reviewed_by or "",
+            match.reviewed_at.isoformat() if match.reviewed_at else "",
+        ]
+
+
+@router.get("/v1/reconciliation/runs/{run_id}/unmatched", response_model=Page[ItemOut])
+def list_unmatched(
+    run_id: Id,
+    _: Viewer,
+    session: TenantSession,
+    side: Annotated[
+        Literal["left", "right"] | None, Query(description="one side; both by default")
+    ] = None,
+    format: ExportFormat = "json",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ItemOut] | Response:
+    run = _run(session, run_id)
+    query = select(RunItem).where(RunItem.run_id == run.id, RunItem.status == ItemStatus.unmatched)
+    if side is not None:
+        query = query.where(RunItem.side == side)
+    if format == "csv":
+        header = [
+            "item_id",
+            "side",
+            "kind",
+            "date",
+            "amount",
+            "currency",
+            "reference",
+            "counterparty",
+            "text",
+        ]
+        rows = (
+            [
+                i.item_id,
+                i.side,
+                i.kind,
+                i.date,
+                Decimal(i.amount),
+                i.currency,
+                i.reference or "",
+                i.counterparty or "",
+                i.text,
+            ]
+            for i in session.scalars(query.order_by(RunItem.id))
+        )
+        return _csv(f"run-{run.id}-unmatched-{side or 'both'}.csv", [header, *rows])
+    found = list(
+        session.scalars(
+            query.where(RunItem.id > after_id(cursor)).order_by(RunItem.id).limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[ItemOut.of(i) for i in found[:limit]], next_cursor=next_id_cursor(found, limit)
+    )
+
+
+@router.get("/v1/reconciliation/runs/{run_id}/discrepancies", response_model=Page[DiscrepancyOut])
+def list_discrepancies(
+    run_id: Id,
+    _: Viewer,
+    session: TenantSession,
+    format: ExportFormat = "json",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DiscrepancyOut] | Response:
+    run = _run(session, run_id)
+    query = select(RunDiscrepancy).where(RunDiscrepancy.run_id == run.id)
+    if format == "csv":
+        header = [
+            "discrepancy_id",
+            "kind",
+            "left_id",
+            "right_id",
+            "left_value",
+            "right_value",
+            "explanation",
+        ]
+        rows = (
+            [d.id, d.kind, d.left_id, d.right_id, d.left_value, d.right_value, d.explanation]
+            for d in session.scalars(query.order_by(RunDiscrepancy.id))
+        )
+        return _csv(f"run-{run.id}-discrepancies.csv", [header, *rows])
+    found = list(
+        session.scalars(
+            query.where(RunDiscrepancy.id > after_id(cursor))
+            .order_by(RunDiscrepancy.id)
+            .limit(limit + 1)
+        )
+    )
+    return Page(
+        data=[DiscrepancyOut.of(d) for d in found[:limit]], next_cursor=next_id_cursor(found, limit)
+    )
+
+
+def _csv(filename: str, rows: Iterable[Sequence[object]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([_safe_cell(value) for value in row])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _safe_cell(value: object) -> object:
+    # A spreadsheet runs a cell starting with = + - @ as a formula: bank texts are not ours.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _match(session: TenantSession, match_id: int) -> RunMatch:
+    match = session.get(RunMatch, match_id, with_for_update=True)
+    if match is None:
+        raise not_found("match")
+    return match
+
+
+def _match_out(session: TenantSession, match: RunMatch) -> MatchOut:
+    session.flush()
+    return MatchOut.of(match, _items_of(session, match.run_id, [match.id]).get(match.id, []))
+
+
+@router.get("/v1/reconciliation/matches/{match_id}", response_model=MatchOut)
+def get_match(match_id: Id, _: Viewer, session: TenantSession) -> MatchOut:
+    match = session.get(RunMatch, match_id)
+    if match is None:
+        raise not_found("match")
+    return _match_out(session, match)
+
+
+@router.post("/v1/reconciliation/matches/{match_id}/confirm", response_model=MatchOut)
+def confirm_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+    match = _match(session, match_id)
+    review.confirm(session, match, principal.subject)
+    return _match_out(session, match)
+
+
+@router.post("/v1/reconciliation/matches/{match_id}/reject", response_model=MatchOut)
+def reject_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+    match = _match(session, match_id)
+    review.reject(session, match, principal.subject)
+    return _match_out(session, match)
+
+
+@router.post("/v1/reconciliation/matches/{match_id}/unreconcile", response_model=MatchOut)
+def unreconcile_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+    match = _match(session, match_id)
+    review.unreconcile(session, match, principal.subject)
+    return _match_out(session, match)

@@ -1,0 +1,100 @@
+"""Reconciliation on DBOS: a durable workflow per run, and a DBOS schedule per scheduled job.
+
+Runs wait on a queue partitioned by job, so two runs of one job never overlap (the
+second would read decisions the first is about to change). A job's schedule is a DBOS
+schedule named after the job; each firing makes one run for that instant, once, even
+when the firing is replayed after a crash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dbos import DBOS
+
+from ledgerbridge.reconcile import runs
+from ledgerbridge.reconcile.models import ReconciliationJob
+from ledgerbridge.services import Services
+
+SCHEDULED_WORKFLOW = "ledgerbridge.reconciliation_scheduled"
+_services: Services | None = None
+
+
+def bind(svc: Services) -> None:
+    global _services
+    _services = svc
+
+
+def register() -> None:
+    # Matching holds both sides in memory: few runs at once per worker.
+    DBOS.register_queue(runs.RECONCILE_QUEUE, partition_concurrency=1, worker_concurrency=2)
+
+
+def _svc() -> Services:
+    if _services is None:
+        raise RuntimeError("reconciliation workflows are not configured in this process")
+    return _services
+
+
+def schedule_name(job_id: int) -> str:
+    return f"reconciliation-job-{job_id}"
+
+
+def apply_schedule(svc: Services, job: ReconciliationJob) -> None:
+    """Make DBOS's schedule for ``job`` match the job (none when it has no schedule)."""
+    client = svc.dbos_client()
+    if job.schedule is None or job.deleted_at is not None:
+        client.delete_schedule(schedule_name(job.id))
+        return
+    client.apply_schedules(
+        [
+            {
+                "schedule_name": schedule_name(job.id),
+                "workflow_name": SCHEDULED_WORKFLOW,
+                "schedule": f"0 {job.schedule}",  # DBOS crons start with seconds
+                "context": {"job_id": job.id, "schedule": job.schedule},
+            }
+        ]
+    )
+
+
+@DBOS.step(name="ledgerbridge.reconcile.execute")
+def _execute(run_id: int) -> None:
+    runs.execute(_svc(), run_id)
+
+
+@DBOS.step(name="ledgerbridge.reconcile.fail")
+def _fail(run_id: int, error: str) -> None:
+    runs.fail(_svc(), run_id, error)
+
+
+@DBOS.workflow(name=runs.RECONCILE_WORKFLOW)
+def reconciliation_run(run_id: int) -> None:
+    try:
+        _execute(run_id)
+    except Exception as exc:  # recorded on the run rather than left "running" for ever
+        _fail(run_id, f"{type(exc).__name__}: {exc}"[:1000])
+
+
+@DBOS.step(name="ledgerbridge.reconcile.scheduled_run")
+def _scheduled_run(job_id: int, schedule: str, scheduled_at: datetime) -> None:
+    svc = _svc()
+    with svc.db.system() as session:
+        job = session.get(ReconciliationJob, job_id)
+        # A schedule left behind by a job since deleted or rescheduled does nothing.
+        if job is None or job.deleted_at is not None or job.schedule != schedule:
+            return
+        run = runs.request_run(
+            session,
+            job,
+            trigger="schedule",
+            requested_by="schedule",
+            scheduled_for=scheduled_at,
+        )
+    runs.enqueue(svc, run)
+
+
+@DBOS.workflow(name=SCHEDULED_WORKFLOW)
+def scheduled(scheduled_at: datetime, context: Any) -> None:
+    _scheduled_run(int(context["job_id"]), str(context["schedule"]), scheduled_at)
