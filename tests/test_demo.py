@@ -79,12 +79,17 @@ def test_demo_connects_syncs_summarises_serves_and_stops_on_ctrl_c(tmp_path: Pat
         origin = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{origin}/health").status_code == 200
         token = re.search(r"export TOKEN=(\S+)", output)
-        example = re.search(r"curl .*'(http://\S+)'", output)
-        assert token and example, output
-        records = httpx.get(example.group(1), headers={"Authorization": f"Bearer {token.group(1)}"})
+        records_url, matches_url = re.findall(r"curl .*'(http://\S+)'", output)
+        assert token, output
+        headers = {"Authorization": f"Bearer {token.group(1)}"}
+        records = httpx.get(records_url, headers=headers)
         assert records.status_code == 200, records.text
         assert records.json()["data"], records.text
         assert records.json()["data"][0]["model"] == "invoice"
+        reconciled = re.search(r"invoices and bills: (\d+) matched", output)
+        assert reconciled and int(reconciled.group(1)) > 0, output
+        matches = httpx.get(matches_url, headers=headers)
+        assert matches.status_code == 200 and matches.json()["data"], matches.text
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

@@ -3,7 +3,8 @@
 The demo drives the service only through its public HTTP API, exactly as a host app
 would: it connects one sandbox account per provider through the real OAuth flow
 (approving the consent page as a browser would), triggers the first syncs, follows them
-with progress bars, counts the mirrored records, then keeps serving until Ctrl-C.
+with progress bars, counts the mirrored records, reconciles one connection's payments
+against its invoices and bills, then keeps serving until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def run(*, host: str, port: int, sandbox_port: int, size: int, data_dir: Path) -
                 _launch_workers(stack, svc, console)
                 _sync(api, connections, console)
                 counts = {c.provider: _count_records(api, c.id) for c in connections}
-            _print_summary(console, origin, token, connections, counts, time.monotonic() - started)
+                reconciled = _reconcile(api, connections[0], console)
+            _print_summary(
+                console, origin, token, connections, counts, reconciled, time.monotonic() - started
+            )
             _wait_for_ctrl_c()
     except KeyboardInterrupt:
         console.print("\nstopped")
@@ -243,6 +247,28 @@ def _count_records(api: httpx.Client, connection_id: str) -> dict[str, int]:
     return counts
 
 
+def _reconcile(api: httpx.Client, connection: Connection, console: Console) -> dict[str, Any]:
+    """Reconcile the connection's payments against its invoices and bills; the finished run."""
+    source = {"type": "records", "connection_id": connection.id}
+    job = _call(
+        api,
+        "POST",
+        "/v1/reconciliation/jobs",
+        json={
+            "name": f"{connection.provider} payments vs invoices and bills",
+            "left": {**source, "kinds": ["payments"]},
+            "right": {**source, "kinds": ["invoices", "bills"]},
+        },
+    )
+    run_id = _call(api, "POST", f"/v1/reconciliation/jobs/{job['id']}/runs")["run_id"]
+    with console.status(f"reconciling {connection.provider} payments against invoices and bills"):
+        while True:
+            run: dict[str, Any] = _call(api, "GET", f"/v1/reconciliation/runs/{run_id}")
+            if run["status"] in FINISHED:
+                return run
+            time.sleep(POLL_SECONDS)
+
+
 def _call(api: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     answer = api.request(method, path, **kwargs)
     if answer.is_error:
@@ -256,6 +282,7 @@ def _print_summary(
     token: str,
     connections: list[Connection],
     counts: dict[str, dict[str, int]],
+    reconciled: dict[str, Any],
     seconds: float,
 ) -> None:
     table = Table("records", *(c.provider for c in connections), title="Mirrored records")
@@ -276,10 +303,25 @@ def _print_summary(
         f"  try it (an admin token for the tenant {TENANT!r}, valid 12 hours):",
         f"    export TOKEN={token}",
         f"    curl -s -H \"Authorization: Bearer $TOKEN\" '{invoices}'",
+        f"  reconciled {connections[0].provider} payments against invoices and bills: "
+        + _reconciliation_summary(reconciled),
+        f'    curl -s -H "Authorization: Bearer $TOKEN" '
+        f"'{origin}/v1/reconciliation/runs/{reconciled['id']}/matches?limit=2'",
         "Ctrl-C to stop",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)
+
+
+def _reconciliation_summary(run: dict[str, Any]) -> str:
+    if run["status"] != "succeeded":
+        return f"failed: {run['error']}"
+    counts = run["counts"]
+    return (
+        f"{counts['auto_matched']} matched, {counts['suggested']} to review, "
+        f"{counts['discrepancies']} discrepancies, "
+        f"{counts['unmatched_left']} payments and {counts['unmatched_right']} documents unmatched"
+    )
 
 
 def _amount(records: int) -> str:
