@@ -9,6 +9,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from ledgerbridge.errors import ApiError
 
@@ -56,3 +58,17 @@ def after_id(cursor: str | None) -> int:
 def next_id_cursor(rows: list[Any], limit: int) -> str | None:
     """The cursor after the last of ``rows`` (fetched with ``limit + 1``), or None at the end."""
     return encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+
+def id_page(
+    session: Session, query: Select[T], limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """One page of ``query``'s entities in id order, starting after ``cursor``, and the
+    cursor of the next page (None at the end)."""
+    entity: Any = query.column_descriptions[0]["entity"]
+    rows = list(
+        session.scalars(
+            query.where(entity.id > after_id(cursor)).order_by(entity.id).limit(limit + 1)
+        )
+    )
+    return rows[:limit], next_id_cursor(rows, limit)

@@ -18,7 +18,7 @@ from ledgerbridge.connections.schemas import (
     ManualConnect,
 )
 from ledgerbridge.errors import ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
@@ -130,13 +130,13 @@ def list_connections(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ConnectionOut]:
-    query = select(Connection).where(Connection.id > after_id(cursor)).order_by(Connection.id)
+    query = select(Connection)
     if provider:
         query = query.where(Connection.provider == provider.value)
     if status:
         query = query.where(Connection.status == status.value)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return Page(data=_out(session, rows[:limit]), next_cursor=next_id_cursor(rows, limit))
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=_out(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/connections/{connection_id}", response_model=ConnectionOut)

@@ -21,7 +21,7 @@ from ledgerbridge.connections.schemas import (
     OrganisationMappingOut,
 )
 from ledgerbridge.errors import conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 
@@ -84,18 +84,8 @@ def delete_organisation_mapping(
 def list_organisation_mappings(
     _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[OrganisationMappingOut]:
-    rows = list(
-        session.scalars(
-            select(OrganisationMapping)
-            .where(OrganisationMapping.id > after_id(cursor))
-            .order_by(OrganisationMapping.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[OrganisationMappingOut.of(r) for r in rows[:limit]],
-        next_cursor=next_id_cursor(rows, limit),
-    )
+    rows, next_cursor = id_page(session, select(OrganisationMapping), limit, cursor)
+    return Page(data=[OrganisationMappingOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.put("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
@@ -144,15 +134,5 @@ def delete_location_mapping(
 def list_location_mappings(
     _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[LocationMappingOut]:
-    rows = list(
-        session.scalars(
-            select(LocationMapping)
-            .where(LocationMapping.id > after_id(cursor))
-            .order_by(LocationMapping.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[LocationMappingOut.of(r) for r in rows[:limit]],
-        next_cursor=next_id_cursor(rows, limit),
-    )
+    rows, next_cursor = id_page(session, select(LocationMapping), limit, cursor)
+    return Page(data=[LocationMappingOut.of(r) for r in rows], next_cursor=next_cursor)

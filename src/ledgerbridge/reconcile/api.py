@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.reconcile import review, runs, workflows
 from ledgerbridge.reconcile.models import (
     Decision,
@@ -107,17 +107,9 @@ def create_job(
 def list_jobs(
     _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
-    rows = list(
-        session.scalars(
-            select(ReconciliationJob)
-            .where(ReconciliationJob.deleted_at.is_(None), ReconciliationJob.id > after_id(cursor))
-            .order_by(ReconciliationJob.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[JobOut.of(job) for job in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
-    )
+    query = select(ReconciliationJob).where(ReconciliationJob.deleted_at.is_(None))
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[JobOut.of(job) for job in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
@@ -189,18 +181,9 @@ def list_runs(
     job_id: Id, _: Viewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[RunOut]:
     job = _job(session, job_id)
-    rows = list(
-        session.scalars(
-            select(ReconciliationRun)
-            .where(ReconciliationRun.job_id == job.id, ReconciliationRun.id > after_id(cursor))
-            .order_by(ReconciliationRun.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[_run_out(session, run) for run in rows[:limit]],
-        next_cursor=next_id_cursor(rows, limit),
-    )
+    query = select(ReconciliationRun).where(ReconciliationRun.job_id == job.id)
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[_run_out(session, run) for run in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}/decisions", response_model=Page[DecisionOut])
@@ -213,10 +196,10 @@ def list_decisions(
     cursor: Cursor = None,
 ) -> Page[DecisionOut]:
     job = _job(session, job_id)
-    query = select(Decision).where(Decision.job_id == job.id, Decision.id > after_id(cursor))
+    query = select(Decision).where(Decision.job_id == job.id)
     if not include_revoked:
         query = query.where(Decision.revoked_at.is_(None))
-    rows = list(session.scalars(query.order_by(Decision.id).limit(limit + 1)))
+    rows, next_cursor = id_page(session, query, limit, cursor)
     return Page(
         data=[
             DecisionOut(
@@ -230,9 +213,9 @@ def list_decisions(
                 revoked_by=d.revoked_by,
                 revoked_at=d.revoked_at,
             )
-            for d in rows[:limit]
+            for d in rows
         ],
-        next_cursor=next_id_cursor(rows, limit),
+        next_cursor=next_cursor,
     )
 
 
@@ -290,16 +273,9 @@ def list_matches(
         query = query.where(RunMatch.status == status)
     if format == "csv":
         return _csv(f"run-{run.id}-matches.csv", _match_rows(session, run.id, query))
-    rows = list(
-        session.scalars(
-            query.where(RunMatch.id > after_id(cursor)).order_by(RunMatch.id).limit(limit + 1)
-        )
-    )
-    items = _items_of(session, run.id, [m.id for m in rows[:limit]])
-    return Page(
-        data=[MatchOut.of(m, items.get(m.id, [])) for m in rows[:limit]],
-        next_cursor=next_id_cursor(rows, limit),
-    )
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    items = _items_of(session, run.id, [m.id for m in rows])
+    return Page(data=[MatchOut.of(m, items.get(m.id, [])) for m in rows], next_cursor=next_cursor)
 
 
 def _items_of(
@@ -401,14 +377,8 @@ def list_unmatched(
             for i in session.scalars(query.order_by(RunItem.id))
         )
         return _csv(f"run-{run.id}-unmatched-{side or 'both'}.csv", [header, *rows])
-    found = list(
-        session.scalars(
-            query.where(RunItem.id > after_id(cursor)).order_by(RunItem.id).limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[ItemOut.of(i) for i in found[:limit]], next_cursor=next_id_cursor(found, limit)
-    )
+    found, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[ItemOut.of(i) for i in found], next_cursor=next_cursor)
 
 
 @router.get("/v1/reconciliation/runs/{run_id}/discrepancies", response_model=Page[DiscrepancyOut])
@@ -437,16 +407,8 @@ def list_discrepancies(
             for d in session.scalars(query.order_by(RunDiscrepancy.id))
         )
         return _csv(f"run-{run.id}-discrepancies.csv", [header, *rows])
-    found = list(
-        session.scalars(
-            query.where(RunDiscrepancy.id > after_id(cursor))
-            .order_by(RunDiscrepancy.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[DiscrepancyOut.of(d) for d in found[:limit]], next_cursor=next_id_cursor(found, limit)
-    )
+    found, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[DiscrepancyOut.of(d) for d in found], next_cursor=next_cursor)
 
 
 def _csv(filename: str, rows: Iterable[Sequence[object]]) -> Response:

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.reconcile.models import Statement, StatementEntry
 from ledgerbridge.reconcile.schemas import StatementLineOut, StatementOut
 from ledgerbridge.reconcile.statements import (
@@ -193,17 +193,9 @@ def _require_unique_ids(lines: list[StatementLine]) -> None:
 def list_statements(
     _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[StatementOut]:
-    rows = list(
-        session.scalars(
-            select(Statement)
-            .where(Statement.deleted_at.is_(None), Statement.id > after_id(cursor))
-            .order_by(Statement.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[StatementOut.of(s) for s in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
-    )
+    query = select(Statement).where(Statement.deleted_at.is_(None))
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[StatementOut.of(s) for s in rows], next_cursor=next_cursor)
 
 
 def _statement(session: TenantSession, statement_id: int) -> Statement:
@@ -227,20 +219,9 @@ def list_statement_lines(
     cursor: Cursor = None,
 ) -> Page[StatementLineOut]:
     statement = _statement(session, statement_id)
-    rows = list(
-        session.scalars(
-            select(StatementEntry)
-            .where(
-                StatementEntry.statement_id == statement.id, StatementEntry.id > after_id(cursor)
-            )
-            .order_by(StatementEntry.id)
-            .limit(limit + 1)
-        )
-    )
-    return Page(
-        data=[StatementLineOut.of(line) for line in rows[:limit]],
-        next_cursor=next_id_cursor(rows, limit),
-    )
+    query = select(StatementEntry).where(StatementEntry.statement_id == statement.id)
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[StatementLineOut.of(line) for line in rows], next_cursor=next_cursor)
 
 
 @router.delete("/v1/statements/{statement_id}", status_code=204)

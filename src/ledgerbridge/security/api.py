@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
 from ledgerbridge.errors import ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.principal import Principal, TenantSession, requires
@@ -50,13 +50,11 @@ def list_api_keys(
     cursor: Cursor = None,
     include_revoked: bool = False,
 ) -> Page[ApiKeyOut]:
-    query = select(ApiKey).where(ApiKey.id > after_id(cursor)).order_by(ApiKey.id)
+    query = select(ApiKey)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return Page(
-        data=[ApiKeyOut.of(r) for r in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
-    )
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[ApiKeyOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete("/{key_id}", status_code=204)
