@@ -16,6 +16,11 @@ Each sync is measured twice, each time in a fresh process against a fresh databa
 plainly (wall time, records/s, CPU seconds per 10,000 records from ``getrusage``, and
 RSS growth: peak RSS minus RSS before the sync), once under ``tracemalloc`` (the peak of
 Python allocations during the sync), whose own overhead would distort the timings.
+
+The table is printed as each row is measured and again at the end, with a legend, the
+machine's load average at the start and the end (figures taken on a busy machine are
+slower), and a verdict per backend on whether peak memory stays flat from the smallest
+size to the largest.
 """
 
 from __future__ import annotations
@@ -88,13 +93,19 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("backfill benchmark: terminated"))
     sizes = [int(size) for size in args.sizes.split(",")]
     backends = [backend.strip() for backend in args.backends.split(",")]
+    print(f"# {machine_load()} at the start", flush=True)
     try:
         rows = benchmark(sizes, backends, args.seed)
     except BenchmarkFailed as failure:
         sys.exit(f"backfill benchmark failed: {failure}")
-    print(f"\n{HEADER}")
-    for backend, figures in rows:
+    print(f"\n# {machine_load()} at the end")
+    print(LEGEND)
+    print(HEADER)
+    for backend, figures in sorted(rows, key=lambda row: row[0]):
         print(table_row(backend, figures))
+    print()
+    for line in verdicts(rows):
+        print(line)
 
 
 def benchmark(sizes: list[int], backends: list[str], seed: int) -> list[tuple[str, Figures]]:
@@ -319,10 +330,19 @@ def peak_rss() -> int:
 # --- the table --------------------------------------------------------------------------------
 
 
+LEGEND = """
+records/s     invoices synced per wall-clock second (sandbox round trips included)
+CPU s/10k     CPU seconds (user + system) of the syncing process per 10,000 invoices;
+              the database server's and the sandbox's CPU are not counted
+heap peak MB  peak of Python allocations during the sync (tracemalloc, a second run)
+RSS growth MB peak resident memory of the syncing process minus its size before the sync
+"""
+
 HEADER = (
     f"{'backend':<10} {'invoices':>9} {'wall s':>8} {'records/s':>10} {'CPU s/10k':>10} "
     f"{'heap peak MB':>13} {'RSS growth MB':>14}"
 )
+FLAT = 1.25  # memory "flat": the largest size needs at most this much more than the smallest
 
 
 def table_row(backend: str, f: Figures) -> str:
@@ -331,6 +351,32 @@ def table_row(backend: str, f: Figures) -> str:
         f"{backend:<10} {f.records:>9,} {f.seconds:>8.1f} {f.records / f.seconds:>10,.0f} "
         f"{f.cpu_seconds / f.records * 10_000:>10.2f} {heap:>13} {f.rss_growth_mb:>14.1f}"
     )
+
+
+def verdicts(rows: list[tuple[str, Figures]]) -> list[str]:
+    """Per backend: does peak memory grow with the number of invoices synced?"""
+    lines = []
+    for backend in sorted({backend for backend, _ in rows}):
+        runs = sorted((f for b, f in rows if b == backend), key=lambda f: f.records)
+        if len(runs) < 2:
+            continue
+        small, large = runs[0], runs[-1]
+        heap = (large.heap_peak_mb or 0) / (small.heap_peak_mb or 1)
+        rss = max(large.rss_growth_mb, 1) / max(small.rss_growth_mb, 1)
+        flat = heap <= FLAT and rss <= FLAT
+        lines.append(
+            f"{backend}: invoices x{large.records / small.records:.1f} "
+            f"({small.records:,} -> {large.records:,}); heap peak x{heap:.2f} "
+            f"({small.heap_peak_mb:.1f} -> {large.heap_peak_mb:.1f} MB), RSS growth x{rss:.2f} "
+            f"({small.rss_growth_mb:.1f} -> {large.rss_growth_mb:.1f} MB): memory "
+            + ("is flat" if flat else f"GROWS (more than x{FLAT})")
+        )
+    return lines
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 import simplejson
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Select, String, func, literal, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ledgerbridge.audit.service import Purpose, calls_for
 from ledgerbridge.connections.http import connection_client
@@ -288,24 +289,11 @@ def apply_objects(
     existing = {
         raw.external_id: raw
         for raw in session.scalars(
-            select(RawObject).where(
-                RawObject.connection_id == plan.connection_id,
-                RawObject.object_type == object_type,
-                RawObject.external_id.in_(latest),
-            )
-        )
-    }
-    records = {
-        record.remote_id: record
-        for record in session.scalars(
-            select(Record).where(
-                Record.connection_id == plan.connection_id,
-                Record.object_type == object_type,
-                Record.remote_id.in_(latest),
-            )
+            by_key(session, plan, object_type, RawObject.external_id, list(latest))
         )
     }
     now = utcnow()
+    changed: list[tuple[RawObject, Unified, bool]] = []
     for external_id, obj in latest.items():
         payload = dumps(obj.payload)
         digest = hashlib.sha256(payload.encode()).hexdigest()
@@ -322,19 +310,77 @@ def apply_objects(
                 first_seen_at=now,
             )
             session.add(raw)
-        was_deleted = raw.deleted
+        changed.append((raw, unified, raw.deleted))
         raw.payload, raw.content_hash = payload, digest
         raw.remote_updated_at, raw.remote_version = obj.updated_at, obj.version
         raw.deleted = obj.deleted
         raw.last_seen_at = raw.changed_at = now
-        session.flush()
-        kind = _upsert_record(
-            session, plan, object_type, raw, unified, records.get(external_id), was_deleted
+    if not changed:
+        return counts
+    session.flush()  # one batch: the new raw objects get their ids
+    records = {
+        record.remote_id: record
+        for record in session.scalars(
+            by_key(
+                session,
+                plan,
+                object_type,
+                Record.remote_id,
+                [raw.external_id for raw, *_ in changed],
+            )
+        )
+    }
+    kinds = [
+        _upsert_record(session, plan, object_type, raw, unified, records.get(raw.external_id), was)
+        for raw, unified, was in changed
+    ]
+    session.flush()  # one batch: the new records get their ids, which the events name
+    for record, kind in kinds:
+        append(
+            session,
+            plan.tenant_id,
+            f"record.{kind}",
+            f"record:{record.id}",
+            model=record.model,
+            record_id=str(record.id),
+            remote_id=record.remote_id,
+            connection_id=str(plan.connection_id),
         )
         counts.created += kind == "created"
         counts.updated += kind == "updated"
         counts.deleted += kind == "deleted"
     return counts
+
+
+def by_key(
+    session: Session,
+    plan: Plan,
+    object_type: str,
+    key: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+    ids: list[str],
+) -> Select[Any]:
+    """The rows of ``key``'s table (raw objects or records) whose key is in ``ids``.
+
+    Both tables are unique on (connection, object type, key). Given ``key IN (...)`` with
+    the first two as constants, PostgreSQL picks between probing that index once per id
+    and reading every row of the connection's object type, by column statistics; those
+    are stale while a first backfill grows the table, so it read them all for every page
+    (a quadratic backfill). Joined to the ids as rows, the index can only be probed with
+    the whole key, and a full scan is weighed against the table's actual size.
+    """
+    entity = key.class_
+    if session.get_bind().dialect.name != "postgresql":
+        return select(entity).where(
+            entity.connection_id == plan.connection_id,
+            entity.object_type == object_type,
+            key.in_(ids),
+        )
+    wanted = select(
+        literal(plan.connection_id, BigInteger),
+        literal(object_type, String),
+        func.unnest(literal(ids, ARRAY(String))),
+    )
+    return select(entity).where(tuple_(entity.connection_id, entity.object_type, key).in_(wanted))
 
 
 def _upsert_record(
@@ -345,8 +391,7 @@ def _upsert_record(
     unified: Unified,
     record: Record | None,
     was_deleted: bool,
-) -> str:
-    data = unified.model_dump_json()
+) -> tuple[Record, str]:
     if record is None:
         kind = "created"
     elif unified.remote_was_deleted and not was_deleted:
@@ -365,20 +410,9 @@ def _upsert_record(
     record.model = _model_name(unified)
     record.remote_updated_at = unified.remote_updated_at
     record.remote_was_deleted = unified.remote_was_deleted
-    record.data = data
+    record.data = unified.model_dump_json()
     record.updated_at = utcnow()
-    session.flush()
-    append(
-        session,
-        plan.tenant_id,
-        f"record.{kind}",
-        f"record:{record.id}",
-        model=record.model,
-        record_id=str(record.id),
-        remote_id=record.remote_id,
-        connection_id=str(plan.connection_id),
-    )
-    return kind
+    return record, kind
 
 
 def _model_name(unified: Unified) -> str:
