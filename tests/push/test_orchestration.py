@@ -11,101 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import ORG, Service, connect, service
+from tests.processes import ORG, connect, service
+from tests.push.writes import bodies, first, landed, settle, submit
 
 FAST = {"LEDGERBRIDGE_PROVIDER_CALL_BUDGETS": "false"}
-
-
-def first(sandbox: httpx.Client, provider: str) -> str:
-    return next(a for a in sandbox.get("/_sandbox/accounts").json() if a["provider"] == provider)[
-        "account_id"
-    ]
-
-
-def bodies(sandbox: httpx.Client, tag: str) -> dict[str, Any]:
-    """Per provider: a function from n to a body that provider takes, and where it lands."""
-    org, realm = first(sandbox, "xero"), first(sandbox, "quickbooks")
-    xero_contact = next(
-        c["ContactID"]
-        for c in sandbox.get(f"/_sandbox/xero/{org}/Contacts").json()
-        if c.get("ContactStatus") == "ACTIVE"
-    )
-    customer = next(
-        c for c in sandbox.get(f"/_sandbox/quickbooks/{realm}/Customer").json() if c.get("Active")
-    )
-    item = next(i["Id"] for i in sandbox.get(f"/_sandbox/quickbooks/{realm}/Item").json())
-    currency = customer.get("CurrencyRef", {}).get("value", "USD")
-
-    def xero(n: int) -> dict[str, Any]:
-        return {
-            "contact_remote_id": xero_contact,
-            "issue_date": "2026-11-02",
-            "currency": "NZD",
-            "reference": f"{tag}-{n}",
-            "lines": [
-                {"description": f"Order {n}", "unit_amount": f"{n}.25", "account_code": "200"}
-            ],
-        }
-
-    def quickbooks(n: int) -> dict[str, Any]:
-        return {
-            "contact_remote_id": customer["Id"],
-            "issue_date": "2026-11-02",
-            "currency": currency,
-            "number": f"{tag}-{n}",
-            "lines": [{"description": f"Order {n}", "unit_amount": f"{n}.50", "item_code": item}],
-        }
-
-    def lightspeed(n: int) -> dict[str, Any]:
-        return {"name": f"Customer {tag} {n}", "code": f"{tag}-{n}"}
-
-    return {"xero": xero, "quickbooks": quickbooks, "lightspeed": lightspeed}
-
-
-def landed(sandbox: httpx.Client, provider: str, tag: str) -> list[str]:
-    """The keys of the records carrying ``tag`` that the provider holds (one per write)."""
-    account = first(sandbox, provider)
-    kind, key = {
-        "xero": ("Invoices", "Reference"),
-        "quickbooks": ("Invoice", "DocNumber"),
-        "lightspeed": ("customers", "customer_code"),
-    }[provider]
-    listing = sandbox.get(f"/_sandbox/{provider}/{account}/{kind}").json()
-    return [str(r.get(key)) for r in listing if str(r.get(key) or "").startswith(f"{tag}-")]
-
-
-def settle(lb: Service, ids: list[str], headers: dict[str, str], timeout: float) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    statuses: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        for operation_id in ids:
-            if statuses.get(operation_id) in ("synced", "failed"):
-                continue
-            try:
-                got = httpx.get(
-                    f"{lb.url}/v1/operations/{operation_id}", headers=headers, timeout=5
-                )
-                statuses[operation_id] = got.json()["status"]
-            except httpx.HTTPError:
-                pass
-        if all(statuses.get(i) in ("synced", "failed") for i in ids):
-            return statuses
-        time.sleep(0.5)
-    return statuses
-
-
-def submit(
-    lb: Service, connection_id: str, collection: str, body: dict[str, Any], headers: dict[str, str]
-) -> str:
-    answer = httpx.post(
-        f"{lb.url}/v1/connections/{connection_id}/{collection}",
-        json=body,
-        headers=headers,
-        timeout=30,
-    )
-    assert answer.status_code == 202, answer.text
-    operation_id: str = answer.json()["operation_id"]
-    return operation_id
 
 
 @pytest.mark.sandbox(seed=12, size=10, settings={"rate_limits": False})

@@ -1,28 +1,37 @@
 """Recording provider calls, with what they were for, and pruning old ones.
 
 The HTTP transport of every provider client records each attempt (``record``); the code
-that makes the call says what it is for by wrapping it in ``calls_for(...)``. Bodies are
-redacted (tokens, secrets, authorization) and capped before they are stored.
+that makes the call says what it is for by wrapping it in ``calls_for(...)``. Calls to
+token endpoints are collected while they happen and recorded afterwards (``record_calls``).
+Bodies are redacted (tokens, secrets, authorization) and capped before they are stored;
+headers are never stored.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from sqlalchemy import delete
 
 from ledgerbridge.audit.models import ProviderCall
 from ledgerbridge.db.engine import Database
-from ledgerbridge.observability.logging import redact, redact_text
+from ledgerbridge.observability.logging import REDACTED, redact, redact_text
+from ledgerbridge.providers.oauth import Call
 
 MAX_BODY = 64 * 1024
 REQUEST_ID_HEADERS = ("xero-correlation-id", "intuit_tid", "x-request-id", "x-correlation-id")
+# The only form fields (OAuth token requests) whose values are kept; every other value —
+# code, code_verifier, refresh_token, token, client_secret, assertions — is redacted.
+PLAIN_FORM_FIELDS = frozenset(
+    {"grant_type", "redirect_uri", "scope", "token_type_hint", "client_id"}
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +64,50 @@ def with_attempt(purpose: Purpose, attempt: int) -> Purpose:
     return replace(purpose, attempt=attempt)
 
 
-def _body(content: bytes | None) -> str | None:
+def _body(content: bytes | None, content_type: str | None) -> str | None:
     if not content:
         return None
     text = content[:MAX_BODY].decode("utf-8", errors="replace")
+    if content_type and content_type.startswith("application/x-www-form-urlencoded"):
+        fields = parse_qsl(text, keep_blank_values=True)
+        kept = [(k, v if k in PLAIN_FORM_FIELDS else REDACTED) for k, v in fields]
+        return urlencode(kept, safe="[]/:")
     try:
         return json.dumps(redact(json.loads(text)), ensure_ascii=False)
     except ValueError:
-        # Form bodies (token calls) and anything else: redact secrets in place.
         return redact_text(text)
+
+
+def _row(
+    purpose: Purpose,
+    request: httpx.Request,
+    response: httpx.Response | None,
+    error: str | None,
+    duration_ms: int,
+) -> ProviderCall:
+    request_id = None
+    if response is not None:
+        request_id = next(
+            (response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None
+        )
+    return ProviderCall(
+        tenant_id=purpose.tenant_id,
+        connection_id=purpose.connection_id,
+        entity_type=purpose.entity_type,
+        entity_id=purpose.entity_id,
+        operation_id=purpose.operation_id,
+        attempt=purpose.attempt,
+        method=request.method,
+        path=redact_text(str(request.url.copy_with(query=None)))[:2000] + _query(request),
+        request_body=_body(_content(request), request.headers.get("content-type")),
+        response_body=_body(response.content, response.headers.get("content-type"))
+        if response is not None
+        else None,
+        status=response.status_code if response is not None else None,
+        error=redact_text(error) if error else None,
+        duration_ms=duration_ms,
+        provider_request_id=request_id,
+    )
 
 
 def record(
@@ -74,29 +118,18 @@ def record(
     error: str | None,
     duration_ms: int,
 ) -> None:
-    request_id = None
-    if response is not None:
-        request_id = next(
-            (response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None
-        )
     with db.system() as session:
-        session.add(
-            ProviderCall(
-                tenant_id=purpose.tenant_id,
-                connection_id=purpose.connection_id,
-                entity_type=purpose.entity_type,
-                entity_id=purpose.entity_id,
-                operation_id=purpose.operation_id,
-                attempt=purpose.attempt,
-                method=request.method,
-                path=redact_text(str(request.url.copy_with(query=None)))[:2000] + _query(request),
-                request_body=_body(_content(request)),
-                response_body=_body(response.content) if response is not None else None,
-                status=response.status_code if response is not None else None,
-                error=redact_text(error) if error else None,
-                duration_ms=duration_ms,
-                provider_request_id=request_id,
-            )
+        session.add(_row(purpose, request, response, error, duration_ms))
+
+
+def record_calls(db: Database, purpose: Purpose, calls: Sequence[Call]) -> None:
+    """Record calls collected while they happened, numbered as attempts in their order."""
+    if not calls:
+        return
+    with db.system() as session:
+        session.add_all(
+            _row(with_attempt(purpose, n), c.request, c.response, c.error, c.duration_ms)
+            for n, c in enumerate(calls, start=1)
         )
 
 

@@ -21,6 +21,12 @@ from pyrate_limiter.buckets.postgres import PostgresBucket
 from ledgerbridge.providers import Provider
 from ledgerbridge.settings import Settings
 
+# A call that had to wait for a window to roll goes this long after it: the provider
+# counts a call when it arrives, and the one that opened the window may have arrived
+# later than it took its permit. pyrate-limiter's own 50 ms let most runs of a loaded
+# benchmarks/push.py draw a 429 or a few; a QuickBooks 429 (no Retry-After) costs a minute.
+BOUNDARY_MARGIN_MS = 250
+
 
 def rates(settings: Settings, provider: Provider) -> list[Rate]:
     """The account's limits, shortest window first, without any a shorter one implies."""
@@ -65,7 +71,9 @@ class CallBudgets:
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
-                found = self._limiters[key] = Limiter(self._bucket(provider, account))
+                found = self._limiters[key] = Limiter(
+                    self._bucket(provider, account), buffer_ms=BOUNDARY_MARGIN_MS
+                )
             return found
 
     def _bucket(self, provider: Provider, account: str) -> Any:
@@ -90,5 +98,9 @@ class CallBudgets:
         return PostgresBucket(self._pool, table, budget)
 
     def close(self) -> None:
+        with self._lock:
+            limiters, self._limiters = list(self._limiters.values()), {}
+        for limiter in limiters:
+            limiter.close()  # stops its leaker thread, which would use the closed pool
         if self._pool is not None:
             self._pool.close()

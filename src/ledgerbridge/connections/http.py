@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import cache
 
 import httpx
 import stamina
@@ -148,6 +150,13 @@ class ConnectionAuth(httpx.Auth):
             yield request
 
 
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    # Made once per process: loading the CA bundle for every client cost each push more
+    # CPU than the rest of its call.
+    return httpx.create_ssl_context()
+
+
 def connection_client(
     svc: Services,
     connection_id: int,
@@ -184,7 +193,7 @@ def connection_client(
         auth=ConnectionAuth(token_for),
         timeout=TIMEOUT,
         transport=RetryingTransport(
-            transport or httpx.AsyncHTTPTransport(),
+            transport or httpx.AsyncHTTPTransport(verify=_ssl_context()),
             provider,
             lambda: svc.budgets.spend(provider, account),
             audit,

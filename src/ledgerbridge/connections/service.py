@@ -1,4 +1,10 @@
-"""Use cases: start and complete connect flows, reconnect, disconnect."""
+"""Use cases: start and complete connect flows, reconnect, disconnect.
+
+Calls to token endpoints are recorded in the audit log after the transaction that holds
+the connection's rows, as ``token`` calls: the code exchange under the first connection
+it created (under none when it failed before any existed), a revocation under the
+connection being disconnected.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,9 @@ from urllib.parse import urlsplit
 from authlib.common.security import generate_token
 from sqlalchemy import select, update
 
+from ledgerbridge.audit.service import Purpose, record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
-from ledgerbridge.connections.tokens import read_token, store_tokens
+from ledgerbridge.connections.tokens import read_token, store_tokens, token_purpose
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
@@ -189,6 +196,29 @@ def _connect(
     verifier: str | None,
     account_hint: str | None,
 ) -> list[int]:
+    calls: list[oauth.Call] = []
+    ids: list[int] = []
+    grant_id: int | None = None
+    try:
+        tokens, found = _authorized(
+            settings, provider, code, redirect_uri, verifier, account_hint, calls
+        )
+        grant_id, ids = _store(db, vault, tenant_id, user, provider, tokens, found, account_hint)
+        return ids
+    finally:
+        record_calls(db, token_purpose(tenant_id, ids[0] if ids else None, grant_id), calls)
+
+
+def _authorized(
+    settings: Settings,
+    provider: Provider,
+    code: str,
+    redirect_uri: str,
+    verifier: str | None,
+    account_hint: str | None,
+    calls: list[oauth.Call],
+) -> tuple[oauth.TokenSet, list[accounts.RemoteAccount]]:
+    """The code exchanged for tokens, and the accounts the consent covers."""
     try:
         tokens = oauth.exchange_code(
             settings,
@@ -197,6 +227,7 @@ def _connect(
             redirect_uri=redirect_uri,
             code_verifier=verifier,
             account=account_hint,
+            observe=calls.append,
         )
         found = accounts.discover(settings, provider, tokens, account_hint)
     except oauth.InvalidGrant as exc:
@@ -209,6 +240,20 @@ def _connect(
         raise ApiError(502, "provider_unavailable", f"{provider.value}: {exc}; try again") from None
     if not found:
         raise ApiError(400, "no_accounts", f"the {provider.value} consent covers no account")
+    return tokens, found
+
+
+def _store(
+    db: Database,
+    vault: Vault,
+    tenant_id: str,
+    user: str,
+    provider: Provider,
+    tokens: oauth.TokenSet,
+    found: list[accounts.RemoteAccount],
+    account_hint: str | None,
+) -> tuple[int, list[int]]:
+    """The grant and its connections (created, or reconnected): the grant's id, theirs."""
     with db.tenant(tenant_id) as session:
         grant = OAuthGrant(
             provider=provider.value,
@@ -218,7 +263,7 @@ def _connect(
         session.add(grant)
         session.flush()
         store_tokens(vault, grant, tokens)
-        ids = []
+        grant_id, ids = grant.id, []
         for account in found:
             connection = session.scalars(
                 select(Connection).where(
@@ -251,52 +296,66 @@ def _connect(
                 provider=provider.value,
                 external_account_id=account.external_id,
             )
-    return ids
+    return grant_id, ids
 
 
 def disconnect(
     db: Database, vault: Vault, settings: Settings, *, tenant_id: str, connection_id: int
 ) -> Connection | None:
     """Revoke at the provider where it can, wipe the tokens, keep the row as history."""
-    with db.tenant(tenant_id) as session:
-        connection = session.get(Connection, connection_id, with_for_update=True)
-        if connection is None:
-            return None
-        grant = session.get(OAuthGrant, connection.grant_id) if connection.grant_id else None
-        siblings = (
-            session.scalar(
-                select(Connection.id)
-                .where(
-                    Connection.grant_id == grant.id,
-                    Connection.id != connection.id,
-                    Connection.status != ConnectionStatus.disconnected,
+    calls: list[oauth.Call] = []
+    purpose: Purpose | None = None
+    try:
+        with db.tenant(tenant_id) as session:
+            connection = session.get(Connection, connection_id, with_for_update=True)
+            if connection is None:
+                return None
+            grant = session.get(OAuthGrant, connection.grant_id) if connection.grant_id else None
+            siblings = (
+                session.scalar(
+                    select(Connection.id)
+                    .where(
+                        Connection.grant_id == grant.id,
+                        Connection.id != connection.id,
+                        Connection.status != ConnectionStatus.disconnected,
+                    )
+                    .limit(1)
                 )
-                .limit(1)
+                if grant
+                else None
             )
-            if grant
-            else None
-        )
-        if grant is not None and grant.revoked_at is None:
-            _revoke_at_provider(vault, settings, connection, grant, keep_grant=siblings is not None)
-            if siblings is None:
-                grant.access_token = grant.refresh_token = None
-                grant.revoked_at = utcnow()
-        connection.status = ConnectionStatus.disconnected
-        connection.disconnected_at = utcnow()
-        connection.grant_id = None
-        append(
-            session,
-            tenant_id,
-            "connection.disconnected",
-            f"connection:{connection.id}",
-            connection_id=str(connection.id),
-            provider=connection.provider,
-        )
-        return connection
+            if grant is not None and grant.revoked_at is None:
+                purpose = token_purpose(tenant_id, connection.id, grant.id)
+                _revoke_at_provider(
+                    vault, settings, connection, grant, siblings is not None, calls.append
+                )
+                if siblings is None:
+                    grant.access_token = grant.refresh_token = None
+                    grant.revoked_at = utcnow()
+            connection.status = ConnectionStatus.disconnected
+            connection.disconnected_at = utcnow()
+            connection.grant_id = None
+            append(
+                session,
+                tenant_id,
+                "connection.disconnected",
+                f"connection:{connection.id}",
+                connection_id=str(connection.id),
+                provider=connection.provider,
+            )
+            return connection
+    finally:
+        if purpose is not None:
+            record_calls(db, purpose, calls)
 
 
 def _revoke_at_provider(
-    vault: Vault, settings: Settings, connection: Connection, grant: OAuthGrant, *, keep_grant: bool
+    vault: Vault,
+    settings: Settings,
+    connection: Connection,
+    grant: OAuthGrant,
+    keep_grant: bool,
+    observe: oauth.Observer,
 ) -> None:
     """Best effort: a provider that is down must not keep a user from disconnecting."""
     provider = Provider(connection.provider)
@@ -309,6 +368,6 @@ def _revoke_at_provider(
             return
         refresh_token = read_token(vault, grant, "refresh")
         if refresh_token and not keep_grant:
-            oauth.revoke(settings, provider, refresh_token=refresh_token)
+            oauth.revoke(settings, provider, refresh_token=refresh_token, observe=observe)
     except Exception:
         return

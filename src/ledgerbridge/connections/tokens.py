@@ -5,7 +5,8 @@ expiry (or a data call just got a 401 with it) do they lock the grant row — ``
 ... FOR UPDATE`` on PostgreSQL, SQLite's write lock on the embedded default — and read
 again: whoever waited finds the token another caller just refreshed and uses it. The
 one caller that refreshes commits the rotated refresh token before releasing the lock,
-so nothing ever uses a refresh token the provider has already replaced.
+so nothing ever uses a refresh token the provider has already replaced. Its calls to the
+token endpoint are recorded in the audit log once the lock is released.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from ledgerbridge.audit.service import Purpose, record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant
 from ledgerbridge.connections.vault import Vault, token_context
 from ledgerbridge.db.base import utcnow
@@ -48,6 +50,13 @@ def store_tokens(vault: Vault, grant: OAuthGrant, tokens: oauth.TokenSet) -> Non
     grant.access_expires_at = tokens.expires_at
     if tokens.scopes:
         grant.scopes = tokens.scopes
+
+
+def token_purpose(tenant_id: str, connection_id: int | None, grant_id: int | None) -> Purpose:
+    """What calls to a token endpoint are recorded as in the audit log."""
+    return Purpose(
+        tenant_id, connection_id, entity_type="token", entity_id=str(grant_id) if grant_id else None
+    )
 
 
 def read_token(vault: Vault, grant: OAuthGrant, field: str) -> str | None:
@@ -114,28 +123,37 @@ def _refresh_locked(
     rejected: str | None,
 ) -> AccessToken:
     refused: str | None = None
-    with db.system() as session:
-        connection, grant = _load(session, connection_id, lock=True)
-        token = read_token(vault, grant, "access")
-        if token and token != rejected and _fresh(grant, skew):
-            return _result(connection, token)  # another caller refreshed while we waited
-        refresh_token = read_token(vault, grant, "refresh")
-        try:
-            if refresh_token is None:
-                raise oauth.InvalidGrant("no refresh token stored")
-            tokens = oauth.refresh(
-                settings,
-                Provider(grant.provider),
-                refresh_token=refresh_token,
-                account=grant.token_account,
-            )
-        except oauth.InvalidGrant as exc:
-            refused = str(exc)
-            _mark_needs_reauth(session, grant, refused)
-        else:
-            store_tokens(vault, grant, tokens)
-            grant.last_refreshed_at = utcnow()
-            return _result(connection, tokens.access_token)
+    calls: list[oauth.Call] = []
+    purpose: Purpose | None = None
+    try:
+        with db.system() as session:
+            connection, grant = _load(session, connection_id, lock=True)
+            token = read_token(vault, grant, "access")
+            if token and token != rejected and _fresh(grant, skew):
+                return _result(connection, token)  # another caller refreshed while we waited
+            purpose = token_purpose(connection.tenant_id, connection.id, grant.id)
+            refresh_token = read_token(vault, grant, "refresh")
+            try:
+                if refresh_token is None:
+                    raise oauth.InvalidGrant("no refresh token stored")
+                tokens = oauth.refresh(
+                    settings,
+                    Provider(grant.provider),
+                    refresh_token=refresh_token,
+                    account=grant.token_account,
+                    observe=calls.append,
+                )
+            except oauth.InvalidGrant as exc:
+                refused = str(exc)
+                _mark_needs_reauth(session, grant, refused)
+            else:
+                store_tokens(vault, grant, tokens)
+                grant.last_refreshed_at = utcnow()
+                return _result(connection, tokens.access_token)
+    finally:
+        # Not while the grant is locked: on SQLite that lock is the database's write lock.
+        if purpose is not None:
+            record_calls(db, purpose, calls)
     raise NeedsReauth(f"the provider refused the refresh ({refused}): reconnect the account")
 
 

@@ -23,7 +23,7 @@ _SECRET_TEXT = [
     (re.compile(r"\blb_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{16,}"), REDACTED),
     (
         re.compile(
-            r"(?i)\b((?:access|refresh|id)_token|client_secret|password|code|api_key)"
+            r"(?i)\b((?:access|refresh|id)_token|token|client_secret|password|code(?:_verifier)?|api_key)"
             r"([\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
         ),
         r"\1\2" + REDACTED,

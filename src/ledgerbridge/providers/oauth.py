@@ -1,11 +1,14 @@
 """OAuth 2.0 with each provider, through authlib: authorize URLs, code exchange, refresh.
 
 Each provider's quirks (scopes, PKCE, client authentication, where the account id comes
-back) are data in ``PROFILES``; the flow itself is authlib's.
+back) are data in ``PROFILES``; the flow itself is authlib's. Callers that keep an audit
+trail pass ``observe``: every call to a token endpoint is handed to it, answered or not.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,8 +84,50 @@ class TokenSet:
     account: str | None = None  # Lightspeed names its store in the token response
 
 
+@dataclass(frozen=True)
+class Call:
+    """One HTTP exchange with a provider, as it went."""
+
+    request: httpx.Request
+    response: httpx.Response | None
+    error: str | None
+    duration_ms: int
+
+
+Observer = Callable[[Call], None]
+
+
+class _ObservedTransport(httpx.BaseTransport):
+    """Hands every exchange to ``observe``, the body read, before the client sees it."""
+
+    def __init__(self, observe: Observer) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._observe = observe
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = self._inner.handle_request(request)
+            response.read()
+        except httpx.TransportError as exc:
+            self._observe(Call(request, None, f"{type(exc).__name__}: {exc}", _ms(started)))
+            raise
+        self._observe(Call(request, response, None, _ms(started)))
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
 def _client(
-    settings: Settings, provider: Provider, redirect_uri: str | None = None
+    settings: Settings,
+    provider: Provider,
+    redirect_uri: str | None = None,
+    observe: Observer | None = None,
 ) -> OAuth2Client:
     credentials = settings.oauth_client(provider.value)
     if credentials is None:
@@ -99,6 +144,7 @@ def _client(
         token_endpoint_auth_method=profile.auth_method,
         code_challenge_method="S256" if profile.pkce else None,
         timeout=TIMEOUT,
+        transport=_ObservedTransport(observe) if observe else None,
     )
 
 
@@ -156,9 +202,10 @@ def exchange_code(
     redirect_uri: str,
     code_verifier: str | None,
     account: str | None,
+    observe: Observer | None = None,
 ) -> TokenSet:
     url = endpoints_for(settings, provider).token_url(account)
-    with _client(settings, provider, redirect_uri) as client:
+    with _client(settings, provider, redirect_uri, observe) as client:
         extra = {"code_verifier": code_verifier} if code_verifier else {}
         return _call_token_endpoint(
             "code exchange",
@@ -168,21 +215,32 @@ def exchange_code(
 
 @stamina.retry(on=ProviderUnavailable, attempts=3, wait_initial=0.2, wait_max=2.0)
 def refresh(
-    settings: Settings, provider: Provider, *, refresh_token: str, account: str | None
+    settings: Settings,
+    provider: Provider,
+    *,
+    refresh_token: str,
+    account: str | None,
+    observe: Observer | None = None,
 ) -> TokenSet:
     """A new token set; transient failures are retried with backoff, ``InvalidGrant`` never."""
     url = endpoints_for(settings, provider).token_url(account)
-    with _client(settings, provider) as client:
+    with _client(settings, provider, observe=observe) as client:
         return _call_token_endpoint(
             "token refresh", lambda: client.refresh_token(url, refresh_token=refresh_token)
         )
 
 
-def revoke(settings: Settings, provider: Provider, *, refresh_token: str) -> bool:
+def revoke(
+    settings: Settings,
+    provider: Provider,
+    *,
+    refresh_token: str,
+    observe: Observer | None = None,
+) -> bool:
     """Revoke at the provider where it can; False when it has no revocation endpoint."""
     url = endpoints_for(settings, provider).revoke
     if url is None:
         return False
-    with _client(settings, provider) as client:
+    with _client(settings, provider, observe=observe) as client:
         response = client.revoke_token(url, token=refresh_token, token_type_hint="refresh_token")
         return bool(response.is_success)

@@ -28,8 +28,19 @@ def bind(svc: Services) -> None:
 REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 
 
+# A partition takes its next operation only when the queue is next polled: at DBOS's
+# default second, a connection could never push faster than one operation a second
+# (QuickBooks allows ten calls a second).
+POLLING_SECONDS = 0.1
+
+
 def register() -> None:
-    DBOS.register_queue(service.PUSH_QUEUE, partition_concurrency=1, worker_concurrency=8)
+    DBOS.register_queue(
+        service.PUSH_QUEUE,
+        partition_concurrency=1,
+        worker_concurrency=8,
+        polling_interval_sec=POLLING_SECONDS,
+    )
     schedule = {
         "schedule_name": REQUEUE_SCHEDULE,
         "workflow_fn": requeue,

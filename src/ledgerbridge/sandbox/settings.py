@@ -8,7 +8,8 @@ providers' figures (see PROVIDERS.md), so a client tested here behaves the same 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ledgerbridge.sandbox.routing import PROVIDERS
 
 DAY = 86_400
+T = TypeVar("T")
 
 
 class SandboxSettings(BaseSettings):
@@ -30,6 +32,10 @@ class SandboxSettings(BaseSettings):
     # Which providers get seeded data (None: all). Seeding every provider at a large
     # ``size`` takes minutes and gigabytes; a benchmark of one provider needs only that one.
     seed_providers: Annotated[list[str] | None, NoDecode] = None
+
+    # Accounts seeded per provider (Xero organisations, QuickBooks companies, Lightspeed
+    # stores). None: each provider's own few. More repeat those under new names and ids.
+    accounts: int | None = Field(None, ge=1, le=1000)
 
     # Token lifetimes, in seconds.
     authorization_code_seconds: int = Field(300, ge=1)
@@ -80,3 +86,16 @@ class SandboxSettings(BaseSettings):
     def refresh_token_seconds(self, provider: str) -> int:
         seconds: int = getattr(self, f"{provider}_refresh_token_seconds")
         return seconds
+
+
+def account_profiles(
+    defaults: Sequence[T], wanted: int | None, numbered: Callable[[T, int], T]
+) -> list[T]:
+    """``wanted`` account profiles (all the defaults when None): the defaults in order, then
+    ``numbered(default, n)`` for account n = len(defaults) + 1, ..., cycling the defaults."""
+    if wanted is None:
+        return list(defaults)
+    return [
+        defaults[i] if i < len(defaults) else numbered(defaults[i % len(defaults)], i + 1)
+        for i in range(wanted)
+    ]

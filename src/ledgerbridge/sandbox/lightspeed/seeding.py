@@ -15,13 +15,14 @@ import gc
 import itertools
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from random import Random
 from typing import TypeVar
 
 from ledgerbridge.sandbox.lightspeed.changes import PROVIDER, LightspeedData, provider_data, save
 from ledgerbridge.sandbox.lightspeed.records import TEMPLATES, Record, iso, random_id
+from ledgerbridge.sandbox.settings import account_profiles
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
 
@@ -309,11 +310,17 @@ def seed(state: SandboxState, rng: Random, size: int) -> None:
     gc.disable()
     try:
         with state.store.lock:
-            for profile in STORES:
+            for profile in account_profiles(STORES, state.settings.accounts, _numbered):
                 _seed_store(state, rng, max(size, 1), profile)
     finally:
         if collecting:
             gc.enable()
+
+
+def _numbered(profile: StoreProfile, n: int) -> StoreProfile:
+    return replace(
+        profile, domain_prefix=f"{profile.domain_prefix}-{n}", name=f"{profile.name} {n}"
+    )
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,7 @@ from ledgerbridge.sandbox.quickbooks.company import (
 )
 from ledgerbridge.sandbox.quickbooks.dates import format_date
 from ledgerbridge.sandbox.quickbooks.entities import PEOPLE, Record, currency_ref, exchange_rate
+from ledgerbridge.sandbox.settings import account_profiles
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
 
@@ -34,6 +35,7 @@ DAY_MS = 86_400_000
 HISTORY_MS = 365 * DAY_MS
 DEACTIVATED_EVERY = 30  # one name-list record in 30 has been deactivated
 
+REALM_ID_BASE = 9341453000000000  # realm n is 9341453000000000 + n
 REALMS = (
     Realm(
         realm_id="9341453000000001",
@@ -673,11 +675,15 @@ def seed(state: SandboxState, rng: random.Random, size: int) -> None:
             gc.enable()
 
 
+def _numbered(realm: Realm, n: int) -> Realm:
+    return replace(realm, realm_id=str(REALM_ID_BASE + n), name=f"{realm.name} {n}")
+
+
 def _seed_companies(state: SandboxState, rng: random.Random, size: int) -> None:
     found = companies(state)
     found.clear()
     now_ms = state.clock.time_ms()
-    for realm in REALMS:
+    for realm in account_profiles(REALMS, state.settings.accounts, _numbered):
         state.store.add_account(Account(PROVIDER, realm.realm_id, realm.name, realm.currency))
         company = Company(realm=realm, created_ms=now_ms - HISTORY_MS - 2 * DAY_MS)
         found[realm.realm_id] = company

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ledgerbridge.sandbox.settings import account_profiles
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
 from ledgerbridge.sandbox.xero.amounts import basis_points, default_tax_type, line_tax, totals
@@ -28,7 +29,8 @@ T = TypeVar("T")
 YEAR_MS = 365 * DAY_MS
 
 # name, currency, country, tax rate, short code, foreign currencies with their rates
-_ORGANISATIONS = (
+_Profile = tuple[str, str, str, float, str, dict[str, float]]
+_ORGANISATIONS: tuple[_Profile, ...] = (
     ("Kōwhai Crafts Ltd", "NZD", "NZ", 0.15, "!kW3xQ", {"AUD": 1.08, "USD": 1.65}),
     ("Hartley & Søn Trading Ltd", "GBP", "GB", 0.20, "!hT9qL", {"EUR": 0.86, "USD": 0.79}),
 )
@@ -269,7 +271,8 @@ class _Org:
 def seed(state: SandboxState, rng: random.Random, size: int) -> None:
     data = state.provider_data["xero"] = XeroData()
     end_ms = day_ms(state.clock.time_ms()) - 60_000
-    for name, currency, country, tax_rate, short_code, foreign in _ORGANISATIONS:
+    profiles = account_profiles(_ORGANISATIONS, state.settings.accounts, _numbered)
+    for name, currency, country, tax_rate, short_code, foreign in profiles:
         # Each organisation draws from its own generator: its ids and data do not
         # depend on how much the others drew (i.e. on ``size``).
         org_rng = random.Random(rng.getrandbits(64))
@@ -281,6 +284,11 @@ def seed(state: SandboxState, rng: random.Random, size: int) -> None:
         state.store.add_account(Account("xero", tenant_id, name, currency))
         seeding = _Org(org_rng, org, foreign, end_ms - 2 * YEAR_MS, end_ms)
         _seed_organisation(state, seeding, size)
+
+
+def _numbered(profile: _Profile, n: int) -> _Profile:
+    name, currency, country, tax_rate, short_code, foreign = profile
+    return f"{name} {n}", currency, country, tax_rate, f"{short_code}{n}", foreign
 
 
 def _seed_organisation(state: SandboxState, s: _Org, size: int) -> None:
