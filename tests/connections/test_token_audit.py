@@ -95,6 +95,9 @@ def test_exchange_refresh_and_revocation_are_audited_without_secrets(
         assert "token=[REDACTED]" in calls[2]["request_body"]
         assert calls[2]["path"].endswith(("/revocation", "/revoke"))
     assert len({c["entity_id"] for c in calls}) == 1  # the grant's id, on each
+    discovery = [c for c in log["data"] if c["entity_type"] == "account"]
+    assert discovery and all(c["method"] == "GET" and c["status"] == 200 for c in discovery)
+    assert {c["entity_id"] for c in discovery} == {calls[0]["entity_id"]}
 
     client_id, client_secret = lb_settings.oauth_client(provider) or ("", "")
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -196,17 +196,27 @@ def _connect(
     verifier: str | None,
     account_hint: str | None,
 ) -> list[int]:
-    calls: list[oauth.Call] = []
+    token_calls: list[oauth.Call] = []
+    discovery_calls: list[oauth.Call] = []
     ids: list[int] = []
     grant_id: int | None = None
     try:
         tokens, found = _authorized(
-            settings, provider, code, redirect_uri, verifier, account_hint, calls
+            settings,
+            provider,
+            code,
+            redirect_uri,
+            verifier,
+            account_hint,
+            token_calls.append,
+            discovery_calls.append,
         )
         grant_id, ids = _store(db, vault, tenant_id, user, provider, tokens, found, account_hint)
         return ids
     finally:
-        record_calls(db, token_purpose(tenant_id, ids[0] if ids else None, grant_id), calls)
+        purpose = token_purpose(tenant_id, ids[0] if ids else None, grant_id)
+        record_calls(db, purpose, token_calls)
+        record_calls(db, replace(purpose, entity_type="account"), discovery_calls)
 
 
 def _authorized(
@@ -216,7 +226,8 @@ def _authorized(
     redirect_uri: str,
     verifier: str | None,
     account_hint: str | None,
-    calls: list[oauth.Call],
+    observe_token: oauth.Observer,
+    observe_discovery: oauth.Observer,
 ) -> tuple[oauth.TokenSet, list[accounts.RemoteAccount]]:
     """The code exchanged for tokens, and the accounts the consent covers."""
     try:
@@ -227,9 +238,9 @@ def _authorized(
             redirect_uri=redirect_uri,
             code_verifier=verifier,
             account=account_hint,
-            observe=calls.append,
+            observe=observe_token,
         )
-        found = accounts.discover(settings, provider, tokens, account_hint)
+        found = accounts.discover(settings, provider, tokens, account_hint, observe_discovery)
     except oauth.InvalidGrant as exc:
         raise ApiError(400, "invalid_grant", f"{provider.value} refused the code: {exc}") from None
     except accounts.MissingAccount as exc:
@@ -364,7 +375,9 @@ def _revoke_at_provider(
             # Other organisations still use this consent: remove only this one.
             token = read_token(vault, grant, "access")
             if token:
-                accounts.disconnect_xero_tenant(settings, token, connection.provider_connection_id)
+                accounts.disconnect_xero_tenant(
+                    settings, token, connection.provider_connection_id, observe
+                )
             return
         refresh_token = read_token(vault, grant, "refresh")
         if refresh_token and not keep_grant:

@@ -8,7 +8,13 @@ import httpx
 
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.endpoints import endpoints_for
-from ledgerbridge.providers.oauth import TIMEOUT, ProviderUnavailable, TokenSet
+from ledgerbridge.providers.oauth import (
+    TIMEOUT,
+    Observer,
+    ProviderUnavailable,
+    TokenSet,
+    observed_transport,
+)
 from ledgerbridge.settings import Settings
 
 
@@ -24,12 +30,17 @@ class MissingAccount(ValueError):
 
 
 def discover(
-    settings: Settings, provider: Provider, token: TokenSet, hint: str | None
+    settings: Settings,
+    provider: Provider,
+    token: TokenSet,
+    hint: str | None,
+    observe: Observer | None = None,
 ) -> list[RemoteAccount]:
     headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
     endpoints = endpoints_for(settings, provider)
     try:
-        with httpx.Client(timeout=TIMEOUT, headers=headers) as http:
+        transport = observed_transport(observe)
+        with httpx.Client(timeout=TIMEOUT, headers=headers, transport=transport) as http:
             if provider is Provider.xero:
                 assert endpoints.connections is not None
                 response = http.get(endpoints.connections)
@@ -65,11 +76,13 @@ def _account_name(http: httpx.Client, provider: Provider, api: str, account: str
     return account
 
 
-def disconnect_xero_tenant(settings: Settings, access_token: str, connection_id: str) -> bool:
+def disconnect_xero_tenant(
+    settings: Settings, access_token: str, connection_id: str, observe: Observer | None = None
+) -> bool:
     """Remove one tenant from a Xero consent (``DELETE /connections/{id}``)."""
     connections = endpoints_for(settings, Provider.xero).connections
     assert connections is not None
-    with httpx.Client(timeout=TIMEOUT) as http:
+    with httpx.Client(timeout=TIMEOUT, transport=observed_transport(observe)) as http:
         response = http.delete(
             f"{connections}/{connection_id}", headers={"Authorization": f"Bearer {access_token}"}
         )

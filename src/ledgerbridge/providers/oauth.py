@@ -119,6 +119,11 @@ class _ObservedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+def observed_transport(observe: Observer | None) -> httpx.BaseTransport | None:
+    """A transport reporting each exchange to ``observe``; None (httpx's own) without one."""
+    return _ObservedTransport(observe) if observe else None
+
+
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
@@ -144,7 +149,7 @@ def _client(
         token_endpoint_auth_method=profile.auth_method,
         code_challenge_method="S256" if profile.pkce else None,
         timeout=TIMEOUT,
-        transport=_ObservedTransport(observe) if observe else None,
+        transport=observed_transport(observe),
     )
 
 
