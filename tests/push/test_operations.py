@@ -160,7 +160,8 @@ def test_a_provider_validation_error_fails_at_once_with_the_providers_words(
     assert len(calls) == 1  # a validation error is not retried
     assert calls[0]["status"] == 400 and calls[0]["response_body"]
     audit = lb.get("/v1/audit-log?limit=100", headers=auth(tenant, "admin")).json()["data"]
-    assert [c["entity_type"] for c in audit] == ["token", "invoice"]  # the code exchange first
+    # The code exchange, the accounts it covers, then the push.
+    assert [c["entity_type"] for c in audit] == ["token", "account", "invoice"]
     assert "Bearer" not in json.dumps(audit)
     for call in audit:
         for body in (call["request_body"], call["response_body"]):
