@@ -91,8 +91,10 @@ def test_dry_run_diff_shows_matches_gained_and_lost(pay, inv):
         ]
     )
     after = reconcile(payments, invoices, looser)
-    change = diff(before, after)
+    change = diff(before.matches, after.matches)
     assert [(m.left_ids, m.right_ids) for m in change.gained] == [(("p1",), ("INV-1",))]
     assert change.lost == ()
-    assert diff(after, before).lost == change.gained
-    assert diff(after, after).gained == diff(after, after).lost == ()
+    assert diff(after.matches, before.matches).lost == change.gained
+    assert (
+        diff(after.matches, after.matches).gained == diff(after.matches, after.matches).lost == ()
+    )

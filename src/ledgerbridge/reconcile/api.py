@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
 
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.reconcile import review, runs, workflows
 from ledgerbridge.reconcile.models import (
+    MICROS,
     Decision,
     ItemStatus,
     MatchState,
@@ -54,7 +55,6 @@ Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ExportFormat = Annotated[
     Literal["json", "csv"], Query(description="csv: every row at once, as a file")
 ]
-MICROS = Decimal(1_000_000)
 
 
 def _job(session: TenantSession, job_id: int) -> ReconciliationJob:
@@ -225,10 +225,7 @@ def match_by_hand(
 ) -> MatchOut:
     """Match items of the job's latest run by hand; later runs keep the match."""
     job = _job(session, job_id)
-    run = runs.last_completed_run(session, job.id)
-    if run is None:
-        raise conflict("the job has no completed run yet: start one first")
-    match = review.match_by_hand(session, run, body.left_ids, body.right_ids, principal.subject)
+    match = review.match_by_hand(session, job, body.left_ids, body.right_ids, principal.subject)
     return _match_out(session, match)
 
 

@@ -14,6 +14,7 @@ so that totals can be summed in SQL without floating point.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+
+MICROS = Decimal(1_000_000)  # amount_micros = amount * MICROS
 
 
 class RunStatus(StrEnum):

@@ -18,6 +18,7 @@ from ledgerbridge.reconcile.models import (
     Decision,
     ItemStatus,
     MatchState,
+    ReconciliationJob,
     ReconciliationRun,
     RunDiscrepancy,
     RunItem,
@@ -60,12 +61,17 @@ def unreconcile(session: Session, match: RunMatch, who: str) -> None:
 
 
 def match_by_hand(
-    session: Session, run: ReconciliationRun, left_ids: list[str], right_ids: list[str], who: str
+    session: Session,
+    job: ReconciliationJob,
+    left_ids: list[str],
+    right_ids: list[str],
+    who: str,
 ) -> RunMatch:
-    """Match items the run left unmatched (or in a discrepancy) as the reviewer says."""
-    latest = last_completed_run(session, run.job_id)
-    if latest is None or latest.id != run.id:
-        raise conflict("the job has no completed run to review yet")
+    """Match items the job's latest run left unmatched (or in a discrepancy) as the
+    reviewer says."""
+    run = last_completed_run(session, job.id)
+    if run is None:
+        raise conflict("the job has no completed run yet: start one first")
     items = _items(session, run.id, left_ids, right_ids)
     busy = sorted(f"{item.side} {item.item_id} ({item.status})" for item in items if item.match_id)
     if busy:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -22,8 +22,20 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
-from ledgerbridge.reconcile.matching import Decisions, Item, JobConfig, Result, reconcile
+from ledgerbridge.reconcile.matching import (
+    Decisions,
+    Evidence,
+    Item,
+    JobConfig,
+    Match,
+    MatchStatus,
+    Result,
+    diff,
+    reconcile,
+)
+from ledgerbridge.reconcile.matching.run import Progress
 from ledgerbridge.reconcile.models import (
+    MICROS,
     Decision,
     ItemStatus,
     MatchState,
@@ -40,7 +52,6 @@ from ledgerbridge.services import Services
 RECONCILE_WORKFLOW = "ledgerbridge.reconciliation_run"
 RECONCILE_QUEUE = "ledgerbridge-reconcile"
 MAX_CHANGES_LISTED = 1000
-MICROS = Decimal(1_000_000)
 _source = TypeAdapter[Any](Source)
 
 
@@ -181,7 +192,7 @@ def counts(session: Session, run_id: int) -> dict[str, int]:
     return {str(key): found[key] for key in keys}
 
 
-def _progress_writer(svc: Services, run_id: int) -> Any:
+def _progress_writer(svc: Services, run_id: int) -> Progress:
     last = [-1, 0.0]
 
     def write(done: int, total: int) -> None:
@@ -311,14 +322,8 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[st
         yield batch
 
 
-def _evidence(evidence: Any) -> dict[str, Any]:
-    return {
-        "field": evidence.field,
-        "rule": evidence.rule,
-        "outcome": evidence.outcome,
-        "similarity": round(evidence.similarity, 4),
-        "text": evidence.text,
-    }
+def _evidence(evidence: Evidence) -> dict[str, Any]:
+    return {**asdict(evidence), "similarity": round(evidence.similarity, 4)}
 
 
 def last_completed_run(session: Session, job_id: int) -> ReconciliationRun | None:
@@ -336,43 +341,39 @@ def last_completed_run(session: Session, job_id: int) -> ReconciliationRun | Non
 def _compare_with_last_run(session: Session, run: ReconciliationRun, result: Result) -> None:
     """A dry run's preview: the matches it gained and lost against the last real run."""
     previous = last_completed_run(session, run.job_id)
-    before: dict[tuple[Any, ...], dict[str, Any]] = {}
+    before: list[Match] = []
     if previous is not None:
         rows = session.scalars(
             select(RunMatch).where(
-                RunMatch.run_id == previous.id,
-                RunMatch.status.in_(
-                    [MatchState.auto_matched, MatchState.suggested, MatchState.confirmed]
-                ),
+                RunMatch.run_id == previous.id, RunMatch.status.in_(list(MatchStatus))
             )
         )
-        for row in rows:
-            key = (tuple(row.left_ids), tuple(row.right_ids), row.status)
-            before[key] = _change(row.left_ids, row.right_ids, row.status, row.score, row.rule)
-    after = {
-        (match.left_ids, match.right_ids, match.status.value): _change(
-            list(match.left_ids), list(match.right_ids), match.status, match.score, match.rule
-        )
-        for match in result.matches
-    }
-    gained = [change for key, change in after.items() if key not in before]
-    lost = [change for key, change in before.items() if key not in after]
+        before = [
+            Match(
+                tuple(row.left_ids),
+                tuple(row.right_ids),
+                row.score,
+                MatchStatus(row.status),
+                row.rule,
+                (),
+            )
+            for row in rows
+        ]
+    change = diff(before, result.matches)
     run.compared_with_run_id = previous.id if previous is not None else None
     run.changes = {
-        "gained_count": len(gained),
-        "lost_count": len(lost),
-        "gained": gained[:MAX_CHANGES_LISTED],
-        "lost": lost[:MAX_CHANGES_LISTED],
+        "gained_count": len(change.gained),
+        "lost_count": len(change.lost),
+        "gained": [_change(m) for m in change.gained[:MAX_CHANGES_LISTED]],
+        "lost": [_change(m) for m in change.lost[:MAX_CHANGES_LISTED]],
     }
 
 
-def _change(
-    left_ids: list[str], right_ids: list[str], status: str, score: float, rule: str
-) -> dict[str, Any]:
+def _change(match: Match) -> dict[str, Any]:
     return {
-        "left_ids": left_ids,
-        "right_ids": right_ids,
-        "status": str(status),
-        "score": round(score, 4),
-        "rule": rule,
+        "left_ids": list(match.left_ids),
+        "right_ids": list(match.right_ids),
+        "status": match.status.value,
+        "score": round(match.score, 4),
+        "rule": match.rule,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import PurePath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
@@ -116,7 +117,7 @@ async def import_statement(
 
 
 def _format_from_name(filename: str | None) -> Format:
-    suffix = "." + (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+    suffix = PurePath(filename or "").suffix.lower()
     if suffix not in EXTENSIONS:
         raise ApiError(
             422, "unknown_format", "say which format the file is: format=csv, ofx, qfx or camt053"

@@ -81,11 +81,11 @@ class ResultDiff:
     lost: tuple[Match, ...]
 
 
-def diff(previous: Result, current: Result) -> ResultDiff:
+def diff(previous: Sequence[Match], current: Sequence[Match]) -> ResultDiff:
     """Matches gained and lost between two runs; a status change counts as both."""
 
-    def keyed(result: Result) -> dict[tuple[object, ...], Match]:
-        return {(*match.key, match.status): match for match in result.matches}
+    def keyed(matches: Sequence[Match]) -> dict[tuple[object, ...], Match]:
+        return {(*match.key, match.status): match for match in matches}
 
     before, after = keyed(previous), keyed(current)
     return ResultDiff(
