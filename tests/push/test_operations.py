@@ -102,6 +102,12 @@ def test_an_invoice_is_accepted_before_any_call_and_lands_exactly_once(
     assert accepted.headers["location"] == f"/v1/operations/{operation_id}"
     assert accepted.json()["status"] == "pending"
     assert sandbox.get("/_sandbox/ledger").json()["entries"] == []  # no provider call yet
+    pending = lb.get(
+        f"/v1/connections/{connection_id}/records/invoice/{accepted.json()['record_id']}",
+        headers=auth(tenant),
+    )
+    assert pending.status_code == 200, pending.text  # readable before the provider's id
+    assert pending.json()["remote_id"] is None
 
     run_operation(operation_id, lost_answers=2)  # answered twice, committed never: no matter
     done = lb.get(f"/v1/operations/{operation_id}", headers=auth(tenant)).json()

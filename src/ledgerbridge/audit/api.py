@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ledgerbridge.audit.models import ProviderCall
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 
@@ -67,7 +67,7 @@ def list_provider_calls(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ProviderCallOut]:
-    query = select(ProviderCall).where(ProviderCall.id > after_id(cursor)).order_by(ProviderCall.id)
+    query = select(ProviderCall)
     if entity_id is not None:
         query = query.where(ProviderCall.entity_id == entity_id)
     if operation_id is not None:
@@ -76,7 +76,5 @@ def list_provider_calls(
         query = query.where(ProviderCall.connection_id == connection_id)
     if status is not None:
         query = query.where(ProviderCall.status == status)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return Page(
-        data=[ProviderCallOut.of(r) for r in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
-    )
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[ProviderCallOut.of(r) for r in rows], next_cursor=next_cursor)

@@ -35,8 +35,8 @@ NO_RETRY_AFTER_SECONDS = 60.0  # QuickBooks may omit Retry-After: Intuit advises
 class Retryable(Exception):
     """A response worth trying again, after ``wait`` seconds if the provider said so."""
 
-    def __init__(self, response: httpx.Response | None, wait: float | None) -> None:
-        super().__init__(f"retryable: {response.status_code if response else 'no response'}")
+    def __init__(self, response: httpx.Response, wait: float | None) -> None:
+        super().__init__(f"retryable: {response.status_code}")
         self.response = response
         self.wait = wait
 
@@ -75,9 +75,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport,
         provider: Provider,
         spend: Callable[[], Awaitable[None]],
-        audit: Callable[
-            [httpx.Request, httpx.Response | None, str | None, int, int], Awaitable[None]
-        ],
+        audit: AuditHook,
     ) -> None:
         self._inner = inner
         self._provider = provider
@@ -85,7 +83,6 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         self._audit = audit
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        last: httpx.Response | None = None
         try:
             async for attempt in stamina.retry_context(
                 on=_backoff,
@@ -98,18 +95,14 @@ class RetryingTransport(httpx.AsyncBaseTransport):
                     await self._spend()
                     response = await self._attempt(request, attempt.num)
                     if response.status_code == 429 or response.status_code in (500, 502, 503, 504):
-                        last = response
                         wait = retry_after(response)
                         if response.status_code == 429 and wait is None:
                             wait = self._default_429_wait()
                         raise Retryable(response, wait)
                     return response
         except Retryable as exc:
-            if exc.response is not None:
-                return exc.response  # out of attempts: the caller sees the provider's answer
-            raise
-        assert last is not None
-        return last
+            return exc.response  # out of attempts: the caller sees the provider's answer
+        raise AssertionError("unreachable: stamina returns or raises")
 
     async def _attempt(self, request: httpx.Request, number: int) -> httpx.Response:
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push import service
 from ledgerbridge.push.models import Operation, OperationStatus
@@ -212,17 +212,15 @@ def list_operations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OperationOut]:
-    query = select(Operation).where(Operation.id > after_id(cursor)).order_by(Operation.id)
+    query = select(Operation)
     if status is not None:
         query = query.where(Operation.status == status.value)
     if connection_id is not None:
         query = query.where(Operation.connection_id == connection_id)
     if not include_deleted:
         query = query.where(Operation.deleted_at.is_(None))
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return Page(
-        data=[OperationOut.of(r) for r in rows[:limit]], next_cursor=next_id_cursor(rows, limit)
-    )
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[OperationOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/operations/{operation_id}/retry", status_code=202, response_model=OperationOut)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.errors import ApiError, conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, after_id, next_id_cursor
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
@@ -141,27 +141,16 @@ def list_records(
     connection = _connection(session, connection_id)
     if updated_since is not None and updated_since.tzinfo is None:
         raise ApiError(422, "validation_error", "updated_since needs a timezone (e.g. Z)")
-    query = (
-        select(Record)
-        .where(
-            Record.connection_id == connection.id,
-            Record.model == model.value,
-            Record.id > after_id(cursor),
-        )
-        .order_by(Record.id)
-    )
+    query = select(Record).where(Record.connection_id == connection.id, Record.model == model.value)
     if not include_deleted:
         query = query.where(Record.remote_was_deleted.is_(False))
     if updated_since is not None:
         query = query.where(Record.updated_at >= updated_since)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    raws = _raws(session, rows[:limit]) if include_remote_data else {}
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    raws = _raws(session, rows) if include_remote_data else {}
     return Page(
-        data=[
-            _record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None)
-            for r in rows[:limit]
-        ],
-        next_cursor=next_id_cursor(rows, limit),
+        data=[_record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None) for r in rows],
+        next_cursor=next_cursor,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import simplejson
 from sqlalchemy import BigInteger, Select, String, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
 from ledgerbridge.connections.http import connection_client
@@ -29,7 +30,7 @@ from ledgerbridge.providers.pulling import FetchedPage, RemoteObject
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
-from ledgerbridge.unified import Unified
+from ledgerbridge.unified import MODELS, Unified
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
@@ -416,22 +417,26 @@ def _upsert_record(
 
 
 def _model_name(unified: Unified) -> str:
-    from ledgerbridge.unified import MODELS
+    return _MODEL_NAMES[type(unified)]
 
-    for model, cls in MODELS.items():
-        if type(unified) is cls:
-            return model.value
-    raise TypeError(f"not a unified model: {type(unified).__name__}")
+
+_MODEL_NAMES = {cls: model.value for model, cls in MODELS.items()}
 
 
 def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
     """Objects that vanished without a tombstone are marked deleted, never dropped."""
     with svc.db.system() as session:
         gone = session.scalars(
-            select(RawObject).where(
+            select(RawObject)
+            .where(
                 RawObject.connection_id == plan.connection_id,
                 RawObject.object_type == object_type,
                 RawObject.deleted.is_(False),
+            )
+            .options(  # the ids are what is compared: not every payload
+                load_only(
+                    RawObject.id, RawObject.object_type, RawObject.external_id, RawObject.deleted
+                )
             )
         ).all()
         deleted = 0
@@ -504,17 +509,16 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
     started = utcnow()
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
         stubs = await puller.fetch_tombstones(http, plan.object_types, since - OVERLAP)
+    deleted_ids: dict[str, list[str]] = defaultdict(list)
+    for object_type, stub in stubs:
+        deleted_ids[object_type].append(stub.external_id)
     with svc.db.system() as session:
-        for object_type, stub in stubs:
-            raw = session.scalars(
-                select(RawObject).where(
-                    RawObject.connection_id == plan.connection_id,
-                    RawObject.object_type == object_type,
-                    RawObject.external_id == stub.external_id,
-                )
-            ).one_or_none()
-            if raw is not None and not raw.deleted:
-                _mark_deleted(session, plan, raw)  # keep the last full payload
+        for object_type, ids in deleted_ids.items():
+            for raw in session.scalars(
+                by_key(session, plan, object_type, RawObject.external_id, ids)
+            ):
+                if not raw.deleted:
+                    _mark_deleted(session, plan, raw)  # keep the last full payload
         session.execute(
             update(SyncState)
             .where(

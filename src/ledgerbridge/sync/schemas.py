@@ -109,7 +109,7 @@ class RecordOut(BaseModel):
     model: str
     object_type: str
     connection_id: str
-    remote_id: str
+    remote_id: str | None  # None while a record pushed by the host app awaits its id
     remote_updated_at: datetime | None
     remote_was_deleted: bool
     data: dict[str, Any] = Field(description="The unified record; money as decimal strings.")
