@@ -35,7 +35,8 @@ def test_two_hundred_writes_across_three_providers_each_land_exactly_once(
                 submit(lb, connections[provider], collections[provider], make[provider](n), headers)
             )
         statuses = settle(lb, ids, headers, timeout=240)
-    assert all(statuses.get(i) == "synced" for i in ids), statuses
+    unsynced = {i: statuses.get(i) for i in ids if statuses.get(i) != "synced"}
+    assert all(statuses.get(i) == "synced" for i in ids), unsynced
     for index, provider in enumerate(collections):
         keys = landed(sandbox, provider, "bulk")
         expected = {f"bulk-{n}" for n in range(index, 200, 3)}

@@ -33,7 +33,7 @@ from ledgerbridge.push.catalog import PUSHERS, WRITES, Write
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES
-from ledgerbridge.sync.engine import Plan, apply_objects, dumps, loads
+from ledgerbridge.sync.engine import Plan, apply_objects, dumps, loads, lock_mirror
 from ledgerbridge.sync.models import Record
 from ledgerbridge.unified import Model
 
@@ -333,6 +333,8 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             operation.remote_number = outcome["number"]
             operation.error = operation.error_code = None
             operation.error_details = None
+            plan = Plan(0, job.tenant_id, job.connection_id, job.provider, job.account, [], False)
+            lock_mirror(session, plan, outcome["object_type"])
             if record is not None:
                 record = _claim(session, record, outcome)
                 record.push_status = "synced"
@@ -341,7 +343,6 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             # finds nothing new.
             puller, mapper = MODULES[job.provider]
             obj = puller.remote_object(outcome["object_type"], loads(outcome["payload"]))
-            plan = Plan(0, job.tenant_id, job.connection_id, job.provider, job.account, [], False)
             apply_objects(session, plan, outcome["object_type"], [obj], mapper)
         else:
             operation.status = OperationStatus.failed

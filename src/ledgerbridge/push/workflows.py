@@ -81,7 +81,9 @@ def _execute(job: service.Job) -> dict[str, Any]:
     return service.execute(_svc(), job)
 
 
-@DBOS.step(name="ledgerbridge.push.finish")
+# Idempotent (a recorded outcome is not recorded again): a database hiccup is retried
+# rather than leaving the operation running for ever.
+@DBOS.step(name="ledgerbridge.push.finish", retries_allowed=True, max_attempts=3)
 def _finish(job: service.Job, outcome: dict[str, Any]) -> None:
     service.finish(_svc(), job, outcome)
 

@@ -224,6 +224,13 @@ def _set_state(svc: Services, plan: Plan, object_type: str, **values: Any) -> Sy
         return state
 
 
+def lock_mirror(session: Session, plan: Plan, object_type: str) -> SyncState:
+    """The lock every writer of a connection's mirror of ``object_type`` takes first (its
+    sync state row): a pull page and a push outcome writing the same raw objects and
+    records then take turns instead of deadlocking on each other's rows."""
+    return _state(session, plan, object_type, lock=True)
+
+
 def _state(session: Session, plan: Plan, object_type: str, *, lock: bool = False) -> SyncState:
     query = select(SyncState).where(
         SyncState.connection_id == plan.connection_id, SyncState.object_type == object_type
@@ -260,7 +267,7 @@ def _commit_page(
 ) -> None:
     puller, mapper = MODULES[plan.provider]
     with svc.db.system() as session:
-        state = _state(session, plan, object_type, lock=True)
+        state = lock_mirror(session, plan, object_type)
         committed = state.resync_cursor if resync else state.cursor
         if committed is not None and puller.position(page.cursor) < puller.position(committed):
             raise CursorRegression(
@@ -426,6 +433,7 @@ _MODEL_NAMES = {cls: model.value for model, cls in MODELS.items()}
 def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
     """Objects that vanished without a tombstone are marked deleted, never dropped."""
     with svc.db.system() as session:
+        state = lock_mirror(session, plan, object_type)
         gone = session.scalars(
             select(RawObject)
             .where(
@@ -445,7 +453,6 @@ def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]
                 continue
             _mark_deleted(session, plan, raw)
             deleted += 1
-        state = _state(session, plan, object_type, lock=True)
         state.deleted += deleted
         state.last_swept_at = utcnow()
 
@@ -514,6 +521,7 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         deleted_ids[object_type].append(stub.external_id)
     with svc.db.system() as session:
         for object_type, ids in deleted_ids.items():
+            lock_mirror(session, plan, object_type)
             for raw in session.scalars(
                 by_key(session, plan, object_type, RawObject.external_id, ids)
             ):
