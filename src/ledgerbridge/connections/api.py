@@ -19,7 +19,7 @@ from ledgerbridge.connections.schemas import (
 )
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
@@ -74,15 +74,21 @@ def oauth_callback(
     state: Annotated[str, Query(min_length=1, max_length=512)],
     code: Annotated[str | None, Query(max_length=4096)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
-    realm_id: Annotated[str | None, Query(alias="realmId", max_length=128)] = None,
-    domain_prefix: Annotated[str | None, Query(max_length=128)] = None,
+    realm_id: Annotated[identifiers.RealmId | None, Query(alias="realmId")] = None,
+    domain_prefix: Annotated[identifiers.DomainPrefix | None, Query()] = None,
 ) -> ConnectResult | RedirectResponse:
-    """Where the provider sends the user's browser back (no credentials: the state binds it)."""
+    """Where the provider sends the user's browser back (no credentials: the state binds it).
+
+    A malformed or missing account id is refused (422) before the state is used."""
     chosen = _provider(provider)
     if error or not code:
         raise ApiError(
             400, "authorization_denied", f"{chosen.value} answered: {error or 'no code'}"
         )
+    hint = {Provider.quickbooks: realm_id, Provider.lightspeed: domain_prefix}.get(chosen)
+    service.check_account_hint(
+        chosen, hint, ("query", "realmId" if chosen is Provider.quickbooks else "domain_prefix")
+    )
     connected = service.complete_callback(
         svc.db,
         svc.vault,
@@ -90,7 +96,7 @@ def oauth_callback(
         provider=chosen,
         code=code,
         state=state,
-        account_hint=realm_id or domain_prefix,
+        account_hint=hint,
     )
     if connected.redirect_after:
         return RedirectResponse(connected.redirect_after, status_code=303)
@@ -105,16 +111,27 @@ def oauth_callback(
 def connect(
     provider: ProviderName, body: ManualConnect, principal: Admin, svc: Svc
 ) -> ConnectResult:
+    """Refused with a 422 before any provider call unless the body carries the provider's
+    own account field (``domain_prefix`` for Lightspeed, ``realm_id`` for QuickBooks) and
+    no other."""
+    chosen = _provider(provider)
+    given = {"realm_id": body.realm_id, "domain_prefix": body.domain_prefix}
+    field = identifiers.FIELDS[chosen]
+    for name, value in given.items():
+        if value is not None and name != field:
+            raise service.invalid_input(("body", name), f"not used by {chosen.value}")
+    hint = given[field] if field else None
+    service.check_account_hint(chosen, hint, ("body", field or "account"))
     ids = service.connect_with_code(
         svc.db,
         svc.vault,
         svc.settings,
         tenant_id=principal.tenant_id,
         user=principal.subject,
-        provider=_provider(provider),
+        provider=chosen,
         code=body.authorization_code,
         redirect_uri=str(body.redirect_uri),
-        account_hint=body.realm_id or body.domain_prefix,
+        account_hint=hint,
     )
     with svc.db.tenant(principal.tenant_id) as session:
         rows = list(session.scalars(select(Connection).where(Connection.id.in_(ids))))

@@ -14,6 +14,7 @@ from ledgerbridge.connections.models import (
     OrganisationMapping,
 )
 from ledgerbridge.providers import Provider
+from ledgerbridge.providers.identifiers import DomainPrefix, RealmId
 from ledgerbridge.schemas import Identifier
 
 
@@ -32,8 +33,15 @@ class AuthorizeResponse(BaseModel):
 class ManualConnect(BaseModel):
     authorization_code: str = Field(min_length=1, max_length=4096)
     redirect_uri: HttpUrl
-    realm_id: Identifier | None = Field(None, description="QuickBooks: the company's realmId.")
-    domain_prefix: Identifier | None = Field(None, description="Lightspeed: the store's prefix.")
+    realm_id: RealmId | None = Field(
+        None,
+        description="QuickBooks (required there, refused elsewhere): the realmId, digits.",
+    )
+    domain_prefix: DomainPrefix | None = Field(
+        None,
+        description="Lightspeed (required there, refused elsewhere): the store's domain prefix, "
+        "one DNS label (lowercase letters, digits, hyphens).",
+    )
 
 
 class ConnectionOut(BaseModel):

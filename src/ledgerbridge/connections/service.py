@@ -25,7 +25,7 @@ from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
-from ledgerbridge.providers import Provider, accounts, oauth
+from ledgerbridge.providers import Provider, accounts, identifiers, oauth
 from ledgerbridge.settings import Settings
 
 
@@ -120,6 +120,8 @@ def complete_callback(
     state: str,
     account_hint: str | None,
 ) -> Connected:
+    # Refused before the state is claimed, so the user can still complete this connect.
+    check_account_hint(provider, account_hint)
     digest = _state_hash(state)
     with db.system() as session:
         # Single use: only the first caller flips used_at, and only before expiry.
@@ -169,6 +171,7 @@ def connect_with_code(
     account_hint: str | None,
 ) -> list[int]:
     """The manual flow: a code obtained elsewhere (e.g. a provider's OAuth playground)."""
+    check_account_hint(provider, account_hint)
     return _connect(
         db,
         vault,
@@ -180,6 +183,35 @@ def connect_with_code(
         redirect_uri=redirect_uri,
         verifier=None,
         account_hint=account_hint,
+    )
+
+
+def check_account_hint(
+    provider: Provider, account_hint: str | None, loc: tuple[str, ...] = ()
+) -> None:
+    """A 422 before any provider call unless the caller's account id is what ``provider``
+    needs: Lightspeed's domain prefix or QuickBooks' realm id, well formed; none for Xero.
+    ``loc``: where the value came from (e.g. ``("query", "realmId")``), for the error."""
+    field = identifiers.FIELDS[provider]
+    if account_hint is None:
+        problem = f"required for {provider.value}" if field else None
+    elif field is None:
+        problem = f"{provider.value} takes no account id: its consent says which"
+    elif not identifiers.is_valid(provider, account_hint):
+        problem = f"must be {identifiers.DESCRIPTIONS[provider]}"
+    else:
+        problem = None
+    if problem is not None:
+        raise invalid_input(loc or (field or "account",), problem)
+
+
+def invalid_input(loc: tuple[str, ...], problem: str) -> ApiError:
+    """A 422 shaped like a request validation error (the value itself is never echoed)."""
+    return ApiError(
+        422,
+        "validation_error",
+        f"{'.'.join(loc)}: {problem}",
+        [{"loc": list(loc), "msg": problem, "type": "value_error"}],
     )
 
 
@@ -245,6 +277,13 @@ def _authorized(
         raise ApiError(400, "invalid_grant", f"{provider.value} refused the code: {exc}") from None
     except accounts.MissingAccount as exc:
         raise ApiError(400, "missing_account", str(exc)) from None
+    except accounts.AccountMismatch as exc:
+        raise ApiError(400, "account_mismatch", f"{exc}; nothing was stored") from None
+    except identifiers.InvalidIdentifier as exc:
+        # The caller's input was checked before: this is the provider's answer.
+        raise ApiError(400, "invalid_account_id", f"{exc}; nothing was stored") from None
+    except identifiers.DisallowedHost as exc:
+        raise ApiError(409, "provider_not_configured", str(exc)) from None
     except oauth.NotConfigured as exc:
         raise ApiError(409, "provider_not_configured", str(exc)) from None
     except oauth.ProviderUnavailable as exc:

@@ -3,6 +3,10 @@
 Each provider's quirks (scopes, PKCE, client authentication, where the account id comes
 back) are data in ``PROFILES``; the flow itself is authlib's. Callers that keep an audit
 trail pass ``observe``: every call to a token endpoint is handed to it, answered or not.
+
+The client secret is attached only here, and the client that carries it sends requests
+only to the origin of the endpoint it was made for (the token or the revocation URL):
+anything else raises ``SecretWouldLeak`` before a connection is opened.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import stamina
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.providers.endpoints import endpoints_for
 from ledgerbridge.settings import Settings
 
@@ -35,6 +39,10 @@ class InvalidGrant(Exception):
 
 class ProviderUnavailable(Exception):
     """A transient failure (network, 5xx, 429): worth retrying later."""
+
+
+class SecretWouldLeak(Exception):
+    """A request carrying client credentials aimed somewhere other than its token endpoint."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,33 @@ def observed_transport(observe: Observer | None) -> httpx.BaseTransport | None:
     return _ObservedTransport(observe) if observe else None
 
 
+Origin = tuple[str, str, int | None]
+
+
+def _origin(url: httpx.URL | str) -> Origin:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+class _SecretGuard(httpx.BaseTransport):
+    """Sends only to ``origins``: the client it serves holds the provider's client secret."""
+
+    def __init__(self, inner: httpx.BaseTransport | None, origins: set[Origin]) -> None:
+        self._inner = inner or httpx.HTTPTransport()
+        self._origins = origins
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if _origin(request.url) not in self._origins:
+            raise SecretWouldLeak(
+                f"refused to send OAuth client credentials to {request.url.host}: "
+                "only the provider's token or revocation endpoint may receive them"
+            )
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
@@ -133,7 +168,10 @@ def _client(
     provider: Provider,
     redirect_uri: str | None = None,
     observe: Observer | None = None,
+    *,
+    sends_to: str | None = None,
 ) -> OAuth2Client:
+    """An OAuth client holding the credentials; it may send only to ``sends_to``'s origin."""
     credentials = settings.oauth_client(provider.value)
     if credentials is None:
         raise NotConfigured(
@@ -149,7 +187,9 @@ def _client(
         token_endpoint_auth_method=profile.auth_method,
         code_challenge_method="S256" if profile.pkce else None,
         timeout=TIMEOUT,
-        transport=observed_transport(observe),
+        transport=_SecretGuard(
+            observed_transport(observe), {_origin(sends_to)} if sends_to else set()
+        ),
     )
 
 
@@ -164,12 +204,12 @@ def authorization_url(
     with _client(settings, provider, redirect_uri) as client:
         extra = {"code_verifier": code_verifier} if PROFILES[provider].pkce else {}
         url, _ = client.create_authorization_url(
-            endpoints_for(settings, provider).authorize, state=state, **extra
+            endpoints_for(settings, provider).authorize_url(), state=state, **extra
         )
         return str(url)
 
 
-def _token_set(token: dict[str, Any]) -> TokenSet:
+def _token_set(provider: Provider, token: dict[str, Any]) -> TokenSet:
     # Prefer expires_in: authlib's own expires_at is truncated to whole seconds.
     if token.get("expires_in"):
         expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
@@ -183,13 +223,20 @@ def _token_set(token: dict[str, Any]) -> TokenSet:
         refresh_token=token.get("refresh_token"),
         expires_at=expires_at,
         scopes=scope.split() if isinstance(scope, str) else list(scope),
-        account=token.get("domain_prefix"),
+        account=_answered_account(provider, token.get("domain_prefix")),
     )
 
 
-def _call_token_endpoint(operation: str, call: Any) -> TokenSet:
+def _answered_account(provider: Provider, value: object) -> str | None:
+    """The account a token response names (Lightspeed's store), checked like any other."""
+    if value is None:
+        return None
+    return identifiers.check(provider, value, "account id in the token response")
+
+
+def _call_token_endpoint(provider: Provider, operation: str, call: Any) -> TokenSet:
     try:
-        return _token_set(call())
+        return _token_set(provider, call())
     except OAuthError as exc:
         if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise InvalidGrant(f"{operation} refused: {exc.error}") from None
@@ -210,9 +257,10 @@ def exchange_code(
     observe: Observer | None = None,
 ) -> TokenSet:
     url = endpoints_for(settings, provider).token_url(account)
-    with _client(settings, provider, redirect_uri, observe) as client:
+    with _client(settings, provider, redirect_uri, observe, sends_to=url) as client:
         extra = {"code_verifier": code_verifier} if code_verifier else {}
         return _call_token_endpoint(
+            provider,
             "code exchange",
             lambda: client.fetch_token(url, code=code, grant_type="authorization_code", **extra),
         )
@@ -227,12 +275,23 @@ def refresh(
     account: str | None,
     observe: Observer | None = None,
 ) -> TokenSet:
-    """A new token set; transient failures are retried with backoff, ``InvalidGrant`` never."""
-    url = endpoints_for(settings, provider).token_url(account)
-    with _client(settings, provider, observe=observe) as client:
-        return _call_token_endpoint(
-            "token refresh", lambda: client.refresh_token(url, refresh_token=refresh_token)
-        )
+    """A new token set; transient failures are retried with backoff, ``InvalidGrant`` never.
+
+    A stored account id that is not valid, or an answer naming another account, is an
+    ``InvalidGrant``: the connection must be connected again."""
+    try:
+        url = endpoints_for(settings, provider).token_url(account)
+        with _client(settings, provider, observe=observe, sends_to=url) as client:
+            tokens = _call_token_endpoint(
+                provider,
+                "token refresh",
+                lambda: client.refresh_token(url, refresh_token=refresh_token),
+            )
+    except identifiers.InvalidIdentifier as exc:
+        raise InvalidGrant(f"token refresh refused: {exc}") from None
+    if account and tokens.account and tokens.account != account:
+        raise InvalidGrant("token refresh refused: the provider answered for another account")
+    return tokens
 
 
 def revoke(
@@ -243,9 +302,9 @@ def revoke(
     observe: Observer | None = None,
 ) -> bool:
     """Revoke at the provider where it can; False when it has no revocation endpoint."""
-    url = endpoints_for(settings, provider).revoke
+    url = endpoints_for(settings, provider).revoke_url()
     if url is None:
         return False
-    with _client(settings, provider, observe=observe) as client:
+    with _client(settings, provider, observe=observe, sends_to=url) as client:
         response = client.revoke_token(url, token=refresh_token, token_type_hint="refresh_token")
         return bool(response.is_success)

@@ -26,7 +26,7 @@ from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, conflict
 from ledgerbridge.events.service import append
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.providers.pulling import ProviderError
 from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push.catalog import PUSHERS, WRITES, Write
@@ -262,6 +262,9 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
         if exc.status >= 500 or exc.status == 429:
             raise Transient(exc.message) from exc
         return _failure(exc.message, exc.details, exc.code)
+    except (identifiers.InvalidIdentifier, identifiers.DisallowedHost) as exc:
+        # A stored account id no URL may be built from: nothing was sent; reconnect it.
+        return _failure(str(exc), [], "invalid_account_id")
     return {
         "ok": True,
         "object_type": pushed.object_type,
