@@ -71,7 +71,7 @@ def fill(template: str, provider: Provider, account: str | None) -> httpx.URL:
         host = host.replace(ACCOUNT, value)
         path = path.replace(ACCOUNT, quote(value, safe=""))
     url = httpx.URL(scheme=parts.scheme, host=host, port=parts.port, path=path)
-    if url.host != host:
+    if url.raw_host.decode("ascii", errors="replace") != host:
         raise identifiers.InvalidIdentifier(provider)
     return url
 
