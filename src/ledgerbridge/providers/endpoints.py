@@ -71,6 +71,8 @@ def fill(template: str, provider: Provider, account: str | None) -> httpx.URL:
         host = host.replace(ACCOUNT, value)
         path = path.replace(ACCOUNT, quote(value, safe=""))
     url = httpx.URL(scheme=parts.scheme, host=host, port=parts.port, path=path)
+    if parts.query:
+        url = url.copy_with(query=parts.query.encode())
     if url.raw_host.decode("ascii", errors="replace") != host:
         raise identifiers.InvalidIdentifier(provider)
     return url
