@@ -9,10 +9,12 @@ connection being disconnected.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.security import generate_token
 from sqlalchemy import select, update
@@ -37,6 +39,17 @@ class Authorization:
 
 
 @dataclass(frozen=True)
+class BrowserBinding:
+    """The cookie that ties a connect flow to the browser that opened its start link."""
+
+    name: str
+    value: str
+    path: str
+    max_age: int
+    secure: bool
+
+
+@dataclass(frozen=True)
 class Connected:
     tenant_id: str
     connection_ids: list[int]
@@ -47,8 +60,54 @@ def callback_uri(settings: Settings, provider: Provider) -> str:
     return f"{settings.public_url.rstrip('/')}/v1/oauth/{provider.value}/callback"
 
 
+# How long the start link handed to the host app may wait before a browser opens it.
+START_SECONDS = 120
+COOKIE_PREFIX = "lb_connect_"
+
+
+def start_uri(settings: Settings, provider: Provider, state: str) -> str:
+    query = urlencode({"state": state})
+    return f"{settings.public_url.rstrip('/')}/v1/oauth/{provider.value}/start?{query}"
+
+
 def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+def browser_binding(
+    settings: Settings, secret_key: str, provider: Provider, state: str
+) -> BrowserBinding:
+    """The cookie for ``state``: named after it (so flows in parallel keep theirs), its
+    value an HMAC of it under the secret key, sent only to the callback."""
+    digest = _state_hash(state)
+    value = hmac.new(
+        secret_key.encode(), f"ledgerbridge-connect-browser:{digest}".encode(), hashlib.sha256
+    ).hexdigest()
+    return BrowserBinding(
+        name=COOKIE_PREFIX + digest[:16],
+        value=value,
+        path=urlsplit(callback_uri(settings, provider)).path,
+        max_age=settings.oauth_state_seconds,
+        secure=settings.public_url.lower().startswith("https://"),
+    )
+
+
+def _check_browser(
+    settings: Settings,
+    secret_key: str,
+    provider: Provider,
+    state: str,
+    cookies: Mapping[str, str],
+) -> None:
+    expected = browser_binding(settings, secret_key, provider, state)
+    presented = cookies.get(expected.name, "")
+    if not hmac.compare_digest(presented.encode(), expected.value.encode()):
+        raise ApiError(
+            403,
+            "foreign_browser",
+            "this connect flow was started in another browser (or its cookie was blocked): "
+            "start connecting again from the app",
+        )
 
 
 def _check_redirect_after(settings: Settings, url: str | None) -> None:
@@ -79,7 +138,7 @@ def start_authorization(
     state = secrets.token_urlsafe(32)
     verifier = generate_token(64) if oauth.PROFILES[provider].pkce else None
     redirect_uri = callback_uri(settings, provider)
-    url = _authorize_url(settings, provider, state, redirect_uri, verifier)
+    _authorize_url(settings, provider, state, redirect_uri, verifier)  # configured at all?
     expires_at = utcnow() + timedelta(seconds=settings.oauth_state_seconds)
     digest = _state_hash(state)
     with db.tenant(tenant_id) as session:
@@ -96,7 +155,42 @@ def start_authorization(
                 expires_at=expires_at,
             )
         )
-    return Authorization(url, state, expires_at)
+    return Authorization(start_uri(settings, provider, state), state, expires_at)
+
+
+def open_in_browser(
+    db: Database, vault: Vault, settings: Settings, *, provider: Provider, state: str
+) -> str:
+    """The start link, opened once and soon after it was made: the provider's authorize URL."""
+    digest = _state_hash(state)
+    now = utcnow()
+    with db.system() as session:
+        claimed = session.execute(
+            update(OAuthState)
+            .where(
+                OAuthState.state_hash == digest,
+                OAuthState.provider == provider.value,
+                OAuthState.started_at.is_(None),
+                OAuthState.used_at.is_(None),
+                OAuthState.expires_at > now,
+                OAuthState.created_at > now - timedelta(seconds=START_SECONDS),
+            )
+            .values(started_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(
+                400,
+                "invalid_state",
+                "unknown, expired or already opened connect link: start connecting again",
+            )
+        pending = session.scalars(select(OAuthState).where(OAuthState.state_hash == digest)).one()
+        verifier = (
+            vault.decrypt(pending.code_verifier, context=f"oauth_state:{digest}")
+            if pending.code_verifier
+            else None
+        )
+        redirect_uri = pending.redirect_uri
+    return _authorize_url(settings, provider, state, redirect_uri, verifier)
 
 
 def _authorize_url(
@@ -115,11 +209,16 @@ def complete_callback(
     vault: Vault,
     settings: Settings,
     *,
+    secret_key: str,
+    cookies: Mapping[str, str],
     provider: Provider,
     code: str,
     state: str,
     account_hint: str | None,
 ) -> Connected:
+    """Only the browser that opened the start link completes the flow; anyone else is
+    refused before the state is claimed, so a stranger cannot use it up either."""
+    _check_browser(settings, secret_key, provider, state, cookies)
     digest = _state_hash(state)
     with db.system() as session:
         # Single use: only the first caller flips used_at, and only before expiry.
