@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from ledgerbridge.connections import service
+from ledgerbridge.connections import revocation, service
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant
 from ledgerbridge.connections.schemas import (
     AuthorizeRequest,
@@ -130,6 +130,7 @@ def oauth_callback(
         state=state,
         account_hint=realm_id or domain_prefix,
     )
+    revocation.revoke_or_retry(svc, connected.superseded)
     binding = service.browser_binding(svc.settings, svc.secret_key, chosen, state)
     if connected.redirect_after:
         redirect = RedirectResponse(connected.redirect_after, status_code=303)
@@ -147,7 +148,7 @@ def oauth_callback(
 def connect(
     provider: ProviderName, body: ManualConnect, principal: Admin, svc: Svc
 ) -> ConnectResult:
-    ids = service.connect_with_code(
+    connected = service.connect_with_code(
         svc.db,
         svc.vault,
         svc.settings,
@@ -158,8 +159,11 @@ def connect(
         redirect_uri=str(body.redirect_uri),
         account_hint=body.realm_id or body.domain_prefix,
     )
+    revocation.revoke_or_retry(svc, connected.superseded)
     with svc.db.tenant(principal.tenant_id) as session:
-        rows = list(session.scalars(select(Connection).where(Connection.id.in_(ids))))
+        rows = list(
+            session.scalars(select(Connection).where(Connection.id.in_(connected.connection_ids)))
+        )
         return ConnectResult(connections=_out(session, rows))
 
 
@@ -191,9 +195,11 @@ def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSessio
 
 @router.delete("/v1/connections/{connection_id}", response_model=ConnectionOut)
 def disconnect(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
-    row = service.disconnect(
-        svc.db, svc.vault, svc.settings, tenant_id=principal.tenant_id, connection_id=connection_id
-    )
-    if row is None:
+    """Disconnect: the grant's tokens are wiped and revoked at the provider (Lightspeed has
+    no revocation: wiped only); a failed revocation is retried durably. The connection's
+    records stay readable until the tenant's data is erased (``DELETE /v1/tenant-data``)."""
+    done = service.disconnect(svc.db, tenant_id=principal.tenant_id, connection_id=connection_id)
+    if done is None:
         raise not_found("connection")
-    return ConnectionOut.of(row, None)
+    revocation.revoke_or_retry(svc, done.pending)
+    return ConnectionOut.of(done.connection, None)

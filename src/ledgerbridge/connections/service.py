@@ -1,5 +1,9 @@
 """Use cases: start and complete connect flows, reconnect, disconnect.
 
+Disconnecting, and reconnecting an account through a new consent, let go of a grant in
+the database first; revoking it at the provider happens afterwards, outside any
+transaction (``revocation.py``): these functions return what is left to revoke.
+
 Calls to token endpoints are recorded in the audit log after the transaction that holds
 the connection's rows, as ``token`` calls: the code exchange under the first connection
 it created (under none when it failed before any existed), a revocation under the
@@ -18,10 +22,12 @@ from urllib.parse import urlencode, urlsplit
 
 from authlib.common.security import generate_token
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from ledgerbridge.audit.service import Purpose, record_calls
+from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
-from ledgerbridge.connections.tokens import read_token, store_tokens, token_purpose
+from ledgerbridge.connections.revocation import Pending, unused
+from ledgerbridge.connections.tokens import store_tokens, token_purpose
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
@@ -54,6 +60,13 @@ class Connected:
     tenant_id: str
     connection_ids: list[int]
     redirect_after: str | None
+    superseded: list[Pending]  # the grants these connections used before: to revoke
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    connection: Connection
+    pending: list[Pending]  # what to tell the provider, now that the rows let go
 
 
 def callback_uri(settings: Settings, provider: Provider) -> str:
@@ -240,7 +253,7 @@ def complete_callback(
             if pending.code_verifier
             else None
         )
-    connection_ids = _connect(
+    connection_ids, superseded = _connect(
         db,
         vault,
         settings,
@@ -252,7 +265,7 @@ def complete_callback(
         verifier=verifier,
         account_hint=account_hint,
     )
-    return Connected(pending.tenant_id, connection_ids, pending.redirect_after)
+    return Connected(pending.tenant_id, connection_ids, pending.redirect_after, superseded)
 
 
 def connect_with_code(
@@ -266,9 +279,9 @@ def connect_with_code(
     code: str,
     redirect_uri: str,
     account_hint: str | None,
-) -> list[int]:
+) -> Connected:
     """The manual flow: a code obtained elsewhere (e.g. a provider's OAuth playground)."""
-    return _connect(
+    ids, superseded = _connect(
         db,
         vault,
         settings,
@@ -280,6 +293,7 @@ def connect_with_code(
         verifier=None,
         account_hint=account_hint,
     )
+    return Connected(tenant_id, ids, None, superseded)
 
 
 def _connect(
@@ -294,7 +308,7 @@ def _connect(
     redirect_uri: str,
     verifier: str | None,
     account_hint: str | None,
-) -> list[int]:
+) -> tuple[list[int], list[Pending]]:
     token_calls: list[oauth.Call] = []
     discovery_calls: list[oauth.Call] = []
     ids: list[int] = []
@@ -310,8 +324,10 @@ def _connect(
             token_calls.append,
             discovery_calls.append,
         )
-        grant_id, ids = _store(db, vault, tenant_id, user, provider, tokens, found, account_hint)
-        return ids
+        grant_id, ids, superseded = _store(
+            db, vault, tenant_id, user, provider, tokens, found, account_hint
+        )
+        return ids, superseded
     finally:
         purpose = token_purpose(tenant_id, ids[0] if ids else None, grant_id)
         record_calls(db, purpose, token_calls)
@@ -362,8 +378,9 @@ def _store(
     tokens: oauth.TokenSet,
     found: list[accounts.RemoteAccount],
     account_hint: str | None,
-) -> tuple[int, list[int]]:
-    """The grant and its connections (created, or reconnected): the grant's id, theirs."""
+) -> tuple[int, list[int], list[Pending]]:
+    """The grant and its connections (created, or reconnected): the grant's id, theirs,
+    and the grants they used before that no connection uses any more (to revoke)."""
     with db.tenant(tenant_id) as session:
         grant = OAuthGrant(
             provider=provider.value,
@@ -374,6 +391,7 @@ def _store(
         session.flush()
         store_tokens(vault, grant, tokens)
         grant_id, ids = grant.id, []
+        replaced: dict[int, int] = {}  # a grant let go of -> the connection that used it
         for account in found:
             connection = session.scalars(
                 select(Connection).where(
@@ -391,6 +409,8 @@ def _store(
                 session.add(connection)
             connection.external_account_name = account.name
             connection.provider_connection_id = account.provider_connection_id
+            if connection.grant_id is not None and connection.grant_id != grant.id:
+                replaced[connection.grant_id] = connection.id
             connection.grant_id = grant.id
             connection.status = ConnectionStatus.active
             connection.status_reason = None
@@ -406,80 +426,57 @@ def _store(
                 provider=provider.value,
                 external_account_id=account.external_id,
             )
-    return grant_id, ids
+        superseded = [
+            p for old, used_by in replaced.items() for p in _let_go(session, {old}, used_by)
+        ]
+    return grant_id, ids, superseded
 
 
-def disconnect(
-    db: Database, vault: Vault, settings: Settings, *, tenant_id: str, connection_id: int
-) -> Connection | None:
-    """Revoke at the provider where it can, wipe the tokens, keep the row as history."""
-    calls: list[oauth.Call] = []
-    purpose: Purpose | None = None
-    try:
-        with db.tenant(tenant_id) as session:
-            connection = session.get(Connection, connection_id, with_for_update=True)
-            if connection is None:
-                return None
-            grant = session.get(OAuthGrant, connection.grant_id) if connection.grant_id else None
-            siblings = (
-                session.scalar(
-                    select(Connection.id)
-                    .where(
-                        Connection.grant_id == grant.id,
-                        Connection.id != connection.id,
-                        Connection.status != ConnectionStatus.disconnected,
-                    )
-                    .limit(1)
-                )
-                if grant
-                else None
-            )
-            if grant is not None and grant.revoked_at is None:
-                purpose = token_purpose(tenant_id, connection.id, grant.id)
-                _revoke_at_provider(
-                    vault, settings, connection, grant, siblings is not None, calls.append
-                )
-                if siblings is None:
-                    grant.access_token = grant.refresh_token = None
-                    grant.revoked_at = utcnow()
-            connection.status = ConnectionStatus.disconnected
-            connection.disconnected_at = utcnow()
-            connection.grant_id = None
-            append(
-                session,
-                tenant_id,
-                "connection.disconnected",
-                f"connection:{connection.id}",
-                connection_id=str(connection.id),
-                provider=connection.provider,
-            )
-            return connection
-    finally:
-        if purpose is not None:
-            record_calls(db, purpose, calls)
+def _let_go(
+    session: Session, grant_ids: set[int], connection_id: int | None = None
+) -> list[Pending]:
+    """Grants no connection uses any more: their access tokens wiped now, their refresh
+    tokens kept only until the provider has revoked them."""
+    if not grant_ids:
+        return []
+    orphans = list(
+        session.scalars(
+            select(OAuthGrant).where(OAuthGrant.id.in_(grant_ids), unused(OAuthGrant.id))
+        )
+    )
+    for orphan in orphans:
+        orphan.access_token = None
+    return [Pending(orphan.id, connection_id=connection_id) for orphan in orphans]
 
 
-def _revoke_at_provider(
-    vault: Vault,
-    settings: Settings,
-    connection: Connection,
-    grant: OAuthGrant,
-    keep_grant: bool,
-    observe: oauth.Observer,
-) -> None:
-    """Best effort: a provider that is down must not keep a user from disconnecting."""
-    provider = Provider(connection.provider)
-    try:
-        if keep_grant and provider is Provider.xero and connection.provider_connection_id:
-            # Other organisations still use this consent: remove only this one.
-            token = read_token(vault, grant, "access")
-            if token:
-                accounts.disconnect_xero_tenant(
-                    settings, token, connection.provider_connection_id, observe
-                )
-            return
-        refresh_token = read_token(vault, grant, "refresh")
-        if refresh_token and not keep_grant:
-            oauth.revoke(settings, provider, refresh_token=refresh_token, observe=observe)
-    except Exception:
-        return
+def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnected | None:
+    """Stop using the connection's grant and keep the row as history; the provider is told
+    afterwards, outside this transaction (see ``revocation.revoke_or_retry``)."""
+    with db.tenant(tenant_id) as session:
+        connection = session.get(Connection, connection_id, with_for_update=True)
+        if connection is None:
+            return None
+        grant_id = connection.grant_id
+        pending: list[Pending] = []
+        connection.status = ConnectionStatus.disconnected
+        connection.disconnected_at = utcnow()
+        connection.grant_id = None
+        session.flush()
+        if grant_id is not None:
+            pending = _let_go(session, {grant_id}, connection.id)
+            if (
+                not pending
+                and connection.provider == Provider.xero
+                and connection.provider_connection_id
+            ):
+                # Other organisations still use this consent: remove only this one.
+                pending = [Pending(grant_id, connection.provider_connection_id, connection.id)]
+        append(
+            session,
+            tenant_id,
+            "connection.disconnected",
+            f"connection:{connection.id}",
+            connection_id=str(connection.id),
+            provider=connection.provider,
+        )
+        return Disconnected(connection, pending)
