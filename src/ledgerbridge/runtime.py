@@ -44,6 +44,7 @@ def launch(svc: Services) -> DBOS:
     # Importing the workflow modules registers their workflows with DBOS.
     from ledgerbridge.audit import workflows as audit_workflows
     from ledgerbridge.connections import workflows as connection_workflows
+    from ledgerbridge.erasure import workflows as erasure_workflows
     from ledgerbridge.push import workflows as push_workflows
     from ledgerbridge.reconcile import workflows as reconcile_workflows
     from ledgerbridge.sync import workflows as sync_workflows
@@ -54,6 +55,7 @@ def launch(svc: Services) -> DBOS:
         reconcile_workflows,
         audit_workflows,
         connection_workflows,
+        erasure_workflows,
     )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for capability in capabilities:
