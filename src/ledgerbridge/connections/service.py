@@ -456,6 +456,8 @@ def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnec
         connection = session.get(Connection, connection_id, with_for_update=True)
         if connection is None:
             return None
+        if connection.status == ConnectionStatus.disconnected and connection.grant_id is None:
+            return Disconnected(connection, [])  # already: nothing changes
         grant_id = connection.grant_id
         pending: list[Pending] = []
         connection.status = ConnectionStatus.disconnected
