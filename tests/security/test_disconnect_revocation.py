@@ -169,11 +169,11 @@ def test_no_request_waits_on_a_slow_revocation(
     lb: TestClient, svc: Services, sandbox: httpx.Client, auth: Any, tenant: str
 ) -> None:
     """Issue 23: the revocation runs with no transaction or row lock open. While the
-    provider takes 6 s to answer, a write to the same connection row and another
+    provider takes 8 s to answer, a write to the same connection row and another
     tenant's write both finish before the disconnect does."""
     realm = accounts(sandbox, "quickbooks")[0]["account_id"]
     [made] = connect(lb, auth(tenant), "quickbooks", [realm])
-    rule = {"provider": "quickbooks", "kind": "latency", "latency_ms": 6000}
+    rule = {"provider": "quickbooks", "kind": "latency", "latency_ms": 8000}
     assert sandbox.post("/_sandbox/faults", json={**rule, "path_prefix": REVOKE_PATH}).is_success
     finished: list[str] = []
 
