@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
+from ledgerbridge.connections import revocation
 from ledgerbridge.connections.models import Connection, OAuthGrant
 from ledgerbridge.connections.tokens import read_token
 from ledgerbridge.services import Services
@@ -163,6 +164,30 @@ def test_xero_keeps_the_consent_for_the_other_organisation_until_it_goes_too(
     assert any(m == "DELETE" and p.startswith("/xero/connections/") for m, p in paths)
     assert lb.delete(f"/v1/connections/{second['id']}", headers=auth(tenant)).status_code == 200
     assert _reload(svc, grant.id).refresh_token is None
+
+
+def test_the_sweep_finds_grants_left_holding_tokens_and_revokes_them(
+    lb: TestClient, svc: Services, sandbox: httpx.Client, auth: Any, tenant: str
+) -> None:
+    """What an earlier version left behind (a reconnect kept the old grant's tokens): the
+    hourly sweep's query finds exactly such grants, and revoking one wipes it."""
+    realms = [a["account_id"] for a in accounts(sandbox, "quickbooks")][:2]
+    url = str(sandbox.base_url).rstrip("/")
+    [left] = connect(lb, auth(tenant), "quickbooks", [realms[0]])
+    [used] = connect(lb, auth(tenant), "quickbooks", [realms[1]])
+    legacy, in_use = _grant_of(svc, left["id"]), _grant_of(svc, used["id"])
+    access, refresh = _tokens(svc, legacy)
+    with svc.db.system() as session:  # the old behaviour: the grant let go of, tokens kept
+        row = session.get(Connection, int(left["id"]))
+        assert row is not None
+        row.grant_id = None
+    pending = revocation.unrevoked(svc.db)
+    assert legacy.id in pending and in_use.id not in pending
+
+    revocation.revoke(svc.db, svc.vault, svc.settings, revocation.Pending(legacy.id))
+    assert legacy.id not in revocation.unrevoked(svc.db)
+    assert _reload(svc, legacy.id).refresh_token is None
+    assert _provider_accepts(svc.settings, url, realms[0], access, refresh) == (False, False)
 
 
 def test_no_request_waits_on_a_slow_revocation(

@@ -161,10 +161,10 @@ def enqueue(svc: Services, item: Pending, workflow: str) -> None:
         log.error("revocation_retry_not_queued", grant_id=item.grant_id, error=type(exc).__name__)
 
 
-def queue_unrevoked(svc: Services, now: datetime) -> int:
-    """Queue a revocation for every grant no connection uses that still holds a token."""
-    with svc.db.system(read_only=True) as session:
-        ids = list(
+def unrevoked(db: Database) -> list[int]:
+    """Grants that no connection uses and that still hold a token: revocations pending."""
+    with db.system(read_only=True) as session:
+        return list(
             session.scalars(
                 select(OAuthGrant.id).where(
                     or_(
@@ -174,6 +174,11 @@ def queue_unrevoked(svc: Services, now: datetime) -> int:
                 )
             )
         )
+
+
+def queue_unrevoked(svc: Services, now: datetime) -> int:
+    """Queue a revocation for every grant no connection uses that still holds a token."""
+    ids = unrevoked(svc.db)
     for grant_id in ids:
         item = Pending(grant_id)
         enqueue(svc, item, workflow_id(item, f"-sweep-{now:%Y%m%dT%H%M}"))
