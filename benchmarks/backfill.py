@@ -264,7 +264,11 @@ def connect_xero(svc: Services, origin: str) -> int:
     started = client.post("/v1/connections/xero/authorize", json={}, headers=headers)
     if started.status_code != 200:
         raise BenchmarkFailed(f"authorize: {started.status_code} {started.text}")
-    callback = httpx.URL(approve_consent(started.json()["authorize_url"], [organisation]))
+    start = httpx.URL(started.json()["authorize_url"])  # the browser's start link
+    opened = client.get(start.path, params=dict(start.params), follow_redirects=False)
+    if opened.status_code != 302:
+        raise BenchmarkFailed(f"start link: {opened.status_code} {opened.text}")
+    callback = httpx.URL(approve_consent(opened.headers["location"], [organisation]))
     answer = client.get(callback.path, params=dict(callback.params))
     if answer.status_code != 200:
         raise BenchmarkFailed(f"OAuth callback: {answer.status_code} {answer.text}")

@@ -92,8 +92,11 @@ def connect(lb: Service, headers: dict[str, str], provider: str, account: str) -
     started = httpx.post(
         f"{lb.url}/v1/connections/{provider}/authorize", json={}, headers=headers
     ).json()
-    callback = approve_consent(started["authorize_url"], [account])
-    answer = httpx.get(callback, timeout=60)
+    with httpx.Client(timeout=60) as browser:  # keeps the cookie the start link sets
+        opened = browser.get(started["authorize_url"])
+        assert opened.status_code == 302, opened.text
+        callback = approve_consent(opened.headers["location"], [account])
+        answer = browser.get(callback)
     assert answer.status_code == 200, answer.text
     connection_id: str = answer.json()["connections"][0]["id"]
     return connection_id

@@ -12,6 +12,7 @@ from ledgerbridge import __version__
 from ledgerbridge.audit import api as audit
 from ledgerbridge.connections import api as connections
 from ledgerbridge.connections import mappings
+from ledgerbridge.erasure import api as erasure
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
 from ledgerbridge.events import api as events
 from ledgerbridge.observability import health
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         statements_api.router,
         events.router,
         audit.router,
+        erasure.router,
     )
     for router in routers:
         app.include_router(router)

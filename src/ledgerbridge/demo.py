@@ -170,8 +170,14 @@ def _connect(api: httpx.Client, sandbox_origin: str, provider: str, console: Con
             f"the sandbox seeded no {provider} account: unset LEDGERBRIDGE_SANDBOX_* settings"
         )
     started = _call(api, "POST", f"/v1/connections/{provider}/authorize", json={})
-    callback = approve_consent(started["authorize_url"], [account["account_id"]])
-    answer = httpx.get(callback, timeout=60)
+    # The browser: opens the start link (which sets the cookie binding the flow to it),
+    # approves the consent page, and follows the provider back to the callback.
+    with httpx.Client(timeout=60) as browser:
+        opened = browser.get(started["authorize_url"])
+        if opened.status_code != 302:
+            raise DemoError(f"opening the {provider} connect link failed: {opened.text}")
+        callback = approve_consent(opened.headers["location"], [account["account_id"]])
+        answer = browser.get(callback)
     if answer.status_code != 200:
         raise DemoError(f"connecting {provider} failed ({answer.status_code}): {answer.text}")
     connected = answer.json()["connections"][0]

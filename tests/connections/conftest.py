@@ -36,6 +36,17 @@ def accounts(sandbox: httpx.Client, provider: str) -> list[dict[str, Any]]:
     return [a for a in sandbox.get("/_sandbox/accounts").json() if a["provider"] == provider]
 
 
+def open_start_link(lb: TestClient, started: dict[str, Any]) -> str:
+    """Open the connect link as the user's browser does (the cookie stays in ``lb``):
+    the provider's authorize URL it redirects to."""
+    start = httpx.URL(started["authorize_url"])
+    assert start.path.endswith("/start"), start
+    opened = lb.get(start.path, params=dict(start.params), follow_redirects=False)
+    assert opened.status_code == 302, opened.text
+    location: str = opened.headers["location"]
+    return location
+
+
 def connect(
     lb: TestClient,
     headers: dict[str, str],
@@ -45,7 +56,7 @@ def connect(
     """Drive the whole browser flow: authorize → consent page → Allow → our callback."""
     started = lb.post(f"/v1/connections/{provider}/authorize", json={}, headers=headers)
     assert started.status_code == 200, started.text
-    location = approve_consent(started.json()["authorize_url"], account_ids)
+    location = approve_consent(open_start_link(lb, started.json()), account_ids)
     callback = httpx.URL(location)
     assert callback.path == f"/v1/oauth/{provider}/callback"
     response = lb.get(callback.path, params=dict(callback.params))

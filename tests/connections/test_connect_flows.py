@@ -11,7 +11,7 @@ from ledgerbridge.connections.tokens import read_token
 from ledgerbridge.db.engine import Database
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
-from tests.connections.conftest import accounts, connect
+from tests.connections.conftest import accounts, connect, open_start_link
 
 
 def test_xero_consent_covering_two_organisations_makes_two_connections(
@@ -93,12 +93,15 @@ def test_state_is_single_use_and_checked(
     from ledgerbridge.sandbox.consent import approve_consent
 
     started = lb.post("/v1/connections/quickbooks/authorize", json={}, headers=auth(tenant)).json()
-    callback = httpx.URL(approve_consent(started["authorize_url"]))
+    callback = httpx.URL(approve_consent(open_start_link(lb, started)))
+    cookies = dict(lb.cookies)  # the browser's binding, cleared by the callback
     assert lb.get(callback.path, params=dict(callback.params)).status_code == 200
+    assert not lb.cookies
+    lb.cookies.update(cookies)
     reused = lb.get(callback.path, params=dict(callback.params))
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_state"
     forged = lb.get(callback.path, params={**dict(callback.params), "state": "forged"})
-    assert forged.status_code == 400
+    assert forged.status_code == 403  # no cookie was ever set for that state
     assert (
         lb.post("/v1/connections/myob/authorize", json={}, headers=auth(tenant)).status_code == 404
     )
@@ -122,7 +125,7 @@ def test_redirect_after_sends_the_browser_back_to_the_host_app(
         json={"redirect_after": "https://host.example/settings/integrations"},
         headers=auth(tenant),
     ).json()
-    callback = httpx.URL(approve_consent(started["authorize_url"]))
+    callback = httpx.URL(approve_consent(open_start_link(lb, started)))
     response = lb.get(callback.path, params=dict(callback.params), follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "https://host.example/settings/integrations"

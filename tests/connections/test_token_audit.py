@@ -18,7 +18,7 @@ from ledgerbridge.connections.tokens import access_token, read_token
 from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
-from tests.connections.conftest import accounts
+from tests.connections.conftest import accounts, open_start_link
 
 
 def _tokens(svc: Services, connection_id: int) -> list[str]:
@@ -64,7 +64,7 @@ def test_exchange_refresh_and_revocation_are_audited_without_secrets(
     account = accounts(sandbox, provider)[0]["account_id"]
     started = lb.post(f"/v1/connections/{provider}/authorize", json={}, headers=auth(tenant))
     assert started.status_code == 200, started.text
-    callback = httpx.URL(approve_consent(started.json()["authorize_url"], [account]))
+    callback = httpx.URL(approve_consent(open_start_link(lb, started.json()), [account]))
     code, state = callback.params["code"], callback.params["state"]
     secrets = [code, *_verifier(svc, state)]
     answer = lb.get(callback.path, params=dict(callback.params))

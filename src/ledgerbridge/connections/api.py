@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from ledgerbridge.connections import service
+from ledgerbridge.connections import revocation, service
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant
 from ledgerbridge.connections.schemas import (
     AuthorizeRequest,
@@ -53,6 +53,9 @@ def _out(session: TenantSession, rows: list[Connection]) -> list[ConnectionOut]:
 def authorize(
     provider: ProviderName, body: AuthorizeRequest, principal: Admin, svc: Svc
 ) -> AuthorizeResponse:
+    """A connect link for the user's browser: ledgerbridge's own start URL, to open at once
+    (single use, valid for two minutes). It binds the flow to that browser with a cookie,
+    then sends it on to the provider's consent page."""
     started = service.start_authorization(
         svc.db,
         svc.vault,
@@ -67,9 +70,41 @@ def authorize(
     )
 
 
+@router.get(
+    "/v1/oauth/{provider}/start",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "On to the provider's consent page, with the cookie set."}},
+)
+def oauth_start(
+    provider: ProviderName,
+    svc: Svc,
+    state: Annotated[str, Query(min_length=1, max_length=512)],
+) -> RedirectResponse:
+    """Where the host app sends the user's browser (no credentials: the link is single-use)."""
+    chosen = _provider(provider)
+    url = service.open_in_browser(svc.db, svc.vault, svc.settings, provider=chosen, state=state)
+    binding = service.browser_binding(svc.settings, svc.secret_key, chosen, state)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        binding.name,
+        binding.value,
+        max_age=binding.max_age,
+        path=binding.path,
+        secure=binding.secure,
+        httponly=True,
+        samesite="lax",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @router.get("/v1/oauth/{provider}/callback", response_model=ConnectResult)
 def oauth_callback(
     provider: ProviderName,
+    request: Request,
+    response: Response,
     svc: Svc,
     state: Annotated[str, Query(min_length=1, max_length=512)],
     code: Annotated[str | None, Query(max_length=4096)] = None,
@@ -77,9 +112,9 @@ def oauth_callback(
     realm_id: Annotated[identifiers.RealmId | None, Query(alias="realmId")] = None,
     domain_prefix: Annotated[identifiers.DomainPrefix | None, Query()] = None,
 ) -> ConnectResult | RedirectResponse:
-    """Where the provider sends the user's browser back (no credentials: the state binds it).
-
-    A malformed or missing account id is refused (422) before the state is used."""
+    """Where the provider sends the user's browser back: the state names the flow, and the
+    cookie set by the start link proves this is the browser that began it. A malformed or
+    missing account id is refused (422) before the state is used."""
     chosen = _provider(provider)
     if error or not code:
         raise ApiError(
@@ -93,13 +128,20 @@ def oauth_callback(
         svc.db,
         svc.vault,
         svc.settings,
+        secret_key=svc.secret_key,
+        cookies=request.cookies,
         provider=chosen,
         code=code,
         state=state,
         account_hint=hint,
     )
+    revocation.revoke_or_retry(svc, connected.superseded)
+    binding = service.browser_binding(svc.settings, svc.secret_key, chosen, state)
     if connected.redirect_after:
-        return RedirectResponse(connected.redirect_after, status_code=303)
+        redirect = RedirectResponse(connected.redirect_after, status_code=303)
+        redirect.delete_cookie(binding.name, path=binding.path)
+        return redirect
+    response.delete_cookie(binding.name, path=binding.path)
     with svc.db.tenant(connected.tenant_id) as session:
         rows = list(
             session.scalars(select(Connection).where(Connection.id.in_(connected.connection_ids)))
@@ -122,7 +164,7 @@ def connect(
             raise service.invalid_input(("body", name), f"not used by {chosen.value}")
     hint = given[field] if field else None
     service.check_account_hint(chosen, hint, ("body", field or "account"))
-    ids = service.connect_with_code(
+    connected = service.connect_with_code(
         svc.db,
         svc.vault,
         svc.settings,
@@ -133,8 +175,11 @@ def connect(
         redirect_uri=str(body.redirect_uri),
         account_hint=hint,
     )
+    revocation.revoke_or_retry(svc, connected.superseded)
     with svc.db.tenant(principal.tenant_id) as session:
-        rows = list(session.scalars(select(Connection).where(Connection.id.in_(ids))))
+        rows = list(
+            session.scalars(select(Connection).where(Connection.id.in_(connected.connection_ids)))
+        )
         return ConnectResult(connections=_out(session, rows))
 
 
@@ -166,9 +211,11 @@ def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSessio
 
 @router.delete("/v1/connections/{connection_id}", response_model=ConnectionOut)
 def disconnect(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
-    row = service.disconnect(
-        svc.db, svc.vault, svc.settings, tenant_id=principal.tenant_id, connection_id=connection_id
-    )
-    if row is None:
+    """Disconnect: the grant's tokens are wiped and revoked at the provider (Lightspeed has
+    no revocation: wiped only); a failed revocation is retried durably. The connection's
+    records stay readable until the tenant's data is erased (``DELETE /v1/tenant-data``)."""
+    done = service.disconnect(svc.db, tenant_id=principal.tenant_id, connection_id=connection_id)
+    if done is None:
         raise not_found("connection")
-    return ConnectionOut.of(row, None)
+    revocation.revoke_or_retry(svc, done.pending)
+    return ConnectionOut.of(done.connection, None)

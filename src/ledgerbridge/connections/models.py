@@ -69,6 +69,7 @@ class OAuthState(TenantOwned, Base):
     redirect_after: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]  # when a browser opened the start link (once)
     used_at: Mapped[datetime | None]
 
 

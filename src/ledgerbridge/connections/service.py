@@ -1,5 +1,9 @@
 """Use cases: start and complete connect flows, reconnect, disconnect.
 
+Disconnecting, and reconnecting an account through a new consent, let go of a grant in
+the database first; revoking it at the provider happens afterwards, outside any
+transaction (``revocation.py``): these functions return what is left to revoke.
+
 Calls to token endpoints are recorded in the audit log after the transaction that holds
 the connection's rows, as ``token`` calls: the code exchange under the first connection
 it created (under none when it failed before any existed), a revocation under the
@@ -9,17 +13,21 @@ connection being disconnected.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.security import generate_token
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from ledgerbridge.audit.service import Purpose, record_calls
+from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
-from ledgerbridge.connections.tokens import read_token, store_tokens, token_purpose
+from ledgerbridge.connections.revocation import Pending, unused
+from ledgerbridge.connections.tokens import store_tokens, token_purpose
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
@@ -37,18 +45,82 @@ class Authorization:
 
 
 @dataclass(frozen=True)
+class BrowserBinding:
+    """The cookie that ties a connect flow to the browser that opened its start link."""
+
+    name: str
+    value: str
+    path: str
+    max_age: int
+    secure: bool
+
+
+@dataclass(frozen=True)
 class Connected:
     tenant_id: str
     connection_ids: list[int]
     redirect_after: str | None
+    superseded: list[Pending]  # the grants these connections used before: to revoke
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    connection: Connection
+    pending: list[Pending]  # what to tell the provider, now that the rows let go
 
 
 def callback_uri(settings: Settings, provider: Provider) -> str:
     return f"{settings.public_url.rstrip('/')}/v1/oauth/{provider.value}/callback"
 
 
+# How long the start link handed to the host app may wait before a browser opens it.
+START_SECONDS = 120
+COOKIE_PREFIX = "lb_connect_"
+
+
+def start_uri(settings: Settings, provider: Provider, state: str) -> str:
+    query = urlencode({"state": state})
+    return f"{settings.public_url.rstrip('/')}/v1/oauth/{provider.value}/start?{query}"
+
+
 def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+def browser_binding(
+    settings: Settings, secret_key: str, provider: Provider, state: str
+) -> BrowserBinding:
+    """The cookie for ``state``: named after it (so flows in parallel keep theirs), its
+    value an HMAC of it under the secret key, sent only to the callback."""
+    digest = _state_hash(state)
+    value = hmac.new(
+        secret_key.encode(), f"ledgerbridge-connect-browser:{digest}".encode(), hashlib.sha256
+    ).hexdigest()
+    return BrowserBinding(
+        name=COOKIE_PREFIX + digest[:16],
+        value=value,
+        path=urlsplit(callback_uri(settings, provider)).path,
+        max_age=settings.oauth_state_seconds,
+        secure=settings.public_url.lower().startswith("https://"),
+    )
+
+
+def _check_browser(
+    settings: Settings,
+    secret_key: str,
+    provider: Provider,
+    state: str,
+    cookies: Mapping[str, str],
+) -> None:
+    expected = browser_binding(settings, secret_key, provider, state)
+    presented = cookies.get(expected.name, "")
+    if not hmac.compare_digest(presented.encode(), expected.value.encode()):
+        raise ApiError(
+            403,
+            "foreign_browser",
+            "this connect flow was started in another browser (or its cookie was blocked): "
+            "start connecting again from the app",
+        )
 
 
 def _check_redirect_after(settings: Settings, url: str | None) -> None:
@@ -79,7 +151,7 @@ def start_authorization(
     state = secrets.token_urlsafe(32)
     verifier = generate_token(64) if oauth.PROFILES[provider].pkce else None
     redirect_uri = callback_uri(settings, provider)
-    url = _authorize_url(settings, provider, state, redirect_uri, verifier)
+    _authorize_url(settings, provider, state, redirect_uri, verifier)  # configured at all?
     expires_at = utcnow() + timedelta(seconds=settings.oauth_state_seconds)
     digest = _state_hash(state)
     with db.tenant(tenant_id) as session:
@@ -96,7 +168,42 @@ def start_authorization(
                 expires_at=expires_at,
             )
         )
-    return Authorization(url, state, expires_at)
+    return Authorization(start_uri(settings, provider, state), state, expires_at)
+
+
+def open_in_browser(
+    db: Database, vault: Vault, settings: Settings, *, provider: Provider, state: str
+) -> str:
+    """The start link, opened once and soon after it was made: the provider's authorize URL."""
+    digest = _state_hash(state)
+    now = utcnow()
+    with db.system() as session:
+        claimed = session.execute(
+            update(OAuthState)
+            .where(
+                OAuthState.state_hash == digest,
+                OAuthState.provider == provider.value,
+                OAuthState.started_at.is_(None),
+                OAuthState.used_at.is_(None),
+                OAuthState.expires_at > now,
+                OAuthState.created_at > now - timedelta(seconds=START_SECONDS),
+            )
+            .values(started_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(
+                400,
+                "invalid_state",
+                "unknown, expired or already opened connect link: start connecting again",
+            )
+        pending = session.scalars(select(OAuthState).where(OAuthState.state_hash == digest)).one()
+        verifier = (
+            vault.decrypt(pending.code_verifier, context=f"oauth_state:{digest}")
+            if pending.code_verifier
+            else None
+        )
+        redirect_uri = pending.redirect_uri
+    return _authorize_url(settings, provider, state, redirect_uri, verifier)
 
 
 def _authorize_url(
@@ -115,13 +222,17 @@ def complete_callback(
     vault: Vault,
     settings: Settings,
     *,
+    secret_key: str,
+    cookies: Mapping[str, str],
     provider: Provider,
     code: str,
     state: str,
     account_hint: str | None,
 ) -> Connected:
-    # Refused before the state is claimed, so the user can still complete this connect.
+    """Only the browser that opened the start link completes the flow; anyone else is
+    refused before the state is claimed, so a stranger cannot use it up either."""
     check_account_hint(provider, account_hint)
+    _check_browser(settings, secret_key, provider, state, cookies)
     digest = _state_hash(state)
     with db.system() as session:
         # Single use: only the first caller flips used_at, and only before expiry.
@@ -143,7 +254,7 @@ def complete_callback(
             if pending.code_verifier
             else None
         )
-    connection_ids = _connect(
+    connection_ids, superseded = _connect(
         db,
         vault,
         settings,
@@ -155,7 +266,7 @@ def complete_callback(
         verifier=verifier,
         account_hint=account_hint,
     )
-    return Connected(pending.tenant_id, connection_ids, pending.redirect_after)
+    return Connected(pending.tenant_id, connection_ids, pending.redirect_after, superseded)
 
 
 def connect_with_code(
@@ -169,10 +280,10 @@ def connect_with_code(
     code: str,
     redirect_uri: str,
     account_hint: str | None,
-) -> list[int]:
+) -> Connected:
     """The manual flow: a code obtained elsewhere (e.g. a provider's OAuth playground)."""
     check_account_hint(provider, account_hint)
-    return _connect(
+    ids, superseded = _connect(
         db,
         vault,
         settings,
@@ -184,6 +295,7 @@ def connect_with_code(
         verifier=None,
         account_hint=account_hint,
     )
+    return Connected(tenant_id, ids, None, superseded)
 
 
 def check_account_hint(
@@ -227,7 +339,7 @@ def _connect(
     redirect_uri: str,
     verifier: str | None,
     account_hint: str | None,
-) -> list[int]:
+) -> tuple[list[int], list[Pending]]:
     token_calls: list[oauth.Call] = []
     discovery_calls: list[oauth.Call] = []
     ids: list[int] = []
@@ -243,8 +355,10 @@ def _connect(
             token_calls.append,
             discovery_calls.append,
         )
-        grant_id, ids = _store(db, vault, tenant_id, user, provider, tokens, found, account_hint)
-        return ids
+        grant_id, ids, superseded = _store(
+            db, vault, tenant_id, user, provider, tokens, found, account_hint
+        )
+        return ids, superseded
     finally:
         purpose = token_purpose(tenant_id, ids[0] if ids else None, grant_id)
         record_calls(db, purpose, token_calls)
@@ -302,8 +416,9 @@ def _store(
     tokens: oauth.TokenSet,
     found: list[accounts.RemoteAccount],
     account_hint: str | None,
-) -> tuple[int, list[int]]:
-    """The grant and its connections (created, or reconnected): the grant's id, theirs."""
+) -> tuple[int, list[int], list[Pending]]:
+    """The grant and its connections (created, or reconnected): the grant's id, theirs,
+    and the grants they used before that no connection uses any more (to revoke)."""
     with db.tenant(tenant_id) as session:
         grant = OAuthGrant(
             provider=provider.value,
@@ -314,6 +429,7 @@ def _store(
         session.flush()
         store_tokens(vault, grant, tokens)
         grant_id, ids = grant.id, []
+        replaced: dict[int, int] = {}  # a grant let go of -> the connection that used it
         for account in found:
             connection = session.scalars(
                 select(Connection).where(
@@ -331,6 +447,8 @@ def _store(
                 session.add(connection)
             connection.external_account_name = account.name
             connection.provider_connection_id = account.provider_connection_id
+            if connection.grant_id is not None and connection.grant_id != grant.id:
+                replaced[connection.grant_id] = connection.id
             connection.grant_id = grant.id
             connection.status = ConnectionStatus.active
             connection.status_reason = None
@@ -346,80 +464,59 @@ def _store(
                 provider=provider.value,
                 external_account_id=account.external_id,
             )
-    return grant_id, ids
+        superseded = [
+            p for old, used_by in replaced.items() for p in _let_go(session, {old}, used_by)
+        ]
+    return grant_id, ids, superseded
 
 
-def disconnect(
-    db: Database, vault: Vault, settings: Settings, *, tenant_id: str, connection_id: int
-) -> Connection | None:
-    """Revoke at the provider where it can, wipe the tokens, keep the row as history."""
-    calls: list[oauth.Call] = []
-    purpose: Purpose | None = None
-    try:
-        with db.tenant(tenant_id) as session:
-            connection = session.get(Connection, connection_id, with_for_update=True)
-            if connection is None:
-                return None
-            grant = session.get(OAuthGrant, connection.grant_id) if connection.grant_id else None
-            siblings = (
-                session.scalar(
-                    select(Connection.id)
-                    .where(
-                        Connection.grant_id == grant.id,
-                        Connection.id != connection.id,
-                        Connection.status != ConnectionStatus.disconnected,
-                    )
-                    .limit(1)
-                )
-                if grant
-                else None
-            )
-            if grant is not None and grant.revoked_at is None:
-                purpose = token_purpose(tenant_id, connection.id, grant.id)
-                _revoke_at_provider(
-                    vault, settings, connection, grant, siblings is not None, calls.append
-                )
-                if siblings is None:
-                    grant.access_token = grant.refresh_token = None
-                    grant.revoked_at = utcnow()
-            connection.status = ConnectionStatus.disconnected
-            connection.disconnected_at = utcnow()
-            connection.grant_id = None
-            append(
-                session,
-                tenant_id,
-                "connection.disconnected",
-                f"connection:{connection.id}",
-                connection_id=str(connection.id),
-                provider=connection.provider,
-            )
-            return connection
-    finally:
-        if purpose is not None:
-            record_calls(db, purpose, calls)
+def _let_go(
+    session: Session, grant_ids: set[int], connection_id: int | None = None
+) -> list[Pending]:
+    """Grants no connection uses any more: their access tokens wiped now, their refresh
+    tokens kept only until the provider has revoked them."""
+    if not grant_ids:
+        return []
+    orphans = list(
+        session.scalars(
+            select(OAuthGrant).where(OAuthGrant.id.in_(grant_ids), unused(OAuthGrant.id))
+        )
+    )
+    for orphan in orphans:
+        orphan.access_token = None
+    return [Pending(orphan.id, connection_id=connection_id) for orphan in orphans]
 
 
-def _revoke_at_provider(
-    vault: Vault,
-    settings: Settings,
-    connection: Connection,
-    grant: OAuthGrant,
-    keep_grant: bool,
-    observe: oauth.Observer,
-) -> None:
-    """Best effort: a provider that is down must not keep a user from disconnecting."""
-    provider = Provider(connection.provider)
-    try:
-        if keep_grant and provider is Provider.xero and connection.provider_connection_id:
-            # Other organisations still use this consent: remove only this one.
-            token = read_token(vault, grant, "access")
-            if token:
-                accounts.disconnect_xero_tenant(
-                    settings, token, connection.provider_connection_id, observe
-                )
-            return
-        refresh_token = read_token(vault, grant, "refresh")
-        if refresh_token and not keep_grant:
-            oauth.revoke(settings, provider, refresh_token=refresh_token, observe=observe)
-    except Exception:
-        return
+def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnected | None:
+    """Stop using the connection's grant and keep the row as history; the provider is told
+    afterwards, outside this transaction (see ``revocation.revoke_or_retry``)."""
+    with db.tenant(tenant_id) as session:
+        connection = session.get(Connection, connection_id, with_for_update=True)
+        if connection is None:
+            return None
+        if connection.status == ConnectionStatus.disconnected and connection.grant_id is None:
+            return Disconnected(connection, [])  # already: nothing changes
+        grant_id = connection.grant_id
+        pending: list[Pending] = []
+        connection.status = ConnectionStatus.disconnected
+        connection.disconnected_at = utcnow()
+        connection.grant_id = None
+        session.flush()
+        if grant_id is not None:
+            pending = _let_go(session, {grant_id}, connection.id)
+            if (
+                not pending
+                and connection.provider == Provider.xero
+                and connection.provider_connection_id
+            ):
+                # Other organisations still use this consent: remove only this one.
+                pending = [Pending(grant_id, connection.provider_connection_id, connection.id)]
+        append(
+            session,
+            tenant_id,
+            "connection.disconnected",
+            f"connection:{connection.id}",
+            connection_id=str(connection.id),
+            provider=connection.provider,
+        )
+        return Disconnected(connection, pending)

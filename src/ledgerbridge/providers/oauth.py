@@ -301,10 +301,19 @@ def revoke(
     refresh_token: str,
     observe: Observer | None = None,
 ) -> bool:
-    """Revoke at the provider where it can; False when it has no revocation endpoint."""
+    """Revoke at the provider where it can: True once the token is revoked, or unknown to
+    the provider (a 400: nothing left to revoke); False when it has no revocation endpoint.
+    ``ProviderUnavailable`` for anything worth trying again (network, 401/403, 429, 5xx)."""
     url = endpoints_for(settings, provider).revoke_url()
     if url is None:
         return False
     with _client(settings, provider, observe=observe, sends_to=url) as client:
-        response = client.revoke_token(url, token=refresh_token, token_type_hint="refresh_token")
-        return bool(response.is_success)
+        try:
+            response = client.revoke_token(
+                url, token=refresh_token, token_type_hint="refresh_token"
+            )
+        except httpx.TransportError as exc:
+            raise ProviderUnavailable(f"revocation failed: {type(exc).__name__}") from None
+    if response.is_success or response.status_code == 400:
+        return True
+    raise ProviderUnavailable(f"revocation answered {response.status_code}")

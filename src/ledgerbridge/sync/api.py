@@ -36,6 +36,17 @@ Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
 RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records))]
 Svc = Annotated[Services, Depends(services)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# The provider's own payload carries what the unified model leaves out (names, e-mail and
+# postal addresses, free text): only developers and above may read it.
+RAW_ROLE = Role.developer
+RemoteDataParam = Annotated[
+    bool | None,
+    Query(
+        description="Include the provider's raw payload as `remote_data` (developer role or "
+        "higher; a viewer asking for it gets 403). Single-record reads include it by default "
+        "for developers and above, never for viewers."
+    ),
+]
 
 
 def _connection(session: TenantSession, connection_id: int) -> Connection:
@@ -130,14 +141,15 @@ def _record_out(record: Record, raw: RawObject | None) -> RecordOut:
 def list_records(
     connection_id: Id,
     model: Model,
-    _: RecordsViewer,
+    principal: RecordsViewer,
     session: TenantSession,
     updated_since: Annotated[datetime | None, Query()] = None,
     include_deleted: bool = False,
-    include_remote_data: bool = False,
+    include_remote_data: RemoteDataParam = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RecordOut]:
+    with_raw = _wants_remote_data(principal, include_remote_data, default=False)
     connection = _connection(session, connection_id)
     if updated_since is not None and updated_since.tzinfo is None:
         raise ApiError(422, "validation_error", "updated_since needs a timezone (e.g. Z)")
@@ -147,11 +159,23 @@ def list_records(
     if updated_since is not None:
         query = query.where(Record.updated_at >= updated_since)
     rows, next_cursor = id_page(session, query, limit, cursor)
-    raws = _raws(session, rows) if include_remote_data else {}
+    raws = _raws(session, rows) if with_raw else {}
     return Page(
         data=[_record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None) for r in rows],
         next_cursor=next_cursor,
     )
+
+
+def _wants_remote_data(principal: Principal, asked: bool | None, default: bool) -> bool:
+    """Whether to include raw payloads: asked for explicitly by a viewer is a 403."""
+    allowed = principal.role.allows(RAW_ROLE)
+    if asked and not allowed:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"raw provider payloads (include_remote_data) need the {RAW_ROLE.value} role or higher",
+        )
+    return (default if asked is None else asked) and allowed
 
 
 def _raws(session: TenantSession, rows: list[Record]) -> dict[int, RawObject]:
@@ -164,12 +188,15 @@ def get_record(
     connection_id: Id,
     model: Model,
     record_id: Id,
-    _: RecordsViewer,
+    principal: RecordsViewer,
     session: TenantSession,
-    include_remote_data: bool = True,
+    include_remote_data: RemoteDataParam = None,
 ) -> RecordOut:
+    with_raw = _wants_remote_data(principal, include_remote_data, default=True)
     record = session.get(Record, record_id)
     if record is None or record.connection_id != connection_id or record.model != model.value:
         raise not_found("record")
-    raw = session.get(RawObject, record.raw_object_id) if include_remote_data else None
+    raw = (
+        session.get(RawObject, record.raw_object_id) if with_raw and record.raw_object_id else None
+    )
     return _record_out(record, raw)

@@ -114,6 +114,8 @@ class RecordOut(BaseModel):
     remote_was_deleted: bool
     data: dict[str, Any] = Field(description="The unified record; money as decimal strings.")
     remote_data: dict[str, Any] | None = Field(
-        None, description="The provider's payload, with include_remote_data=true."
+        None,
+        description="The provider's payload, with include_remote_data (developer role or "
+        "higher; always null for viewers).",
     )
     updated_at: datetime

@@ -1,0 +1,1 @@
+"""Erasing a tenant's data on request: durable, reported, other tenants untouched."""

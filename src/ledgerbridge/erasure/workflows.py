@@ -1,0 +1,81 @@
+"""Erasure on DBOS: one durable workflow per request, resumed where it was after a crash.
+
+Each step is idempotent (disconnecting twice, deleting rows already gone), so a step
+replayed after a crash does no harm; the report counts what each table's step removed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dbos import DBOS
+
+from ledgerbridge.erasure import service
+from ledgerbridge.services import Services
+
+REQUEUE_SCHEDULE = "ledgerbridge-erasure-requeue"
+_services: Services | None = None
+
+
+def bind(svc: Services) -> None:
+    global _services
+    _services = svc
+
+
+def register() -> None:
+    DBOS.register_queue(service.ERASURE_QUEUE, worker_concurrency=1)
+    DBOS.apply_schedules(
+        [{"schedule_name": REQUEUE_SCHEDULE, "workflow_fn": requeue, "schedule": "30 * * * * *"}]
+    )
+
+
+@DBOS.step(name="ledgerbridge.erasure.requeue")
+def _requeue(now: datetime) -> int:
+    return service.requeue_stale(_svc(), now)
+
+
+@DBOS.workflow(name="ledgerbridge.erasure_requeue")
+def requeue(scheduled_at: datetime, _context: Any) -> None:
+    _requeue(scheduled_at)
+
+
+def _svc() -> Services:
+    if _services is None:
+        raise RuntimeError("erasure workflows are not configured in this process")
+    return _services
+
+
+@DBOS.step(name="ledgerbridge.erasure.begin")
+def _begin(erasure_id: int) -> str:
+    return service.begin(_svc().db, erasure_id)
+
+
+@DBOS.step(name="ledgerbridge.erasure.disconnect", retries_allowed=True, max_attempts=3)
+def _disconnect(erasure_id: int, tenant_id: str) -> None:
+    count = service.disconnect_all(_svc(), tenant_id)
+    service.record_count(_svc().db, erasure_id, "connections_disconnected", count)
+
+
+@DBOS.step(name="ledgerbridge.erasure.table", retries_allowed=True, max_attempts=3)
+def _erase(erasure_id: int, tenant_id: str, table: str) -> None:
+    count = service.erase_table(_svc().db, tenant_id, table)
+    service.record_count(_svc().db, erasure_id, table, count)
+
+
+@DBOS.step(name="ledgerbridge.erasure.finish")
+def _finish(erasure_id: int, error: str | None) -> None:
+    service.finish(_svc().db, erasure_id, error)
+
+
+@DBOS.workflow(name=service.ERASURE_WORKFLOW)
+def tenant_erasure(erasure_id: int) -> None:
+    tenant_id = _begin(erasure_id)
+    try:
+        _disconnect(erasure_id, tenant_id)
+        for table in service.TABLES:
+            _erase(erasure_id, tenant_id, table)
+    except Exception as exc:  # reported on the erasure rather than left "running"
+        _finish(erasure_id, f"{type(exc).__name__}: {exc}"[:1000])
+        return
+    _finish(erasure_id, None)
