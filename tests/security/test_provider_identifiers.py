@@ -40,6 +40,7 @@ from ledgerbridge.providers.endpoints import endpoints_for
 from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
+from tests.connections.conftest import open_start_link
 from tests.conftest import TokenFactory, make_settings
 from tests.support import serve_in_thread
 
@@ -350,7 +351,7 @@ def test_a_refused_callback_leaves_the_state_to_complete_the_connect(
         started = client.post(
             "/v1/connections/lightspeed/authorize", json={}, headers=auth(tenant)
         ).json()
-        callback = httpx.URL(approve_consent(started["authorize_url"]))
+        callback = httpx.URL(approve_consent(open_start_link(client, started)))
         params = dict(callback.params)
         for bad in ("sandbox-cafe\x01", "sandbox-cafe\n", "127.0.0.1:9#"):
             refused = client.get(callback.path, params={**params, "domain_prefix": bad})
