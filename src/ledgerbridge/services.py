@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from ledgerbridge.connections.budget import CallBudgets
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
+from ledgerbridge.security.apikeys import RecentUses
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
 
@@ -22,6 +23,7 @@ class Services:
     tokens: TokenVerifier
     vault: Vault
     redis: Redis | None
+    recent_key_uses: RecentUses = field(default_factory=RecentUses, init=False)
     _dbos_client: DBOSClient | None = field(default=None, init=False)
     _budgets: CallBudgets | None = field(default=None, init=False)
 
