@@ -5,7 +5,8 @@ secret key proves possession without the database ever holding anything usable.
 
 Verifying a key only reads. What a use changes (``last_used_at``, and the hash of a key
 still under a previous secret key) is written afterwards in a transaction of its own, at
-most once a minute per key and process, so a keyed read never takes a write lock.
+most once a minute per key and process, by a thread of its own (:class:`KeyUses`), so a
+keyed request never takes or waits for a write lock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import string
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,7 +113,7 @@ def verify(
 
 
 def record_use(db: Database, used: VerifiedKey, at: datetime) -> None:
-    """Stamp ``last_used_at`` (and move an old hash to the current secret key) on its own.
+    """Stamp ``last_used_at`` (and move an old hash to the current secret key), alone.
 
     Conditional updates keep it at most once a minute per key across processes; a failure
     (a busy database) is logged and left for a later use.
@@ -132,15 +134,24 @@ def record_use(db: Database, used: VerifiedKey, at: datetime) -> None:
         log.warning("API key use not recorded", key_id=used.row.id, error_type=type(exc).__name__)
 
 
-class RecentUses:
-    """The keys whose use this process recorded within the last minute (thread-safe)."""
+class KeyUses:
+    """Records key uses off the request: at most once a minute per key, one writer thread.
 
-    def __init__(self) -> None:
+    The write waits for its own turn at the database (on SQLite, another request's write
+    lock) without holding up the request that used the key.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._at: dict[int, float] = {}
         self._lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-key-uses")
 
-    def claim(self, key_id: int) -> bool:
-        """True for the first use of ``key_id`` in a minute: that caller records it."""
+    def record(self, used: VerifiedKey, at: datetime) -> None:
+        if used.use_to_record(at) and self._claim(used.row.id):
+            self._writer.submit(record_use, self._db, used, at)
+
+    def _claim(self, key_id: int) -> bool:
         now = time.monotonic()
         horizon = LAST_USED_RESOLUTION.total_seconds()
         with self._lock:
@@ -150,6 +161,9 @@ class RecentUses:
                 self._at = {k: t for k, t in self._at.items() if now - t < horizon}
             self._at[key_id] = now
             return True
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
 
 
 def list_keys(session: Session, *, include_revoked: bool = False) -> list[ApiKey]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +44,6 @@ def _verify_key(svc: Services, presented: str) -> apikeys.VerifiedKey | None:
 
 async def authenticate(
     request: Request,
-    background: BackgroundTasks,
     svc: Annotated[Services, Depends(services)],
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     _key_doc: Annotated[str | None, Depends(_api_key)],
@@ -67,10 +66,7 @@ async def authenticate(
         used = await run_in_threadpool(_verify_key, svc, api_key)
         if used is None:
             raise _unauthorized("invalid, revoked or expired API key")
-        now = utcnow()
-        if used.use_to_record(now) and svc.recent_key_uses.claim(used.row.id):
-            # After the answer, in a transaction of its own: never the request's lock.
-            background.add_task(apikeys.record_use, svc.db, used, now)
+        svc.key_uses.record(used, utcnow())  # by another thread, in its own transaction
         row = used.row
         scopes = frozenset(Scope(s) for s in row.scopes) or None
         return Principal(row.tenant_id, f"api-key:{row.id}", Role(row.role), scopes, row.expires_at)
