@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import jwt
@@ -41,7 +42,32 @@ class JwksKeys:
         self._inflight: Future[None] | None = None
 
     async def key(self, kid: str | None) -> Any:
-        """The verification key for ``kid``; raises :class:`KeyUnavailable`."""
+        """The verification key for ``kid``; raises :class:`KeyUnavailable`.
+
+        Waiting for a fetch holds no thread: the event loop serves everything else.
+        """
+        found, fetch = self._find(kid)
+        if found is not None:
+            return found
+        if fetch is not None:
+            # A fetch past its deadline logs its own failure; this request is refused below.
+            with contextlib.suppress(TimeoutError):
+                waiting = asyncio.shield(asyncio.wrap_future(fetch))
+                await asyncio.wait_for(waiting, timeout=self._timeout + 1)
+        return self._fetched(kid)
+
+    def key_blocking(self, kid: str | None) -> Any:
+        """The same, for callers off the event loop (a thread, the command line)."""
+        found, fetch = self._find(kid)
+        if found is not None:
+            return found
+        if fetch is not None:
+            with contextlib.suppress(FutureTimeout):
+                fetch.result(timeout=self._timeout + 1)
+        return self._fetched(kid)
+
+    def _find(self, kid: str | None) -> tuple[Any, Future[None] | None]:
+        """A cached key, or the fetch to wait for (None: none allowed now)."""
         if not isinstance(kid, str) or not kid:
             raise KeyUnavailable("the token names no key (kid)")
         with self._lock:
@@ -50,15 +76,12 @@ class JwksKeys:
             if found is not None:
                 if stale and self._may_fetch():
                     self._start_fetch()  # in the background: the known key serves meanwhile
-                return found
-            fetch = self._inflight or (self._start_fetch() if self._may_fetch() else None)
-        if fetch is not None:
-            # A fetch past its deadline logs its own failure; this request is refused below.
-            with contextlib.suppress(TimeoutError):
-                waiting = asyncio.shield(asyncio.wrap_future(fetch))
-                await asyncio.wait_for(waiting, timeout=self._timeout + 1)
+                return found, None
+            return None, self._inflight or (self._start_fetch() if self._may_fetch() else None)
+
+    def _fetched(self, kid: str | None) -> Any:
         with self._lock:
-            found = self._keys.get(kid)
+            found = self._keys.get(kid or "")
         if found is None:
             raise KeyUnavailable("no signing key for this token")
         return found

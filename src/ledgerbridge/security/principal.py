@@ -58,7 +58,7 @@ async def authenticate(
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <JWT>'")
         try:
-            claims = await svc.tokens.verify(token.strip())
+            claims = await svc.tokens.verify_async(token.strip())
         except InvalidToken as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
         return Principal(claims.tenant_id, claims.subject, claims.role, None)

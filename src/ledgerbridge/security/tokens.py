@@ -71,23 +71,43 @@ class TokenVerifier:
             else None
         )
 
-    async def verify(self, token: str) -> Claims:
-        """The token's claims; raises :class:`InvalidToken` with a message safe to show."""
+    async def verify_async(self, token: str) -> Claims:
+        """The token's claims; raises :class:`InvalidToken` with a message safe to show.
+
+        A JWKS fetch it needs is awaited without holding a thread.
+        """
+        algorithm, kid = self._header(token)
+        if algorithm == "HS256":
+            return self.decode(token, self._secret, algorithm)
+        assert self._jwks is not None
+        try:
+            key = await self._jwks.key(kid)
+        except KeyUnavailable as exc:
+            raise InvalidToken(str(exc)) from None
+        return self.decode(token, key, algorithm)
+
+    def verify(self, token: str) -> Claims:
+        """The same, for callers off the event loop: may block on a JWKS fetch."""
+        algorithm, kid = self._header(token)
+        if algorithm == "HS256":
+            return self.decode(token, self._secret, algorithm)
+        assert self._jwks is not None
+        try:
+            key = self._jwks.key_blocking(kid)
+        except KeyUnavailable as exc:
+            raise InvalidToken(str(exc)) from None
+        return self.decode(token, key, algorithm)
+
+    def _header(self, token: str) -> tuple[str, Any]:
+        """The token's algorithm, when accepted, and its ``kid``."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidToken("the token is malformed") from None
-        key: Any
-        if header.get("alg") == "HS256" and self._secret:
-            key = self._secret
-        elif header.get("alg") == "RS256" and self._jwks:
-            try:
-                key = await self._jwks.key(header.get("kid"))
-            except KeyUnavailable as exc:
-                raise InvalidToken(str(exc)) from None
-        else:
-            raise InvalidToken("the token's algorithm is not accepted")
-        return self.decode(token, key, str(header["alg"]))
+        algorithm = header.get("alg")
+        if (algorithm == "HS256" and self._secret) or (algorithm == "RS256" and self._jwks):
+            return str(algorithm), header.get("kid")
+        raise InvalidToken("the token's algorithm is not accepted")
 
     def decode(self, token: str, key: Any, algorithm: str) -> Claims:
         settings = self._settings
