@@ -218,7 +218,7 @@ def apikeys_list(
                 str(row.expires_at or "-"),
                 str(row.revoked_at or "-"),
             )
-    out.print(table)
+    (out if out.is_terminal else Console(width=200)).print(table)  # piped: never truncated
 
 
 @apikeys.command("revoke")

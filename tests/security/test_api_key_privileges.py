@@ -11,6 +11,9 @@ Attacks reproduced against the app on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -309,3 +312,21 @@ def test_previous_secret_keys_still_verify_and_keys_move_to_the_current_one(
         # Used once in the grace period: now under the current key alone.
         assert client.get("/v1/api-keys", headers={"X-API-Key": key}).status_code == 200
         assert client.get("/v1/api-keys", headers={"X-API-Key": unused}).status_code == 401
+
+
+def test_the_cli_creates_keys_that_expire(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
+    env["LEDGERBRIDGE_DATA_DIR"] = str(tmp_path)
+    cli = [sys.executable, "-m", "ledgerbridge"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "apikeys", "create", "--org", "acme", "--expires-in-days", "7"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    settings = load_settings(data_dir=tmp_path)
+    with create_app(settings).state.services.db.system(read_only=True) as session:
+        row = session.scalars(select(ApiKey)).one()
+    assert row.expires_at is not None
+    assert timedelta(days=6) < row.expires_at - datetime.now(UTC) <= timedelta(days=7)
