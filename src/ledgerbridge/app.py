@@ -22,9 +22,12 @@ from ledgerbridge.push import api as push
 from ledgerbridge.reconcile import api as reconcile_api
 from ledgerbridge.reconcile import statements_api
 from ledgerbridge.security import api as api_keys
+from ledgerbridge.security.limits import BodyLimit
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
+
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's small fields
 
 
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> FastAPI:
@@ -62,6 +65,12 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     )
     for router in routers:
         app.include_router(router)
+    # Innermost middleware: bodies are bounded before any route reads them or authenticates.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        routes={("POST", "/v1/statements"): statements_api.MAX_BYTES + UPLOAD_FORM_OVERHEAD},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

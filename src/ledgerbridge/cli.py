@@ -165,10 +165,16 @@ def apikeys_create(
     role: Annotated[Role, typer.Option()] = Role.developer,
     scope: Annotated[list[Scope] | None, typer.Option(help="Repeat to allow several.")] = None,
     name: Annotated[str, typer.Option()] = "cli",
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="The key stops working after this.")
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
+    from datetime import UTC, datetime, timedelta
+
     settings = _settings()
     db = Database.connect(settings)
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with db.system() as session:
         created = apikey_service.create(
             session,
@@ -178,6 +184,7 @@ def apikeys_create(
             role=role,
             scopes=scope or [],
             created_by="cli",
+            expires_at=expires_at,
         )
         key_id = created.row.id
     err.print(f"API key {key_id} created; it is shown once, store it now:")
@@ -194,7 +201,9 @@ def apikeys_list(
     db = Database.connect(settings)
     with db.system() as session:
         rows = apikey_service.list_keys(session, include_revoked=include_revoked)
-        table = Table("id", "tenant", "name", "prefix", "role", "scopes", "last used", "revoked")
+        table = Table(
+            "id", "tenant", "name", "prefix", "role", "scopes", "last used", "expires", "revoked"
+        )
         for row in rows:
             if org and row.tenant_id != org:
                 continue
@@ -206,9 +215,10 @@ def apikeys_list(
                 row.role,
                 ",".join(row.scopes) or "*",
                 str(row.last_used_at or "-"),
+                str(row.expires_at or "-"),
                 str(row.revoked_at or "-"),
             )
-    out.print(table)
+    (out if out.is_terminal else Console(width=200)).print(table)  # piped: never truncated
 
 
 @apikeys.command("revoke")

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from ledgerbridge.connections.budget import CallBudgets
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
+from ledgerbridge.security.apikeys import KeyUses
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
 
@@ -24,6 +25,13 @@ class Services:
     redis: Redis | None
     _dbos_client: DBOSClient | None = field(default=None, init=False)
     _budgets: CallBudgets | None = field(default=None, init=False)
+    _key_uses: KeyUses | None = field(default=None, init=False)
+
+    @property
+    def key_uses(self) -> KeyUses:
+        if self._key_uses is None:
+            self._key_uses = KeyUses(self.db)
+        return self._key_uses
 
     @property
     def budgets(self) -> CallBudgets:
@@ -65,6 +73,9 @@ class Services:
             self._dbos_client.destroy()
         if self._budgets is not None:
             self._budgets.close()
+        if self._key_uses is not None:
+            self._key_uses.close()
+            self._key_uses = None
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_CLIENT = ("sandbox-client-id", "sandbox-client-secret")
@@ -54,8 +54,14 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+    jwt_max_age: int = Field(86_400, ge=60, le=366 * 86_400)  # longest token lifetime, seconds
+    jwks_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    jwks_failure_cache_seconds: float = Field(10.0, ge=0, le=600)
 
     secret_key: SecretStr | None = None  # keys API-key hashes and OAuth state
+    # Earlier secret keys still accepted during a rotation's grace period (comma-separated).
+    secret_key_previous: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # largest request body but uploads
     token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     # Providers. LEDGERBRIDGE_SANDBOX_URL points every provider at a local sandbox and
@@ -102,6 +108,27 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("secret_key_previous", mode="before")
+    @classmethod
+    def _previous_secret_keys(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    # The settings given by the environment or the caller, before any development default.
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._explicit = frozenset(self.model_fields_set)
+
+    def explicitly_set(self, name: str) -> bool:
+        """Whether ``name`` came from the environment (or the caller), not a generated default."""
+        return name in self._explicit
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The current secret key first, then the previous ones still accepted."""
+        current = [self.secret_key] if self.secret_key is not None else []
+        return [key.get_secret_value() for key in (*current, *self.secret_key_previous)]
 
     def oauth_client(self, provider: str) -> tuple[str, str] | None:
         """The OAuth client id and secret for ``provider``, or None when not configured."""

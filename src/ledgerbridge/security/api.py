@@ -1,12 +1,19 @@
-"""Routes: API-key management (admin)."""
+"""Routes: API-key management (admin).
+
+No privilege grows through these routes: a caller creates only keys whose role is at most
+its own, whose scopes are among its own (a scoped caller cannot create an unscoped key)
+and, when the caller is itself a key that expires, that expire no later than it does.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
+from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security import apikeys
@@ -21,6 +28,40 @@ Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
 KeyId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
+def _forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def check_within(
+    principal: Principal, role: Role, scopes: list[Scope], expires_at: datetime | None
+) -> None:
+    """Refuse a key wider than its creator: role, scopes, or lifetime."""
+    if not principal.role.allows(role):
+        raise _forbidden("a key cannot have a higher role than its creator")
+    if principal.scopes is not None:
+        if not scopes:
+            raise _forbidden(
+                "a scoped caller cannot create an unscoped key: list scopes among "
+                + ", ".join(sorted(principal.scopes))
+            )
+        beyond = sorted(set(scopes) - principal.scopes)
+        if beyond:
+            raise _forbidden(f"a key cannot have scopes its creator lacks: {', '.join(beyond)}")
+    limit = principal.expires_at
+    if limit is not None and (expires_at is None or expires_at > limit):
+        raise _forbidden(
+            "a key cannot outlive its creator: expires_at must be at most " + limit.isoformat()
+        )
+
+
+def _expiry(body: ApiKeyCreate) -> datetime | None:
+    if body.expires_in_days is not None:
+        return utcnow() + timedelta(days=body.expires_in_days)
+    if body.expires_at is not None and body.expires_at <= utcnow():
+        raise ApiError(422, "validation_error", "expires_at must be in the future")
+    return body.expires_at
+
+
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 def create_api_key(
     body: ApiKeyCreate,
@@ -28,8 +69,8 @@ def create_api_key(
     session: TenantSession,
     svc: Annotated[Services, Depends(services)],
 ) -> ApiKeyCreated:
-    if not principal.role.allows(body.role):
-        raise ApiError(403, "forbidden", "a key cannot have a higher role than its creator")
+    expires_at = _expiry(body)
+    check_within(principal, body.role, body.scopes, expires_at)
     created = apikeys.create(
         session,
         secret_key=svc.secret_key,
@@ -38,6 +79,7 @@ def create_api_key(
         role=body.role,
         scopes=body.scopes,
         created_by=principal.subject,
+        expires_at=expires_at,
     )
     return ApiKeyCreated(**ApiKeyOut.of(created.row).model_dump(), key=created.key)
 
@@ -55,6 +97,14 @@ def list_api_keys(
         query = query.where(ApiKey.revoked_at.is_(None))
     rows, next_cursor = id_page(session, query, limit, cursor)
     return Page(data=[ApiKeyOut.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{key_id}", response_model=ApiKeyOut)
+def get_api_key(key_id: KeyId, _: Admin, session: TenantSession) -> ApiKeyOut:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise not_found("API key")
+    return ApiKeyOut.of(row)
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.roles import Role, Scope
@@ -23,6 +26,7 @@ class Principal:
     subject: str  # the host app's user, or "api-key:<id>"
     role: Role
     scopes: frozenset[Scope] | None  # None: every area
+    expires_at: datetime | None = None  # an API key's own expiry
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -33,7 +37,12 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT issued by the host app
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A ledgerbridge API key.")
 
 
-def authenticate(
+def _verify_key(svc: Services, presented: str) -> apikeys.VerifiedKey | None:
+    with svc.db.system(read_only=True) as session:
+        return apikeys.verify(session, secret_keys=svc.settings.secret_keys, presented=presented)
+
+
+async def authenticate(
     request: Request,
     svc: Annotated[Services, Depends(services)],
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -41,6 +50,7 @@ def authenticate(
 ) -> Principal:
     # The two security dependencies document the schemes in OpenAPI; the headers are read
     # here so that a malformed Authorization header is a clear 401, not a silent anonymous.
+    # Async: a JWT waiting for the JWKS holds no thread; API keys are read in the pool.
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if authorization:
@@ -48,17 +58,18 @@ def authenticate(
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <JWT>'")
         try:
-            claims = svc.tokens.verify(token.strip())
+            claims = await svc.tokens.verify_async(token.strip())
         except InvalidToken as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
         return Principal(claims.tenant_id, claims.subject, claims.role, None)
     if api_key:
-        with svc.db.system() as session:
-            row = apikeys.verify(session, secret_key=svc.secret_key, presented=api_key)
-            if row is None:
-                raise _unauthorized("invalid or revoked API key")
-            scopes = frozenset(Scope(s) for s in row.scopes) or None
-            return Principal(row.tenant_id, f"api-key:{row.id}", Role(row.role), scopes)
+        used = await run_in_threadpool(_verify_key, svc, api_key)
+        if used is None:
+            raise _unauthorized("invalid, revoked or expired API key")
+        svc.key_uses.record(used, utcnow())  # by another thread, in its own transaction
+        row = used.row
+        scopes = frozenset(Scope(s) for s in row.scopes) or None
+        return Principal(row.tenant_id, f"api-key:{row.id}", Role(row.role), scopes, row.expires_at)
     raise _unauthorized("missing credentials: send 'Authorization: Bearer <JWT>' or 'X-API-Key'")
 
 

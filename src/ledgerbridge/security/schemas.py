@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from ledgerbridge.schemas import Name
 from ledgerbridge.security.models import ApiKey
@@ -17,6 +17,18 @@ class ApiKeyCreate(BaseModel):
     scopes: list[Scope] = Field(
         default_factory=list, max_length=len(Scope), description="Empty: every area."
     )
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the key stops working (ISO-8601 with a time zone)."
+    )
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Or: how many days from now the key works."
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ApiKeyCreate:
+        if self.expires_at is not None and self.expires_in_days is not None:
+            raise ValueError("give expires_at or expires_in_days, not both")
+        return self
 
 
 class ApiKeyOut(BaseModel):
@@ -27,7 +39,8 @@ class ApiKeyOut(BaseModel):
     scopes: list[Scope]
     created_by: str
     created_at: datetime
-    last_used_at: datetime | None
+    last_used_at: datetime | None = Field(description="Recorded to the minute.")
+    expires_at: datetime | None
     revoked_at: datetime | None
 
     @classmethod
@@ -41,6 +54,7 @@ class ApiKeyOut(BaseModel):
             created_by=row.created_by,
             created_at=row.created_at,
             last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
             revoked_at=row.revoked_at,
         )
 
