@@ -54,7 +54,7 @@ def database_role_problems(db: Database) -> list[str]:
             f"the database role {name} is a superuser, which row-level security does not "
             "bind: connect LEDGERBRIDGE_DATABASE_URL as a NOSUPERUSER role that owns the database"
         )
-    if bypass:
+    elif bypass:  # (a superuser has it too)
         found.append(
             f"the database role {name} has BYPASSRLS, which switches row-level security off: "
             f"connect LEDGERBRIDGE_DATABASE_URL as a role without it (ALTER ROLE {name} "
