@@ -54,7 +54,7 @@ from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.security.roles import Role
 from ledgerbridge.security.tokens import issue_development_token
 from ledgerbridge.services import Services
-from ledgerbridge.settings import Settings, load_settings
+from ledgerbridge.settings import Settings, load_settings, new_encryption_key
 from ledgerbridge.sync import engine, service
 from ledgerbridge.sync.models import SyncRun
 
@@ -241,10 +241,12 @@ def measure(origin: str, url: str, trace: bool) -> Figures:
 
 def service_settings(origin: str, url: str, data_dir: Path) -> Settings:
     return load_settings(
+        env="development",
         database_url=url,
         data_dir=data_dir,
         jwt_secret="benchmark-" + "x" * 40,
         secret_key="k" * 48,
+        token_encryption_keys=new_encryption_key(),
         sandbox_url=origin,
         provider_call_budgets=False,
     )

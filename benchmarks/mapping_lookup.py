@@ -25,7 +25,7 @@ from ledgerbridge.connections.models import Connection, OrganisationMapping
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
-from ledgerbridge.settings import load_settings
+from ledgerbridge.settings import load_settings, new_encryption_key
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TENANTS = 10
@@ -52,7 +52,15 @@ def postgres_url() -> Iterator[str]:
 def run(url: str, count: int, lookups: int) -> None:
     upgrade(url)
     with tempfile.TemporaryDirectory() as data_dir:
-        db = Database.connect(load_settings(database_url=url, data_dir=data_dir))
+        settings = load_settings(
+            env="development",
+            database_url=url,
+            data_dir=data_dir,
+            jwt_secret="benchmark-" + "x" * 40,
+            secret_key="k" * 48,
+            token_encryption_keys=new_encryption_key(),
+        )
+        db = Database.connect(settings)
     now = utcnow()
     with db.system() as session:
         for tenant in range(TENANTS):

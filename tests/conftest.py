@@ -19,6 +19,8 @@ from ledgerbridge.settings import Settings, load_settings
 from tests.support import postgres_available, postgres_database
 
 JWT_SECRET = "test-secret-" + "x" * 40
+SECRET_KEY = "k" * 48
+TOKEN_KEY = "dGVzdC10b2tlbi1lbmNyeXB0aW9uLWtleS0zMmJ5dGU="  # 32 bytes, tests only
 
 
 def _require_postgres() -> None:
@@ -46,12 +48,14 @@ def database_url(
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    defaults: dict[str, object] = {
+        "env": "development",  # PostgreSQL alone would refuse to start without it
+        "jwt_secret": JWT_SECRET,
+        "secret_key": SECRET_KEY,
+        "token_encryption_keys": TOKEN_KEY,  # never generated on PostgreSQL
+    }
     return load_settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        jwt_secret=JWT_SECRET,
-        secret_key="k" * 48,
-        **overrides,
+        **{**defaults, "database_url": database_url, "data_dir": data_dir, **overrides}
     )
 
 

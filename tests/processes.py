@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ledgerbridge.sandbox.consent import approve_consent
-from tests.conftest import JWT_SECRET
+from tests.conftest import JWT_SECRET, SECRET_KEY, TOKEN_KEY
 from tests.support import free_port, postgres_database, wait_for_port
 
 ORG = "org-orchestration"
@@ -62,7 +62,10 @@ def service(database_url: str, sandbox_url: str, tmp_path: Path, **extra: str) -
         LEDGERBRIDGE_DATA_DIR=str(tmp_path / "data"),
         LEDGERBRIDGE_SANDBOX_URL=sandbox_url,
         LEDGERBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        LEDGERBRIDGE_ENV="development",
         LEDGERBRIDGE_JWT_SECRET=JWT_SECRET,
+        LEDGERBRIDGE_SECRET_KEY=SECRET_KEY,
+        LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS=TOKEN_KEY,
         **extra,
     )
     svc = Service(env, port, tmp_path)

@@ -40,7 +40,7 @@ from ledgerbridge.reconcile.matching import Item
 from ledgerbridge.security.roles import Role
 from ledgerbridge.security.tokens import issue_development_token
 from ledgerbridge.services import Services
-from ledgerbridge.settings import load_settings
+from ledgerbridge.settings import load_settings, new_encryption_key
 
 MAPPING = {
     "id_column": "id",
@@ -90,10 +90,12 @@ def database(backend: str, workdir: Path) -> Iterator[str]:
 def measure(backend: str, left: bytes, right: bytes, config: dict[str, object]) -> None:
     with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as url:
         settings = load_settings(
+            env="development",
             database_url=url,
             data_dir=Path(tmp) / "data",
             jwt_secret="bench-" + "x" * 40,
             secret_key="k" * 48,
+            token_encryption_keys=new_encryption_key(),
             log_level="warning",
         )
         runtime.migrate(settings)

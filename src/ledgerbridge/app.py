@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ledgerbridge import __version__
+from ledgerbridge import __version__, apidocs
 from ledgerbridge.audit import api as audit
 from ledgerbridge.connections import api as connections
 from ledgerbridge.connections import mappings
@@ -46,7 +46,13 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         "mirror, push and reconcile their data.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # Off in production unless LEDGERBRIDGE_API_DOCS=true; served offline (apidocs.py).
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.docs_enabled:
+        apidocs.install(app)
     app.state.services = svc
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)

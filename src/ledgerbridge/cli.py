@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import structlog
 import typer
 import uvicorn
 from rich.console import Console
@@ -19,29 +21,65 @@ from ledgerbridge.security import apikeys as apikey_service
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.security.tokens import issue_development_token
 from ledgerbridge.services import Services
-from ledgerbridge.settings import Settings, UnsafeConfiguration, load_settings, new_encryption_key
+from ledgerbridge.settings import (
+    Environment,
+    Settings,
+    UnsafeConfiguration,
+    load_settings,
+    new_encryption_key,
+)
 
 app = typer.Typer(help="ledgerbridge: an integration hub for Xero, QuickBooks and Lightspeed.")
 apikeys = typer.Typer(help="Create, list and revoke API keys.")
 keys = typer.Typer(help="Token-encryption keys.")
 app.add_typer(apikeys, name="apikeys")
 app.add_typer(keys, name="keys")
+log = structlog.get_logger(__name__)
 out = Console()
 err = Console(stderr=True)
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
+Dev = Annotated[
+    bool,
+    typer.Option(
+        "--dev", help="Run as development (LEDGERBRIDGE_ENV=development), e.g. on PostgreSQL."
+    ),
+]
 
 
-def _settings() -> Settings:
+def _settings(dev: bool = False) -> Settings:
     configure_logging()
+    overrides: dict[str, Environment] = {}
+    if dev:
+        if os.environ.get("LEDGERBRIDGE_ENV", "").strip().lower() == "production":
+            _refuse("refusing to start: --dev contradicts LEDGERBRIDGE_ENV=production")
+        overrides["env"] = Environment.development
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except UnsafeConfiguration as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+        _refuse(str(exc))
     configure_logging(settings.log_level)
     return settings
+
+
+def _refuse(message: str) -> NoReturn:
+    err.print(f"[red]{message}[/red]", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _start(settings: Settings) -> Services:
+    """The services of a process that serves or works, once the database passes its checks."""
+    from ledgerbridge.preflight import start_problems
+
+    svc = Services.build(settings)
+    problems = start_problems(svc)
+    if problems and settings.is_production:
+        svc.db.dispose()
+        _refuse("refusing to start in production:\n" + "\n".join(f"  - {p}" for p in problems))
+    for problem in problems:
+        log.warning(problem)
+    return svc
 
 
 def _serve(svc: Services, host: str, port: int) -> None:
@@ -52,17 +90,18 @@ def _serve(svc: Services, host: str, port: int) -> None:
 
 
 @app.command()
-def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def up(host: Host = "127.0.0.1", port: Port = 8000, dev: Dev = False) -> None:
     """API, workers and schedules in one process, on the embedded default."""
     from ledgerbridge import runtime
 
-    settings = _settings()
+    settings = _settings(dev)
     if settings.is_sqlite:
         upgrade(settings.resolved_database_url)
-    svc = Services.build(settings)
+    svc = _start(settings)
     runtime.launch(svc)
     out.print(f"ledgerbridge listening on [bold]http://{host}:{port}[/bold]")
-    out.print(f"  API docs:       http://{host}:{port}/docs")
+    if settings.docs_enabled:
+        out.print(f"  API docs:       http://{host}:{port}/docs")
     out.print(f"  data directory: {settings.data_dir.resolve()}")
     out.print(f"  database:       {_redacted_url(settings.resolved_database_url)}")
     out.print("  get a token:    ledgerbridge dev-token --org my-org --role admin")
@@ -73,17 +112,17 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
 
 @app.command()
-def api(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def api(host: Host = "127.0.0.1", port: Port = 8000, dev: Dev = False) -> None:
     """Only the HTTP API (run several behind a load balancer in production)."""
-    _serve(Services.build(_settings()), host, port)
+    _serve(_start(_settings(dev)), host, port)
 
 
 @app.command()
-def worker() -> None:
+def worker(dev: Dev = False) -> None:
     """Only the durable workers and schedules (run several in production)."""
     from ledgerbridge import runtime
 
-    runtime.launch(Services.build(_settings()))
+    runtime.launch(_start(_settings(dev)))
     out.print("ledgerbridge worker running; Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,11 +174,11 @@ def demo(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(dev: Dev = False) -> None:
     """Apply the database migrations (ours and the durable-execution runtime's)."""
     from ledgerbridge import runtime
 
-    settings = _settings()
+    settings = _settings(dev)
     runtime.migrate(settings)
     out.print(f"database is up to date: {_redacted_url(settings.resolved_database_url)}")
 
@@ -151,11 +190,16 @@ def dev_token(
     sub: Annotated[str, typer.Option(help="User id.")] = "developer",
     hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
 ) -> None:
-    """Print a JWT signed with the development secret (refused in production)."""
+    """Print a JWT signed with the development secret it generated (refused in production)."""
     settings = _settings()
     if settings.is_production:
-        err.print("[red]dev-token is refused in production: tokens come from your host app[/red]")
-        raise typer.Exit(2)
+        _refuse("dev-token is refused in production: tokens come from your host app")
+    if not settings.generated("jwt_secret"):
+        _refuse(
+            "dev-token signs only with a development secret it generated itself, and "
+            "LEDGERBRIDGE_JWT_SECRET (or LEDGERBRIDGE_JWT_JWKS_URL) is set: tokens come from "
+            "your host app"
+        )
     typer.echo(issue_development_token(settings, org_id=org, role=role, subject=sub, hours=hours))
 
 

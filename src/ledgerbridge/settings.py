@@ -1,7 +1,10 @@
 """Configuration: only `LEDGERBRIDGE_*` environment variables, with safe embedded defaults.
 
-In development, missing secrets are generated once into the data dir (with a warning).
-In production, every missing or unsafe setting is named at once and the process refuses
+``LEDGERBRIDGE_ENV`` unset means development, unless the settings look like production
+(a PostgreSQL database, real provider credentials): then the process refuses to start
+until the environment is named. On the embedded SQLite database, missing secrets are
+generated once into the data dir (with a warning); never on PostgreSQL. In production,
+every missing or unsafe setting is named at once, one line each, and the process refuses
 to start.
 """
 
@@ -11,16 +14,22 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import structlog
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_CLIENT = ("sandbox-client-id", "sandbox-client-secret")
+PROVIDERS = ("xero", "quickbooks", "lightspeed")
+PROVIDER_URLS = ("authorize", "token", "revoke", "api")
+MIN_DISTINCT_CHARACTERS = 10  # a secret with fewer is a pattern, not random
+MIN_DISTINCT_KEY_BYTES = 16  # 32 random bytes have ~30 distinct values
 log = structlog.get_logger(__name__)
 
 
@@ -42,7 +51,7 @@ def _split_list(value: Any) -> Any:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_", extra="ignore")
 
-    env: Environment = Environment.development
+    env: Environment | None = None  # unset: development, unless it looks like production
     data_dir: Path = Path(".ledgerbridge")
     database_url: str | None = None
     db_pool_size: int = Field(10, ge=1, le=200)
@@ -101,8 +110,12 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: on outside production
     log_level: str = "INFO"
     commit: str | None = None  # set by the build to report the running commit in /health
+
+    # Names of the secrets load_settings generated into the data dir (never set from outside).
+    _generated: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("cors_origins", "token_encryption_keys", "redirect_allowlist", mode="before")
     @classmethod
@@ -144,6 +157,28 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.env is Environment.production
 
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
+    def generated(self, secret: str) -> bool:
+        """Whether ``secret`` (e.g. ``"jwt_secret"``) came from the data dir, not from outside."""
+        return secret in self._generated
+
+    def production_signs(self) -> list[str]:
+        """What makes these settings look like production, one sentence each."""
+        signs = []
+        if not self.is_sqlite:
+            signs.append("LEDGERBRIDGE_DATABASE_URL points at PostgreSQL")
+        for provider in PROVIDERS:
+            client_id = getattr(self, f"{provider}_client_id")
+            secret = getattr(self, f"{provider}_client_secret")
+            if (client_id and client_id != SANDBOX_CLIENT[0]) or (
+                secret and secret.get_secret_value() != SANDBOX_CLIENT[1]
+            ):
+                signs.append(f"LEDGERBRIDGE_{provider.upper()}_CLIENT_ID/SECRET are set")
+        return signs
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -162,7 +197,7 @@ class Settings(BaseSettings):
         return self.resolved_database_url
 
     def problems(self) -> list[str]:
-        """Every missing or unsafe production setting, one sentence each."""
+        """Every missing or unsafe production setting, one line each saying what to set."""
         found: list[str] = []
         if self.is_sqlite:
             found.append(
@@ -171,24 +206,98 @@ class Settings(BaseSettings):
             )
         if self.jwt_secret is None and not self.jwt_jwks_url:
             found.append("LEDGERBRIDGE_JWT_SECRET or LEDGERBRIDGE_JWT_JWKS_URL is missing")
-        elif self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
-            found.append("LEDGERBRIDGE_JWT_SECRET is too short (at least 32 characters)")
-        if self.secret_key is None:
-            found.append("LEDGERBRIDGE_SECRET_KEY is missing")
-        elif len(self.secret_key.get_secret_value()) < 32:
-            found.append("LEDGERBRIDGE_SECRET_KEY is too short (at least 32 characters)")
+        for name, secret in (("JWT_SECRET", self.jwt_secret), ("SECRET_KEY", self.secret_key)):
+            value = secret.get_secret_value() if secret is not None else None
+            if value is None:
+                if name == "SECRET_KEY":
+                    found.append("LEDGERBRIDGE_SECRET_KEY is missing")
+            elif len(value) < 32:
+                found.append(f"LEDGERBRIDGE_{name} is too short (at least 32 characters)")
+            elif low_entropy(value):
+                found.append(
+                    f"LEDGERBRIDGE_{name} looks like a pattern, not a random secret: set it to "
+                    "one, e.g. from `openssl rand -base64 48`"
+                )
+        if not self.jwt_audience:
+            found.append(
+                "LEDGERBRIDGE_JWT_AUDIENCE is missing: set it to the `aud` claim your host app "
+                "puts in its tokens"
+            )
         if not self.token_encryption_keys:
             found.append(
                 "LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS is missing (generate one with "
                 "`ledgerbridge keys generate`)"
             )
         for index, key in enumerate(self.token_encryption_keys):
-            if not _is_aes256_key(key.get_secret_value()):
+            raw = _aes256_key(key.get_secret_value())
+            if raw is None:
                 found.append(
                     f"LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS entry {index + 1} is not a base64 "
                     "32-byte key"
                 )
+            elif len(set(raw)) < MIN_DISTINCT_KEY_BYTES:
+                found.append(
+                    f"LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS entry {index + 1} is not random "
+                    "(repeated bytes): replace it with `ledgerbridge keys generate`"
+                )
+        found.extend(self._reused_secrets())
+        found.extend(self._plain_http_urls())
+        if "*" in self.cors_origins:
+            found.append("LEDGERBRIDGE_CORS_ORIGINS must list the browser origins allowed, not *")
+        if self.sandbox_url:
+            found.append(
+                "LEDGERBRIDGE_SANDBOX_URL must be unset in production (it sends every provider "
+                "call, and any client credentials, to an emulator)"
+            )
         return found
+
+    def _secrets(self) -> Iterator[tuple[str, str]]:
+        """Every secret by setting name, for the reuse check."""
+        for name in ("jwt_secret", "secret_key"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None:
+                yield f"LEDGERBRIDGE_{name.upper()}", secret.get_secret_value()
+        for index, key in enumerate(self.token_encryption_keys):
+            raw = _aes256_key(key.get_secret_value())
+            value = raw.hex() if raw is not None else key.get_secret_value()
+            yield f"LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS entry {index + 1}", value
+        for provider in PROVIDERS:
+            client_secret: SecretStr | None = getattr(self, f"{provider}_client_secret")
+            if client_secret is not None:
+                name = f"LEDGERBRIDGE_{provider.upper()}_CLIENT_SECRET"
+                yield name, client_secret.get_secret_value()
+
+    def _reused_secrets(self) -> list[str]:
+        first_use: dict[str, str] = {}
+        found = []
+        for name, value in self._secrets():
+            if value in first_use:
+                found.append(
+                    f"{name} is the same secret as {first_use[value]}: give each setting "
+                    "a secret of its own"
+                )
+            else:
+                first_use[value] = name
+        return found
+
+    def _plain_http_urls(self) -> list[str]:
+        urls = [
+            ("LEDGERBRIDGE_PUBLIC_URL", self.public_url, "where providers send the browser back"),
+            ("LEDGERBRIDGE_JWT_JWKS_URL", self.jwt_jwks_url, "the host app's signing keys"),
+        ]
+        urls += [
+            ("LEDGERBRIDGE_REDIRECT_ALLOWLIST", origin, "an origin the browser is sent to")
+            for origin in self.redirect_allowlist
+        ]
+        for provider in PROVIDERS:
+            for kind in PROVIDER_URLS:
+                name = f"{provider}_{kind}_url"
+                urls.append((f"LEDGERBRIDGE_{name.upper()}", getattr(self, name), "a provider URL"))
+        return [
+            f"{name} must be an https:// URL ({what}), not {url}"
+            for name, url, what in urls
+            if url is not None and not _is_https(url)
+        ]
 
 
 def normalise_database_url(url: str) -> str:
@@ -199,11 +308,28 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _is_aes256_key(value: str) -> bool:
+def _aes256_key(value: str) -> bytes | None:
     try:
-        return len(base64.b64decode(value, validate=True)) == 32
+        raw = base64.b64decode(value, validate=True)
     except ValueError:
-        return False
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def _is_https(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def low_entropy(secret: str) -> bool:
+    """A secret made of a short repeated pattern, or of too few distinct characters."""
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return True
+    length = len(secret)
+    return any(
+        length % period == 0 and secret == secret[:period] * (length // period)
+        for period in range(1, length // 2 + 1)
+    )
 
 
 def new_encryption_key() -> str:
@@ -233,26 +359,63 @@ def _development_secrets(data_dir: Path) -> dict[str, str]:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the environment, then fill development secrets or refuse unsafe production ones."""
+    """Read the environment, then refuse unsafe settings or fill development secrets.
+
+    Production refuses every missing or unsafe setting. Development must be named when
+    the settings look like production. Missing secrets are generated into the data dir
+    only on the embedded SQLite database: on PostgreSQL each process would make its own.
+    """
     settings = Settings(**overrides)
     if settings.is_production:
-        problems = settings.problems()
-        if problems:
-            raise UnsafeConfiguration(
-                "refusing to start in production:\n" + "\n".join(f"  - {p}" for p in problems)
-            )
+        _refuse("refusing to start in production", settings.problems())
         return settings
-    dev: dict[str, str] | None = None
-
-    def dev_secret(name: str) -> str:
-        nonlocal dev
-        dev = dev or _development_secrets(settings.data_dir)
-        return dev[name]
-
-    if settings.jwt_secret is None and not settings.jwt_jwks_url:
-        settings.jwt_secret = SecretStr(dev_secret("jwt_secret"))
-    if settings.secret_key is None:
-        settings.secret_key = SecretStr(dev_secret("secret_key"))
-    if not settings.token_encryption_keys:
-        settings.token_encryption_keys = [SecretStr(dev_secret("token_encryption_key"))]
+    if settings.env is None:
+        _refuse(
+            "refusing to start",
+            [
+                f"{sign} but LEDGERBRIDGE_ENV is unset: set LEDGERBRIDGE_ENV=production "
+                "(or LEDGERBRIDGE_ENV=development, or --dev, to run it as development)"
+                for sign in settings.production_signs()
+            ],
+        )
+    missing = [
+        name
+        for name, unset in (
+            ("jwt_secret", settings.jwt_secret is None and not settings.jwt_jwks_url),
+            ("secret_key", settings.secret_key is None),
+            ("token_encryption_key", not settings.token_encryption_keys),
+        )
+        if unset
+    ]
+    if not missing:
+        return settings
+    if not settings.is_sqlite:
+        _refuse(
+            "refusing to start",
+            [
+                f"{_SECRET_SETTINGS[name]} is missing: secrets are generated only for the "
+                "embedded SQLite database; on PostgreSQL set it, in development too"
+                for name in missing
+            ],
+        )
+    dev = _development_secrets(settings.data_dir)
+    if "jwt_secret" in missing:
+        settings.jwt_secret = SecretStr(dev["jwt_secret"])
+    if "secret_key" in missing:
+        settings.secret_key = SecretStr(dev["secret_key"])
+    if "token_encryption_key" in missing:
+        settings.token_encryption_keys = [SecretStr(dev["token_encryption_key"])]
+    settings._generated = frozenset(missing)
     return settings
+
+
+_SECRET_SETTINGS = {
+    "jwt_secret": "LEDGERBRIDGE_JWT_SECRET",
+    "secret_key": "LEDGERBRIDGE_SECRET_KEY",
+    "token_encryption_key": "LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS",
+}
+
+
+def _refuse(heading: str, problems: list[str]) -> None:
+    if problems:
+        raise UnsafeConfiguration(f"{heading}:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -29,6 +29,7 @@ def test_many_processes_refresh_each_expiry_exactly_once(
     sandbox.delete("/_sandbox/ledger")
     job = {
         "settings": {
+            "env": "development",
             "database_url": lb_settings.resolved_database_url,
             "data_dir": str(lb_settings.data_dir),
             "jwt_secret": lb_settings.jwt_secret.get_secret_value(),  # type: ignore[union-attr]

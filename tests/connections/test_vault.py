@@ -19,7 +19,7 @@ from ledgerbridge.connections.vault import Vault, VaultError
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.settings import new_encryption_key
-from tests.conftest import make_settings
+from tests.conftest import JWT_SECRET, SECRET_KEY, make_settings
 from tests.connections.conftest import accounts, connect
 from tests.support import postgres_database
 
@@ -63,6 +63,9 @@ def test_keys_rotate_leaves_every_token_readable_under_the_new_key_only(
     new_key = new_encryption_key()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
     env.update(
+        LEDGERBRIDGE_ENV="development",
+        LEDGERBRIDGE_JWT_SECRET=JWT_SECRET,
+        LEDGERBRIDGE_SECRET_KEY=SECRET_KEY,
         LEDGERBRIDGE_DATABASE_URL=lb_settings.resolved_database_url,
         LEDGERBRIDGE_DATA_DIR=str(lb_settings.data_dir),
         LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS=f"{new_key},{old_key}",

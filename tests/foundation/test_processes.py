@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from ledgerbridge.app import create_app
+from ledgerbridge.settings import new_encryption_key
 from tests.conftest import make_settings
 from tests.support import PrivatePostgres, free_port, pg_bin, serve_in_thread, wait_for_port
 
@@ -118,9 +120,11 @@ def test_dev_token_is_refused_in_production(tmp_path: Path) -> None:
         env=_env(
             LEDGERBRIDGE_ENV="production",
             LEDGERBRIDGE_DATABASE_URL="postgresql://u@127.0.0.1/x",
-            LEDGERBRIDGE_JWT_SECRET="j" * 40,
-            LEDGERBRIDGE_SECRET_KEY="s" * 40,
-            LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS="A" * 43 + "=",
+            LEDGERBRIDGE_JWT_SECRET=secrets.token_urlsafe(40),
+            LEDGERBRIDGE_JWT_AUDIENCE="ledgerbridge",
+            LEDGERBRIDGE_SECRET_KEY=secrets.token_urlsafe(40),
+            LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS=new_encryption_key(),
+            LEDGERBRIDGE_PUBLIC_URL="https://ledgerbridge.example",
         ),
         capture_output=True,
         text=True,

@@ -40,10 +40,25 @@ async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> tuple[str, d
     return name, result
 
 
+class VaultMismatch(Exception):
+    """The token-encryption keys do not decrypt the latest stored provider tokens."""
+
+
+def _vault_decrypts(svc: Services) -> None:
+    from ledgerbridge.preflight import vault_problems
+
+    if vault_problems(svc.db, svc.vault, every_key=False):
+        raise VaultMismatch
+
+
 @router.get("/ready")
 async def ready(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
-    """Readiness: the database (and Redis, when configured) answer within their deadlines."""
-    checks = [_check("database", lambda: asyncio.to_thread(svc.db.ping))]
+    """Readiness: the database (and Redis, when configured) answer within their deadlines,
+    and the token-encryption keys decrypt the latest stored provider tokens."""
+    checks = [
+        _check("database", lambda: asyncio.to_thread(svc.db.ping)),
+        _check("vault", lambda: asyncio.to_thread(_vault_decrypts, svc)),
+    ]
     if svc.redis is not None:
         redis = svc.redis
         checks.append(_check("redis", lambda: redis.ping()))

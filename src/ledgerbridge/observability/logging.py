@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import httpx
 import structlog
 
 REDACTED = "[REDACTED]"
@@ -60,6 +61,19 @@ def _redact_event(
     }
 
 
+class WithoutQuery(logging.Filter):
+    """Drops the query string (and fragment) of every URL httpx logs: a provider URL's
+    query may carry an account id, a search or a token, none of which belongs in a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None, fragment=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for our logs and for the libraries that use stdlib logging."""
     shared: list[Any] = [
@@ -95,3 +109,6 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, WithoutQuery) for f in httpx_logger.filters):
+        httpx_logger.addFilter(WithoutQuery())

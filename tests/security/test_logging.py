@@ -1,0 +1,50 @@
+"""Provider URLs are logged without their query strings (which may carry account ids,
+searches or tokens): httpx logs each request at INFO, through our JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from ledgerbridge.observability.logging import configure_logging
+from tests.support import serve_in_thread
+
+
+async def _answer(_request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = saved, level
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_httpx_request_lines_carry_no_query(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")  # JSON lines on (the captured) stderr
+    provider = Starlette(routes=[Route("/api/Invoices", _answer)])
+    with serve_in_thread(provider) as origin:
+        capsys.readouterr()
+        url = f"{origin}/api/Invoices?where=Contact.Name%3D%22Ann%22&realmId=9130&token=abc#frag"
+        assert httpx.get(url).status_code == 200
+        with httpx.Client() as client:
+            client.get(f"{origin}/api/Invoices", params={"code": "secret-code"})
+    err = capsys.readouterr().err.splitlines()
+    lines = [json.loads(line) for line in err if line.startswith("{")]
+    requests = [line for line in lines if line.get("logger") == "httpx"]
+    assert len(requests) == 2, err
+    for line in requests:
+        assert f"GET {origin}/api/Invoices " in line["event"], line
+        for leaked in ("?", "where", "Ann", "9130", "abc", "secret-code", "frag"):
+            assert leaked not in line["event"], line
