@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerbridge.sandbox.faults import fault_response
+from ledgerbridge.sandbox.faults import BAD_ANSWERS, bad_answer, fault_response
 from ledgerbridge.sandbox.ledger import LedgerEntry
 from ledgerbridge.sandbox.ratelimits import limit_headers, limits_for, too_many_requests
 from ledgerbridge.sandbox.routing import Target, classify
@@ -85,6 +85,8 @@ class SandboxMiddleware:
             return None
         if rule.kind == "drop":
             await _drop_connection(receive, raw_send)
+        elif rule.kind in BAD_ANSWERS:
+            await bad_answer(rule, receive, send)
         else:
             assert target.provider is not None
             now = self.state.clock.time_ms()
