@@ -11,6 +11,7 @@ run can be repeated.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerbridge.sandbox.ratelimits import iso_ms, too_many_requests
 from ledgerbridge.sandbox.routing import Target
@@ -32,11 +33,13 @@ FaultKind = Literal[
     "drop",
     "slow_token",
     "missing_collection",
+    "empty_collection",
     "not_json",
     "drip_body",
     "oversize_body",
 ]
-BAD_ANSWERS = frozenset({"missing_collection", "not_json", "drip_body", "oversize_body"})
+BAD_BODIES = frozenset({"not_json", "drip_body", "oversize_body"})  # instead of the route
+REWRITES = frozenset({"missing_collection", "empty_collection"})  # of the route's answer
 DRIP_FOR_SECONDS = 600.0  # a dripping body ends after this long (if the client still listens)
 
 
@@ -143,16 +146,55 @@ def fault_response(
     return _server_error(provider, rule.status, now_ms)
 
 
-async def bad_answer(rule: FaultRule, receive: Receive, send: Send) -> None:
-    """A 200 that is not the answer asked for (``BAD_ANSWERS``), sent straight to ASGI."""
-    if rule.kind == "missing_collection":  # well-formed, but without the records
-        await _answer(send, b'{"Status":"OK"}', "application/json")
-    elif rule.kind == "not_json":
+async def rewritten_answer(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The route's own answer with its collections taken out (``missing_collection``: every
+    list or object at the top level, e.g. ``Items``, ``QueryResponse``, ``data``) or emptied
+    (``empty_collection``: every list, at any depth, e.g. ``{"Items": []}``)."""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    try:
+        body = json.loads(b"".join(chunks))
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if rule.kind == "missing_collection":
+            body = {k: v for k, v in body.items() if not isinstance(v, list | dict)}
+        else:
+            body = _emptied(body)
+    content = json.dumps(body).encode()
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(content)).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _emptied(value: Any) -> Any:
+    if isinstance(value, list):
+        return []
+    if isinstance(value, dict):
+        return {k: _emptied(v) for k, v in value.items()}
+    return value
+
+
+async def bad_body(rule: FaultRule, receive: Receive, send: Send) -> None:
+    """A 200 whose body is not the answer at all (``BAD_BODIES``), sent straight to ASGI."""
+    if rule.kind == "not_json":
         await _answer(
             send, b"<html><body>Service temporarily unavailable</body></html>", "text/html"
         )
-    elif rule.kind == "oversize_body":
-        await _start(send, "application/json", rule.size_bytes)
+    elif rule.kind == "oversize_body":  # streamed, with no length announced
+        await _start(send, "application/json", None)
         chunk = b" " * (1024 * 1024)
         left = rule.size_bytes - 2
         await send({"type": "http.response.body", "body": b"{", "more_body": True})
