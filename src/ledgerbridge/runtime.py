@@ -42,12 +42,19 @@ def migrate(settings: Settings) -> None:
 def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
     # Importing the workflow modules registers their workflows with DBOS.
+    from ledgerbridge import housekeeping
     from ledgerbridge.audit import workflows as audit_workflows
     from ledgerbridge.push import workflows as push_workflows
     from ledgerbridge.reconcile import workflows as reconcile_workflows
     from ledgerbridge.sync import workflows as sync_workflows
 
-    capabilities = (sync_workflows, push_workflows, reconcile_workflows, audit_workflows)
+    capabilities = (
+        sync_workflows,
+        push_workflows,
+        reconcile_workflows,
+        audit_workflows,
+        housekeeping,
+    )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for capability in capabilities:
         capability.bind(svc)  # before launch: launching may resume interrupted workflows

@@ -23,6 +23,7 @@ from ledgerbridge.connections.tokens import read_token, store_tokens, token_purp
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
+from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, accounts, oauth
@@ -384,3 +385,8 @@ def _revoke_at_provider(
             oauth.revoke(settings, provider, refresh_token=refresh_token, observe=observe)
     except Exception:
         return
+
+
+def prune_oauth_states(db: Database, older_than: timedelta, now: datetime) -> int:
+    """Delete authorizations that expired before ``now - older_than``, in batches."""
+    return delete_in_batches(db, OAuthState, OAuthState.expires_at < now - older_than)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, Select, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.engine import Database
@@ -66,16 +66,26 @@ def read_after(
 ) -> list[Event]:
     """Up to ``limit`` events after event ``after`` (0: from the start) that are safely
     visible: committed, and never to be preceded by an event committed later."""
-    xid, event_id = position_of(session, after)
+    position = position_of(session, after)
+    dialect = session.get_bind().dialect.name
+    return list(session.scalars(feed_query(dialect, position, limit, types)))
+
+
+def feed_query(
+    dialect: str, position: tuple[int, int], limit: int, types: list[str] | None = None
+) -> Select[Event]:
+    """The events after ``position`` that are safely visible, in feed order (the tenant is
+    added by the session; ``ix_events_feed`` serves it)."""
+    xid, event_id = position
     query = select(Event)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.where(tuple_(Event.xid, Event.id) > tuple_(xid, event_id))
         query = query.where(Event.xid < _HORIZON)
     else:  # writers take turns: ids commit in order (xid is always 0)
         query = query.where(Event.xid == 0, Event.id > event_id)
     if types:
         query = query.where(Event.type.in_(types))
-    return list(session.scalars(query.order_by(Event.xid, Event.id).limit(limit)))
+    return query.order_by(Event.xid, Event.id).limit(limit)
 
 
 def events_after(

@@ -21,6 +21,7 @@ class Event(TenantOwned, Base):
     __table_args__ = (Index("ix_events_feed", "tenant_id", "xid", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))  # indexed first in ix_events_feed
     type: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(128))  # e.g. "connection:12"
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

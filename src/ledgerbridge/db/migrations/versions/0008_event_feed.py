@@ -30,6 +30,7 @@ def upgrade() -> None:
     if postgresql:
         op.alter_column("events", "xid", server_default=sa.text(WRITER_XID))
     op.create_index("ix_events_feed", "events", ["tenant_id", "xid", "id"])
+    op.drop_index("ix_events_tenant_id", table_name="events")  # ix_events_feed leads with it
     with op.batch_alter_table("sync_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_runs_connection_id")
         batch_op.create_index("ix_sync_runs_connection_created", ["connection_id", "created_at"])
@@ -41,6 +42,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sync_runs_status_created")
         batch_op.drop_index("ix_sync_runs_connection_created")
         batch_op.create_index("ix_sync_runs_connection_id", ["connection_id"])
+    op.create_index("ix_events_tenant_id", "events", ["tenant_id"])
     op.drop_index("ix_events_feed", table_name="events")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_column("xid")
