@@ -52,8 +52,8 @@ def list_events(
         rows = read_after(session, after, limit, [type] if type else None)
     except UnknownPosition:
         raise ApiError(
-            410,
-            "cursor_expired",
+            400,
+            "invalid_cursor",
             "after names no event of yours (never issued, or older than the event "
             "retention period): read again from after=0",
         ) from None
