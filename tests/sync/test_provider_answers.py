@@ -10,6 +10,7 @@ faults over real HTTP (SQLite only: none of this depends on the database).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +22,18 @@ import stamina
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledgerbridge.connections.http import AnswerTooLarge, RetryingTransport
+from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.sync.models import Record
 from tests.conftest import make_settings
 from tests.connections.conftest import accounts, connect
+from tests.support import serve_in_thread
 from tests.sync.conftest import RunSync
 
-pytestmark = [
-    pytest.mark.sandbox(seed=5, size=30, settings={"rate_limits": False}),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-]
+pytestmark = pytest.mark.sandbox(seed=5, size=30, settings={"rate_limits": False})
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 XERO = "/xero/api.xro/2.0"
 MAX_BODY = 1024 * 1024
 
@@ -94,6 +96,7 @@ def _xero_items(
     return org, int(connection["id"])
 
 
+@sqlite_only
 @pytest.mark.parametrize("kind", ["missing_collection", "not_json", "drip_body", "oversize_body"])
 def test_a_bad_answer_fails_the_type_and_changes_nothing(
     kind: str,
@@ -123,6 +126,7 @@ def test_a_bad_answer_fails_the_type_and_changes_nothing(
     assert deleted == []
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("provider", "object_type", "path"),
     [
@@ -149,6 +153,7 @@ def test_other_providers_refuse_an_answer_without_its_collection(
     assert run.created == 0
 
 
+@sqlite_only
 def test_a_bad_answer_once_is_asked_again_and_the_run_succeeds(
     lb: TestClient,
     sandbox: httpx.Client,
@@ -164,6 +169,7 @@ def test_a_bad_answer_once_is_asked_again_and_the_run_succeeds(
     assert run.deleted == 0
 
 
+@sqlite_only
 def test_a_sweep_that_would_delete_most_of_a_type_is_confirmed_first(
     lb: TestClient,
     sandbox: httpx.Client,
@@ -198,6 +204,7 @@ def test_a_sweep_that_would_delete_most_of_a_type_is_confirmed_first(
     assert {k for k, r in mirrored.items() if r.remote_was_deleted} == set(gone)
 
 
+@sqlite_only
 def test_deletions_from_tombstone_feeds_are_counted(
     lb: TestClient,
     sandbox: httpx.Client,
@@ -234,3 +241,47 @@ def test_deletions_from_tombstone_feeds_are_counted(
         assert run.status == "succeeded", run.error
         assert run.deleted == 1, (provider, run.deleted)
         assert _records(svc, int(connection["id"]), kind)[victim].remote_was_deleted
+
+
+def test_the_transport_caps_a_declared_length_and_bounds_a_dripping_body() -> None:
+    """Straight against the transport, with a server of its own on 127.0.0.1."""
+    hits: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        hits.append(scope["path"])
+        if scope["path"] == "/large":
+            body = b"[" + b" " * 4096 + b"]"
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"4098")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(100):  # a byte every 50 ms: each read is quick, the whole is not
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+            await asyncio.sleep(0.05)
+        await send({"type": "http.response.body", "body": b"[]"})
+
+    async def spend() -> None:
+        return None
+
+    async def audit(*_: Any) -> None:
+        return None
+
+    async def call(path: str) -> None:
+        transport = RetryingTransport(
+            httpx.AsyncHTTPTransport(), Provider.xero, spend, audit, max_body=1024, deadline=0.5
+        )
+        async with httpx.AsyncClient(base_url=origin, transport=transport) as client:
+            await client.get(path)
+
+    with serve_in_thread(app) as origin:
+        with pytest.raises(AnswerTooLarge):
+            asyncio.run(call("/large"))
+        assert hits.count("/large") == 2  # tried again, then given up
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout, match="not complete within"):
+            asyncio.run(call("/drip"))
+        assert hits.count("/drip") == 2
+        assert time.monotonic() - started < 4.5  # two half-second attempts, not 5 s each

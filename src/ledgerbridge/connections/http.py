@@ -159,8 +159,8 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(self._deadline):
                 response = await self._inner.handle_async_request(request)
                 try:
-                    declared = int(response.headers.get("content-length", "0"))
-                    if declared > self._max_body:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self._max_body:
                         raise AnswerTooLarge(
                             f"the answer declares {declared} bytes, over {self._max_body}",
                             request=request,
