@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.tenancy import scope
@@ -23,6 +25,7 @@ from ledgerbridge.events.feed import events_after
 from ledgerbridge.events.service import append
 from ledgerbridge.settings import Settings
 from tests.conftest import TokenFactory
+from tests.support import PG_ADMIN_URL
 
 VISIBLE_WITHIN = 20.0  # seconds: other databases' transactions on a shared server delay it
 
@@ -190,3 +193,35 @@ def test_random_writers_every_committed_event_once_in_a_stable_order(
     assert set(read) == set(committed), "the pages miss committed events or hold others"
     again = [event.id for event in events_after(db, tenant, 0, batch=7)]
     assert again == read, "a second reader saw another order"
+
+
+def test_only_this_databases_transactions_hold_the_feed_back(
+    database_url: str, db: Database, tenant: str
+) -> None:
+    """A transaction open in another database of the server cannot write these events:
+    it delays nothing. One open in this database (it has written something) holds back
+    the events written after it until it ends."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the horizon is PostgreSQL's")
+    elsewhere = psycopg.connect(PG_ADMIN_URL)  # the server's "postgres" database
+    here = db.engine.connect()
+    try:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # holds an xid, left open
+        with db.tenant(tenant) as session:
+            append(session, tenant, "test.event", "seen at once")
+        assert [e.subject for e in events_after(db, tenant, 0)] == ["seen at once"]
+
+        here.execute(text("SELECT pg_current_xact_id()"))  # an older writer, here
+        with db.tenant(tenant) as session:
+            later = append(session, tenant, "test.event", "after the open writer")
+        assert [e.subject for e in events_after(db, tenant, 0)] == ["seen at once"]
+        here.rollback()
+        deadline = time.monotonic() + VISIBLE_WITHIN
+        while len(seen := [e.subject for e in events_after(db, tenant, 0)]) < 2:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        assert seen == ["seen at once", later.subject]
+    finally:
+        here.close()
+        elsewhere.rollback()
+        elsewhere.close()

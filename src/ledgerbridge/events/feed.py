@@ -11,13 +11,12 @@ open would never see 1.
 contiguous and in insertion order.
 
 **The horizon.** A page holds only events whose ``xid`` is below the oldest transaction
-still running (``pg_snapshot_xmin(pg_current_snapshot())``): every transaction below it has
-committed or rolled back, so nothing can appear there any more. Any transaction that
-commits later has an ``xid`` at or above that horizon, so its events sort after every
+of this database still running (from ``pg_current_snapshot()``): every transaction below
+it has committed or rolled back, so nothing can appear there any more. Any transaction
+that commits later has an ``xid`` at or above that horizon, so its events sort after every
 event already served: none is skipped, none served twice. The price is latency, not
-correctness: an event waits until every older writing transaction has finished (the
-horizon counts every database of the server, and a transaction that holds no xid never
-delays it).
+correctness: an event waits until every older writing transaction of the database has
+finished (a transaction that has written nothing holds no xid and never delays it).
 
 **SQLite** writes one transaction at a time (each takes the database's write lock before
 it inserts, and keeps it until it commits), so ids are taken and committed in the same
@@ -35,16 +34,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Select, literal_column, select, tuple_
+from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.engine import Database
 from ledgerbridge.events.models import Event
 
-# The oldest transaction id still running: everything below it has finished.
-_HORIZON: ColumnElement[int] = literal_column(
-    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# The oldest transaction that may still add events: the oldest one running in this
+# database when the snapshot was taken (or the snapshot's xmax when none is). Transactions
+# of other databases on the server cannot write our events, so they are left out: those
+# whose transaction-id lock is held by a backend of another database. One that ended
+# between the snapshot and that lookup is not found, and so still counts: the horizon can
+# only err low (later), never high.
+_HORIZON = text(
+    """
+    WITH s AS MATERIALIZED (SELECT pg_current_snapshot() AS snap),
+    elsewhere AS (
+        SELECT l.transactionid::text::bigint AS xid32
+        FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+        WHERE l.locktype = 'transactionid' AND a.datname IS DISTINCT FROM current_database()
+    )
+    SELECT least(
+        (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s),
+        (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+         WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid32 FROM elsewhere))
+    )
+    """
 )
+
+
+def horizon(session: Session) -> int:
+    """Every transaction below this id that could write events has finished."""
+    value = session.scalar(_HORIZON)
+    assert value is not None
+    return int(value)
 
 
 class UnknownPosition(LookupError):
@@ -67,20 +90,25 @@ def read_after(
     """Up to ``limit`` events after event ``after`` (0: from the start) that are safely
     visible: committed, and never to be preceded by an event committed later."""
     position = position_of(session, after)
-    dialect = session.get_bind().dialect.name
-    return list(session.scalars(feed_query(dialect, position, limit, types)))
+    below = horizon(session) if session.get_bind().dialect.name == "postgresql" else None
+    return list(session.scalars(feed_query(position, limit, types, below)))
 
 
 def feed_query(
-    dialect: str, position: tuple[int, int], limit: int, types: list[str] | None = None
+    position: tuple[int, int],
+    limit: int,
+    types: list[str] | None = None,
+    below: int | None = None,
 ) -> Select[Event]:
-    """The events after ``position`` that are safely visible, in feed order (the tenant is
-    added by the session; ``ix_events_feed`` serves it)."""
+    """The events after ``position`` in feed order, on PostgreSQL only those written below
+    the ``below`` horizon (the tenant is added by the session; ``ix_events_feed`` serves
+    it). The horizon is read first, in a statement of its own: whatever was finished then
+    is visible to this later statement too."""
     xid, event_id = position
     query = select(Event)
-    if dialect == "postgresql":
+    if below is not None:
         query = query.where(tuple_(Event.xid, Event.id) > tuple_(xid, event_id))
-        query = query.where(Event.xid < _HORIZON)
+        query = query.where(Event.xid < below)
     else:  # writers take turns: ids commit in order (xid is always 0)
         query = query.where(Event.xid == 0, Event.id > event_id)
     if types:
