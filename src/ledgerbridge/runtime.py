@@ -42,6 +42,7 @@ def migrate(settings: Settings) -> None:
 def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
     # Importing the workflow modules registers their workflows with DBOS.
+    from ledgerbridge import housekeeping
     from ledgerbridge.audit import workflows as audit_workflows
     from ledgerbridge.connections import workflows as connection_workflows
     from ledgerbridge.erasure import workflows as erasure_workflows
@@ -56,6 +57,7 @@ def launch(svc: Services) -> DBOS:
         audit_workflows,
         connection_workflows,
         erasure_workflows,
+        housekeeping,
     )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for capability in capabilities:

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     quickbooks_calls_per_minute: int = Field(500, ge=1)
     lightspeed_calls_per_5_minutes: int = Field(350, ge=1)  # 300 per register + 50
     audit_retention_days: int = Field(30, ge=1, le=3650)
+    event_retention_days: int = Field(90, ge=1, le=3650)
+    sync_run_retention_days: int = Field(90, ge=1, le=3650)
+    oauth_state_retention_days: int = Field(7, ge=1, le=3650)
+    # Every provider answer is read whole: at most this many bytes, within this deadline.
+    provider_max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    provider_call_deadline_seconds: float = Field(120.0, gt=0, le=3600)
+    # A sweep that would mark more than this share of a type deleted reads it again first.
+    sweep_confirm_share: float = Field(0.5, gt=0, le=1)
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None

@@ -40,8 +40,8 @@ from ledgerbridge.providers.endpoints import endpoints_for
 from ledgerbridge.sandbox.consent import approve_consent
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
-from tests.connections.conftest import open_start_link
 from tests.conftest import TokenFactory, make_settings
+from tests.connections.conftest import open_start_link
 from tests.support import serve_in_thread
 
 # ---------------------------------------------------------------------------------------

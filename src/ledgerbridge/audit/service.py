@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
-from sqlalchemy import delete
 
 from ledgerbridge.audit.models import ProviderCall
 from ledgerbridge.db.engine import Database
+from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.observability.logging import REDACTED, redact, redact_text
 from ledgerbridge.providers.oauth import Call
 
@@ -146,8 +146,5 @@ def _query(request: httpx.Request) -> str:
 
 
 def prune(db: Database, older_than: timedelta, now: datetime) -> int:
-    with db.system() as session:
-        result = session.execute(
-            delete(ProviderCall).where(ProviderCall.created_at < now - older_than)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    """Delete calls recorded before ``now - older_than``, in batches."""
+    return delete_in_batches(db, ProviderCall, ProviderCall.created_at < now - older_than)

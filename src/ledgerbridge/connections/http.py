@@ -4,6 +4,12 @@ Everything a data call needs and no provider module should repeat: the account's
 and headers, the connection's access token (refreshed through the vault, and once more on
 a 401 — never a loop), and retries with exponential backoff and jitter for 429s, 5xx and
 dropped connections, honouring the provider's ``Retry-After`` (seconds or an HTTP date).
+
+An answer is read whole before anyone sees it, and never unboundedly: a body larger than
+``max_body`` bytes (as sent, ``LEDGERBRIDGE_PROVIDER_MAX_BODY_BYTES``) or an attempt not
+finished within ``deadline`` seconds (``LEDGERBRIDGE_PROVIDER_CALL_DEADLINE_SECONDS``; the
+read timeout alone restarts with every byte, so a body that drips would never end) is
+retried like a dropped connection, then raised.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import asyncio
 import email.utils
 import ssl
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from functools import cache
 
@@ -30,6 +36,32 @@ RETRY_ATTEMPTS = 6
 RETRY_CEILING_SECONDS = 120.0  # never wait longer than this for one Retry-After
 RETRY_BUDGET_SECONDS = 600.0  # give up on one call after this long
 NO_RETRY_AFTER_SECONDS = 60.0  # QuickBooks may omit Retry-After: Intuit advises a minute
+MAX_BODY_BYTES = 64 * 1024 * 1024
+CALL_DEADLINE_SECONDS = 120.0
+
+
+class AnswerTooLarge(httpx.TransportError):
+    """A provider answer longer than the cap: abandoned unread, retried, then raised."""
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, cap: int, request: httpx.Request) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:
+            size += len(chunk)
+            if size > self._cap:
+                raise AnswerTooLarge(
+                    f"the answer is larger than {self._cap} bytes", request=self._request
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class Retryable(Exception):
@@ -76,11 +108,16 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         provider: Provider,
         spend: Callable[[], Awaitable[None]],
         audit: AuditHook,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        deadline: float = CALL_DEADLINE_SECONDS,
     ) -> None:
         self._inner = inner
         self._provider = provider
         self._spend = spend
         self._audit = audit
+        self._max_body = max_body
+        self._deadline = deadline
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -107,14 +144,37 @@ class RetryingTransport(httpx.AsyncBaseTransport):
     async def _attempt(self, request: httpx.Request, number: int) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = await self._inner.handle_async_request(request)
-            await response.aread()
+            response = await self._read(request)
         except httpx.TransportError as exc:
             elapsed = int((time.perf_counter() - started) * 1000)
             await self._audit(request, None, f"{type(exc).__name__}: {exc}", elapsed, number)
             raise
         elapsed = int((time.perf_counter() - started) * 1000)
         await self._audit(request, response, None, elapsed, number)
+        return response
+
+    async def _read(self, request: httpx.Request) -> httpx.Response:
+        """One answer, read whole within the deadline and the size cap."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await self._inner.handle_async_request(request)
+                try:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self._max_body:
+                        raise AnswerTooLarge(
+                            f"the answer declares {declared} bytes, over {self._max_body}",
+                            request=request,
+                        )
+                    assert isinstance(response.stream, httpx.AsyncByteStream)
+                    response.stream = _CappedStream(response.stream, self._max_body, request)
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+        except TimeoutError:
+            raise httpx.ReadTimeout(
+                f"the answer was not complete within {self._deadline:g} s", request=request
+            ) from None
         return response
 
     def _default_429_wait(self) -> float | None:
@@ -190,5 +250,7 @@ def connection_client(
             provider,
             lambda: svc.budgets.spend(provider, account),
             audit,
+            max_body=svc.settings.provider_max_body_bytes,
+            deadline=svc.settings.provider_call_deadline_seconds,
         ),
     )

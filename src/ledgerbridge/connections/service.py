@@ -31,6 +31,7 @@ from ledgerbridge.connections.tokens import store_tokens, token_purpose
 from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
+from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, accounts, identifiers, oauth
@@ -520,3 +521,8 @@ def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnec
             provider=connection.provider,
         )
         return Disconnected(connection, pending)
+
+
+def prune_oauth_states(db: Database, older_than: timedelta, now: datetime) -> int:
+    """Delete authorizations that expired before ``now - older_than``, in batches."""
+    return delete_in_batches(db, OAuthState, OAuthState.expires_at < now - older_than)

@@ -1,4 +1,4 @@
-"""Routes: the tenant's event log, read in order."""
+"""Routes: the tenant's event feed (see ``events/feed.py`` for what it promises)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from ledgerbridge.events.models import Event
+from ledgerbridge.errors import ApiError
+from ledgerbridge.events.feed import UnknownPosition, read_after
 from ledgerbridge.pagination import Limit
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
@@ -35,14 +35,28 @@ class EventPage(BaseModel):
 def list_events(
     _: Viewer,
     session: TenantSession,
-    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="The last id you have.")] = 0,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="The id of the last event you have (0: from the start). Every "
+            "committed event comes exactly once, in one stable order; ids are not "
+            "necessarily increasing along it.",
+        ),
+    ] = 0,
     type: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 100,
 ) -> EventPage:
-    query = select(Event).where(Event.id > after).order_by(Event.id).limit(limit)
-    if type:
-        query = query.where(Event.type == type)
-    rows = list(session.scalars(query))
+    try:
+        rows = read_after(session, after, limit, [type] if type else None)
+    except UnknownPosition:
+        raise ApiError(
+            400,
+            "invalid_cursor",
+            "after names no event of yours (never issued, or older than the event "
+            "retention period): read again from after=0",
+        ) from None
     return EventPage(
         data=[
             EventOut(

@@ -1,4 +1,6 @@
-"""Fault injection: latency, 5xx errors, forced 429s, dropped connections, slow tokens.
+"""Fault injection: latency, 5xx errors, forced 429s, dropped connections, slow tokens, and
+answers that are wrong although they succeed: a 200 without the collection asked for, a
+200 that is not JSON, a body that drips a byte at a time, a body far too large.
 
 Rules are posted to ``POST /_sandbox/faults``. A rule matches a provider's requests
 (optionally one account and a path prefix). ``count`` makes it deterministic ("the next
@@ -8,6 +10,8 @@ run can be repeated.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import threading
 from dataclasses import dataclass
@@ -16,12 +20,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgerbridge.sandbox.ratelimits import iso_ms, too_many_requests
 from ledgerbridge.sandbox.routing import Target
 from ledgerbridge.sandbox.settings import SandboxSettings
 
-FaultKind = Literal["latency", "error", "rate_limit", "drop", "slow_token"]
+FaultKind = Literal[
+    "latency",
+    "error",
+    "rate_limit",
+    "drop",
+    "slow_token",
+    "missing_collection",
+    "empty_collection",
+    "not_json",
+    "drip_body",
+    "oversize_body",
+]
+BAD_BODIES = frozenset({"not_json", "drip_body", "oversize_body"})  # instead of the route
+REWRITES = frozenset({"missing_collection", "empty_collection"})  # of the route's answer
+DRIP_FOR_SECONDS = 600.0  # a dripping body ends after this long (if the client still listens)
 
 
 class FaultRule(BaseModel):
@@ -33,7 +52,12 @@ class FaultRule(BaseModel):
     path_prefix: str | None = None
     count: int | None = Field(None, ge=1, description="Affect only the next N matching calls.")
     rate: float = Field(1.0, ge=0.0, le=1.0, description="Chance that a matching call is hit.")
-    latency_ms: int = Field(1000, ge=0, description="For latency and slow_token.")
+    latency_ms: int = Field(
+        1000, ge=0, description="For latency and slow_token; drip_body: between two bytes."
+    )
+    size_bytes: int = Field(
+        70 * 1024 * 1024, ge=1, le=1024**3, description="For oversize_body: its length."
+    )
     status: int = Field(
         503, ge=200, le=599, description="For error (QuickBooks: 200 wraps a Fault in a 200)."
     )
@@ -120,6 +144,103 @@ def fault_response(
     if rule.kind == "rate_limit":
         return too_many_requests(provider, "minute", rule.retry_after_seconds, settings, now_ms)
     return _server_error(provider, rule.status, now_ms)
+
+
+async def rewritten_answer(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The route's own answer with its collections taken out (``missing_collection``: every
+    list or object at the top level, e.g. ``Items``, ``QueryResponse``, ``data``) or emptied
+    (``empty_collection``: every list, at any depth, e.g. ``{"Items": []}``)."""
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    try:
+        body = json.loads(b"".join(chunks))
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if rule.kind == "missing_collection":
+            body = {k: v for k, v in body.items() if not isinstance(v, list | dict)}
+        else:
+            body = _emptied(body)
+    content = json.dumps(body).encode()
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(content)).encode()))
+    await send({**start, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _emptied(value: Any) -> Any:
+    if isinstance(value, list):
+        return []
+    if isinstance(value, dict):
+        return {k: _emptied(v) for k, v in value.items()}
+    return value
+
+
+async def bad_body(rule: FaultRule, receive: Receive, send: Send) -> None:
+    """A 200 whose body is not the answer at all (``BAD_BODIES``), sent straight to ASGI."""
+    if rule.kind == "not_json":
+        await _answer(
+            send, b"<html><body>Service temporarily unavailable</body></html>", "text/html"
+        )
+    elif rule.kind == "oversize_body":  # streamed, with no length announced
+        await _start(send, "application/json", None)
+        chunk = b" " * (1024 * 1024)
+        left = rule.size_bytes - 2
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        while left > 0:
+            part = chunk[: min(left, len(chunk))]
+            left -= len(part)
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"}"})
+    else:
+        await _drip(rule, receive, send)
+
+
+async def _drip(rule: FaultRule, receive: Receive, send: Send) -> None:
+    """JSON whitespace, one byte at a time, until the client hangs up (or for a long while)."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await _start(send, "application/json", None)
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        waited = 0.0
+        interval = max(rule.latency_ms, 1) / 1000
+        while waited < DRIP_FOR_SECONDS and not gone.is_set():
+            await asyncio.sleep(interval)
+            waited += interval
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        await send({"type": "http.response.body", "body": b"}"})
+    finally:
+        watcher.cancel()
+
+
+async def _start(send: Send, content_type: str, length: int | None) -> None:
+    headers = [(b"content-type", content_type.encode())]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
+async def _answer(send: Send, body: bytes, content_type: str) -> None:
+    await _start(send, content_type, len(body))
+    await send({"type": "http.response.body", "body": body})
 
 
 def _server_error(provider: str, status: int, now_ms: int) -> Response:

@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerbridge.sandbox.faults import fault_response
+from ledgerbridge.sandbox.faults import (
+    BAD_BODIES,
+    REWRITES,
+    bad_body,
+    fault_response,
+    rewritten_answer,
+)
 from ledgerbridge.sandbox.ledger import LedgerEntry
 from ledgerbridge.sandbox.ratelimits import limit_headers, limits_for, too_many_requests
 from ledgerbridge.sandbox.routing import Target, classify
@@ -85,6 +91,10 @@ class SandboxMiddleware:
             return None
         if rule.kind == "drop":
             await _drop_connection(receive, raw_send)
+        elif rule.kind in BAD_BODIES:
+            await bad_body(rule, receive, send)
+        elif rule.kind in REWRITES:
+            await rewritten_answer(rule, self.app, scope, receive, send)
         else:
             assert target.provider is not None
             now = self.state.clock.time_ms()

@@ -193,6 +193,8 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
                 break
         if puller.OBJECT_TYPES[object_type].hard_deletes and _sweep_due(state, resync):
             present = await puller.sweep_ids(http, object_type)
+            if _sweep_looks_wrong(svc, plan, object_type, present):
+                present |= await puller.sweep_ids(http, object_type)  # a confirming pass
             _commit_sweep(svc, plan, object_type, present)
     _finish(svc, plan, object_type, resync=resync)
 
@@ -430,6 +432,25 @@ def _model_name(unified: Unified) -> str:
 _MODEL_NAMES = {cls: model.value for model, cls in MODELS.items()}
 
 
+SWEEP_CONFIRM_OVER = 10  # objects: fewer vanishing at once are taken at their word
+
+
+def _sweep_looks_wrong(svc: Services, plan: Plan, object_type: str, present: set[str]) -> bool:
+    """Would the sweep mark more than ``sweep_confirm_share`` of the type's live objects
+    (and more than ``SWEEP_CONFIRM_OVER``) deleted? Then it reads the ids once more, and
+    only an object missing from both reads is taken as deleted."""
+    with svc.db.system(read_only=True) as session:
+        alive = session.scalars(
+            select(RawObject.external_id).where(
+                RawObject.connection_id == plan.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.deleted.is_(False),
+            )
+        ).all()
+    gone = sum(1 for external_id in alive if external_id not in present)
+    return gone > SWEEP_CONFIRM_OVER and gone > svc.settings.sweep_confirm_share * len(alive)
+
+
 def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
     """Objects that vanished without a tombstone are marked deleted, never dropped."""
     with svc.db.system() as session:
@@ -521,12 +542,13 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         deleted_ids[object_type].append(stub.external_id)
     with svc.db.system() as session:
         for object_type, ids in deleted_ids.items():
-            lock_mirror(session, plan, object_type)
+            state = lock_mirror(session, plan, object_type)
             for raw in session.scalars(
                 by_key(session, plan, object_type, RawObject.external_id, ids)
             ):
                 if not raw.deleted:
                     _mark_deleted(session, plan, raw)  # keep the last full payload
+                    state.deleted += 1  # counted in this run's totals
         session.execute(
             update(SyncState)
             .where(

@@ -93,9 +93,14 @@ class SyncState(TenantOwned, Base):
 
 class SyncRun(TenantOwned, Timestamps, Base):
     __tablename__ = "sync_runs"
+    __table_args__ = (
+        # The scheduler's questions: a connection's latest run, and runs left queued.
+        Index("ix_sync_runs_connection_created", "connection_id", "created_at"),
+        Index("ix_sync_runs_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
     object_types: Mapped[list[str]] = mapped_column(JSON)
     full_resync: Mapped[bool] = mapped_column(Boolean, default=False)
     trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
 
 from ledgerbridge.connections.models import Connection, ConnectionStatus
+from ledgerbridge.db.engine import Database
+from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import object_types
@@ -85,17 +88,7 @@ def queue_due_syncs(svc: Services, now: datetime) -> int:
     passed, and re-hand to DBOS any run that a crash left queued but never enqueued."""
     queued: list[SyncRun] = []
     with svc.db.system() as session:
-        last_run = (
-            select(SyncRun.connection_id, func.max(SyncRun.created_at).label("at"))
-            .group_by(SyncRun.connection_id)
-            .subquery()
-        )
-        due = session.execute(
-            select(Connection, last_run.c.at)
-            .outerjoin(last_run, last_run.c.connection_id == Connection.id)
-            .where(Connection.status == ConnectionStatus.active, Connection.sync_paused.is_(False))
-        ).all()
-        for connection, last_at in due:
+        for connection, last_at in session.execute(scheduled_connections()).all():
             interval = timedelta(minutes=connection.sync_interval_minutes)
             if last_at is not None and _utc(last_at) + interval > now:
                 continue
@@ -109,16 +102,49 @@ def queue_due_syncs(svc: Services, now: datetime) -> int:
             )
             if created:
                 queued.append(run)
-        stale = session.scalars(
-            select(SyncRun).where(
-                SyncRun.status == SyncStatus.queued,
-                SyncRun.created_at < now - REENQUEUE_AFTER,
-            )
-        ).all()
-        queued.extend(stale)
+        queued.extend(session.scalars(stale_runs(now)).all())
     for run in queued:
         enqueue(svc, run)
     return len(queued)
+
+
+def scheduled_connections() -> Select[Connection, datetime]:
+    """Every active, unpaused connection and when its latest run was requested: one probe
+    of ``ix_sync_runs_connection_created`` per connection, never a pass over all runs."""
+    latest = (
+        select(func.max(SyncRun.created_at))
+        .where(SyncRun.connection_id == Connection.id)
+        .correlate(Connection)
+        .scalar_subquery()
+    )
+    return select(Connection, latest).where(
+        Connection.status == ConnectionStatus.active, Connection.sync_paused.is_(False)
+    )
+
+
+def stale_runs(now: datetime) -> Select[Any]:
+    """Runs a crash left queued but never handed to DBOS (``ix_sync_runs_status_created``)."""
+    return select(SyncRun).where(
+        SyncRun.status == SyncStatus.queued, SyncRun.created_at < now - REENQUEUE_AFTER
+    )
+
+
+def prune_runs(db: Database, older_than: timedelta, now: datetime) -> int:
+    """Delete finished runs requested before ``now - older_than``, in batches; a
+    connection's latest run is kept (it says when the connection last synced)."""
+    later = aliased(SyncRun)
+    newer_exists = (
+        select(later.id)
+        .where(later.connection_id == SyncRun.connection_id, later.id > SyncRun.id)
+        .exists()
+    )
+    return delete_in_batches(
+        db,
+        SyncRun,
+        SyncRun.created_at < now - older_than,
+        SyncRun.status.in_([SyncStatus.succeeded, SyncStatus.failed]),
+        newer_exists,
+    )
 
 
 def _utc(value: datetime) -> datetime:

@@ -27,14 +27,13 @@ the provider's text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ledgerbridge.providers.answers import get_checked, read_json, require
 from ledgerbridge.providers.lightspeed.dates import parse_time
 from ledgerbridge.providers.lightspeed.errors import raise_for_error
 from ledgerbridge.providers.pulling import (
@@ -104,16 +103,15 @@ async def fetch_tombstones(
 
 
 async def _list(http: httpx.AsyncClient, object_type: str, **params: int) -> list[Record]:
-    response = await http.get(f"/{object_type}", params={"deleted": "true", **params})
-    raise_for_error(response)
-    try:
-        body = json.loads(response.content, parse_float=Decimal)
-    except ValueError as error:
-        raise ProviderError(
-            response.status_code, "Lightspeed answered a list with no JSON"
-        ) from error
-    records: list[Record] = body.get("data") or []
-    return records
+    """A page of the collection, checked to hold its ``data`` list; asked again, then a
+    provider error, if it does not."""
+
+    def read(response: httpx.Response) -> list[Record]:
+        body = read_json(response, lambda answer, _: raise_for_error(answer), "Lightspeed")
+        records: list[Record] = require(body, "data", list, f"Lightspeed {object_type}")
+        return records
+
+    return await get_checked(http, f"/{object_type}", read, params={"deleted": "true", **params})
 
 
 async def _one_version(http: httpx.AsyncClient, object_type: str, version: int) -> list[Record]:

@@ -27,12 +27,11 @@ under pull's ``customers`` object type.
 from __future__ import annotations
 
 import hashlib
-import json
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ledgerbridge.providers.answers import read_json
 from ledgerbridge.providers.lightspeed.dates import parse_time
 from ledgerbridge.providers.lightspeed.errors import raise_for_error
 from ledgerbridge.providers.pulling import ProviderError
@@ -166,12 +165,8 @@ def _fields(contact: ContactWrite) -> Customer:
 
 def _data(response: httpx.Response) -> Any:
     """The ``data`` of a successful answer, numbers exact; the provider's error otherwise."""
-    raise_for_error(response)
-    try:
-        body = json.loads(response.content, parse_float=Decimal)
-    except ValueError as error:
-        raise ProviderError(response.status_code, "Lightspeed answered with no JSON") from error
-    if not isinstance(body, dict) or "data" not in body:
+    body = read_json(response, lambda answered, _: raise_for_error(answered), "Lightspeed")
+    if "data" not in body:
         raise ProviderError(response.status_code, "Lightspeed answered with no data")
     return body["data"]
 

@@ -12,41 +12,28 @@ float on its way to the mappers.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ledgerbridge.providers import answers
+from ledgerbridge.providers.answers import exact_json
 from ledgerbridge.providers.pulling import ProviderError
 
 
 def raise_for_error(response: httpx.Response) -> None:
     """Return when the response succeeded; raise ``ProviderError`` for an error status or a
     ``Fault`` (inside an HTTP 200 too)."""
-    _raise_for_error(response, _parsed(response))
+    raise_for_answer(response, exact_json(response.content))
 
 
 def read_json(response: httpx.Response) -> dict[str, Any]:
     """The JSON object of a successful answer, parsed once; ``ProviderError`` otherwise."""
-    body = _parsed(response)
-    _raise_for_error(response, body)
-    if not isinstance(body, dict):
-        text = response.text.strip()[:500]
-        raise ProviderError(
-            response.status_code, "QuickBooks answered without a JSON object", [text]
-        )
-    return body
+    return answers.read_json(response, raise_for_answer, "QuickBooks")
 
 
-def _parsed(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too)
-        return None
-
-
-def _raise_for_error(response: httpx.Response, body: Any) -> None:
+def raise_for_answer(response: httpx.Response, body: Any) -> None:
+    """``raise_for_error`` for a body already parsed (None when it is not JSON)."""
     fault = _key(body, "Fault")
     if isinstance(fault, dict):
         raise _fault_error(response.status_code, fault)

@@ -49,6 +49,7 @@ from typing import Any
 
 import httpx
 
+from ledgerbridge.providers.answers import get_checked, require
 from ledgerbridge.providers.pulling import (
     Cursor,
     FetchedPage,
@@ -149,8 +150,22 @@ async def fetch_tombstones(
 
 
 async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str]) -> Record:
-    response = await http.get(path, params={**params, "minorversion": MINOR_VERSION})
-    return read_json(response)
+    """An answer checked to hold what ``path`` answers (a query with no rows still has its
+    ``QueryResponse``); asked again, then a provider error, if it does not."""
+    key, kind = _ANSWERS[path]
+
+    def read(response: httpx.Response) -> Record:
+        body = read_json(response)
+        require(body, key, kind, f"QuickBooks {path}")
+        return body
+
+    return await get_checked(http, path, read, params={**params, "minorversion": MINOR_VERSION})
+
+
+_ANSWERS: dict[str, tuple[str, type]] = {
+    "query": ("QueryResponse", dict),
+    "cdc": ("CDCResponse", list),
+}
 
 
 def _select(entity: str, since: str | None, start_position: int, size: int) -> str:

@@ -33,14 +33,13 @@ parameters in ``_PARAMS`` or ``_UNPAGED`` if any) and a mapper in ``mapping.py``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ledgerbridge.providers.answers import get_checked, read_json, require
 from ledgerbridge.providers.pulling import Cursor, FetchedPage, ObjectType, RemoteObject
 from ledgerbridge.providers.xero.dates import iso, parse_utc
 from ledgerbridge.providers.xero.errors import raise_for_error
@@ -138,11 +137,15 @@ async def fetch_tombstones(
 async def _get(
     http: httpx.AsyncClient, name: str, params: dict[str, str], headers: dict[str, str]
 ) -> dict[str, Any]:
-    response = await http.get(name, params=params, headers=headers)
-    raise_for_error(response)
-    # Money stays exact: numbers with a fraction are read as Decimal, never as float.
-    body: dict[str, Any] = json.loads(response.content, parse_float=Decimal)
-    return body
+    """The answer, checked to hold the ``name`` collection (Xero sends an empty one when
+    nothing matches); asked again, then a provider error, if it does not."""
+
+    def read(response: httpx.Response) -> dict[str, Any]:
+        body = read_json(response, lambda answer, _: raise_for_error(answer), "Xero")
+        require(body, name, list, f"Xero {name}")
+        return body
+
+    return await get_checked(http, name, read, params=params, headers=headers)
 
 
 def _remote_object(name: str, record: dict[str, Any]) -> RemoteObject:

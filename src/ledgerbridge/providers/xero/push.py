@@ -30,13 +30,13 @@ bill is raised; they cannot be written, so ``ContactWrite.is_customer`` and
 from __future__ import annotations
 
 import hashlib
-import json
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import simplejson
 
+from ledgerbridge.providers.answers import read_json
 from ledgerbridge.providers.pulling import ProviderError
 from ledgerbridge.providers.pushing import Action, Pushed
 from ledgerbridge.providers.xero.dates import parse_utc
@@ -241,10 +241,8 @@ def _line_problems(line: LineWrite, position: int, *, two_places: bool) -> list[
 
 def _record(resource: str, response: httpx.Response) -> Element:
     """The one record of a successful answer, as pull would list it."""
-    raise_for_error(response)
-    # Money stays exact: numbers with a fraction are read as Decimal, never as float.
-    answer = json.loads(response.content, parse_float=Decimal)
-    records = answer.get(resource) if isinstance(answer, dict) else None
+    answer = read_json(response, lambda answered, _: raise_for_error(answered), "Xero")
+    records = answer.get(resource)
     if not records or not isinstance(records[0], dict):
         raise ProviderError(response.status_code, f"Xero answered without a {resource[:-1]}.")
     record: Element = records[0]

@@ -1,7 +1,7 @@
 """tenant erasure; connect links opened once
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import ledgerbridge.db.base
 from ledgerbridge.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
