@@ -296,7 +296,12 @@ def test_previous_secret_keys_still_verify_and_keys_move_to_the_current_one(
     database_url: str, tmp_path: Path, tenant: str
 ) -> None:
     old, new = "o" * 48, "n" * 48
-    common = {"database_url": database_url, "data_dir": tmp_path, "jwt_secret": JWT_SECRET}
+    common = {
+        "env": "development",
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "jwt_secret": JWT_SECRET,
+    }
     before: Settings = load_settings(**common, secret_key=old)
     rotated: Settings = load_settings(**common, secret_key=new, secret_key_previous=f" {old} ,")
     after: Settings = load_settings(**common, secret_key=new)
