@@ -93,6 +93,11 @@ class SyncState(TenantOwned, Base):
 
 class SyncRun(TenantOwned, Timestamps, Base):
     __tablename__ = "sync_runs"
+    __table_args__ = (
+        # The scheduler's tick: the latest run per connection, and queued runs by age.
+        Index("ix_sync_runs_connection_id_created_at", "connection_id", "created_at"),
+        Index("ix_sync_runs_status_created_at", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
