@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200)
     db_pool_timeout: float = Field(10.0, gt=0)
     db_connect_timeout: int = Field(2, ge=1, le=60)
+    # The durable-execution executor this worker runs as (runtime.py); stable across restarts.
+    executor_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.:-]+$")
+    executor_timeout_seconds: float = Field(60.0, ge=5, le=3600)
 
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None

@@ -1,4 +1,4 @@
-"""refresh lease on oauth grants; sync_runs indexes for the scheduler
+"""refresh lease on oauth grants; executor heartbeats; sync_runs indexes for the scheduler
 
 Revision ID: 0011
 Revises: 0005
@@ -28,6 +28,14 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+    op.create_table(
+        "executors",
+        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("started_at", ledgerbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", ledgerbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     # The scheduler's tick: the latest run per connection, and queued runs by age.
     op.create_index(
         "ix_sync_runs_connection_id_created_at", "sync_runs", ["connection_id", "created_at"]
@@ -36,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("executors")
     op.drop_index("ix_sync_runs_status_created_at", table_name="sync_runs")
     op.drop_index("ix_sync_runs_connection_id_created_at", table_name="sync_runs")
     with op.batch_alter_table("oauth_grants", schema=None) as batch_op:
