@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
     # Each provider account's call budget, shared by all processes (see connections/budget.py).
     provider_call_budgets: bool = True
-    # A call that would wait longer for its budget gives its queue slot back (deferred).
+    # A sync call that would wait longer for its budget gives its queue slot back (deferred).
     budget_wait_seconds: float = Field(5.0, ge=0, le=600)
     xero_calls_per_minute: int = Field(60, ge=1)
     xero_calls_per_day: int = Field(5_000, ge=1)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
@@ -55,6 +58,22 @@ def _configured(settings: Settings, provider: Provider) -> list[Rate]:
     return [Rate(settings.lightspeed_calls_per_5_minutes, 5 * Duration.MINUTE)]
 
 
+# How long a call may wait for its budget before BudgetExhausted; None: as long as it takes.
+_patience: ContextVar[float | None] = ContextVar("budget_patience", default=None)
+
+
+@contextmanager
+def yielding(seconds: float) -> Iterator[None]:
+    """Calls made inside (and in the tasks started inside) wait at most ``seconds`` for
+    their budget, then raise ``BudgetExhausted``: for callers that can give their queue
+    slot back and continue later (sync runs)."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
 class BudgetExhausted(Exception):
     """The account's budget would make this call wait longer than a caller should hold its
     place: come back in ``retry_after`` seconds, when it has refilled."""
@@ -78,13 +97,16 @@ class CallBudgets:
         self._pool: Any = None
 
     async def spend(self, provider: Provider, account: str) -> None:
-        """Wait until the account's budget allows one more call, then take it; if that
-        would take longer than ``budget_wait_seconds``, raise ``BudgetExhausted`` instead,
-        so the caller gives its place in the queue back rather than block in it."""
+        """Wait until the account's budget allows one more call, then take it; inside
+        ``yielding(s)``, if that would take longer than ``s``, raise ``BudgetExhausted``
+        instead, so the caller gives its place in the queue back rather than block in it."""
         if not self._settings.provider_call_budgets:
             return
         limiter = self._limiter(provider, account)
-        wait = self._settings.budget_wait_seconds
+        wait = _patience.get()
+        if wait is None:
+            await limiter.try_acquire_async(account, blocking=True)
+            return
         if await limiter.try_acquire_async(account, blocking=True, timeout=wait):
             return
         refill = max(wait, await self._refill_seconds(limiter, account))

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
+from ledgerbridge.connections import budget
 from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
@@ -168,7 +169,7 @@ def pull_object_type(svc: Services, plan: Plan, object_type: str) -> str | None:
     """
     purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type=object_type)
     try:
-        with calls_for(purpose):
+        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             asyncio.run(_pull(svc, plan, object_type))
     except BudgetExhausted as exc:  # not a failure: the workflow continues it later
         _set_state(svc, plan, object_type, status=SyncStatus.deferred, last_error=str(exc))
@@ -516,7 +517,8 @@ def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
 def pull_tombstones(svc: Services, plan: Plan) -> str | None:
     """Deleted-object feeds (QuickBooks CDC) since the last successful sync of the types."""
     try:
-        with calls_for(Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")):
+        purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")
+        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             asyncio.run(_tombstones(svc, plan))
     except BudgetExhausted:
         raise
