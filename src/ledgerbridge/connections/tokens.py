@@ -16,6 +16,7 @@ audit log after the answer is committed.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from ledgerbridge.settings import Settings
 # Longer than a refresh can take (three tries of at most 5 s to connect and 15 s to read,
 # with backoff between them): a caller that finds the lease expired takes it over.
 LEASE = timedelta(seconds=90)
-POLL_SECONDS = 0.1  # how often a caller waiting for another's refresh reads again
+POLL_SECONDS = 0.2  # how often a caller waiting for another's refresh reads again
+_process_locks: dict[int, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
 
 
 class NeedsReauth(Exception):
@@ -98,6 +101,30 @@ def access_token(
     answered 401 to, which is refreshed even if it looks unexpired (once: if another caller
     has already replaced it, the replacement is returned)."""
     skew = timedelta(seconds=settings.token_refresh_skew_seconds)
+    with db.system(read_only=True) as session:
+        connection, grant = _load(session, connection_id)
+        token = read_token(vault, grant, "access")
+        if token and token != rejected and _fresh(grant, skew):
+            return _result(connection, token)
+    # One thread per process takes part in the refresh; the others of this process wait
+    # here without touching the database, then find the refreshed token.
+    with _process_lock(connection_id):
+        return _refreshed(db, vault, settings, connection_id, skew, rejected)
+
+
+def _process_lock(connection_id: int) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(connection_id, threading.Lock())
+
+
+def _refreshed(
+    db: Database,
+    vault: Vault,
+    settings: Settings,
+    connection_id: int,
+    skew: timedelta,
+    rejected: str | None,
+) -> AccessToken:
     while True:
         with db.system(read_only=True) as session:
             connection, grant = _load(session, connection_id)
