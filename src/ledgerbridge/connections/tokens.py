@@ -36,7 +36,7 @@ from ledgerbridge.settings import Settings
 # Longer than a refresh can take (three tries of at most 5 s to connect and 15 s to read,
 # with backoff between them): a caller that finds the lease expired takes it over.
 LEASE = timedelta(seconds=90)
-POLL_SECONDS = 0.2  # how often a caller waiting for another's refresh reads again
+POLL_SECONDS = 0.05  # how often a caller waiting for another's refresh reads again
 _process_locks: dict[int, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
 
