@@ -18,6 +18,11 @@ from ledgerbridge.events import api as events
 from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics
 from ledgerbridge.observability.middleware import RequestObservability
+from ledgerbridge.observability.overload import (
+    Admission,
+    install_overload_handlers,
+    size_thread_pool,
+)
 from ledgerbridge.push import api as push
 from ledgerbridge.reconcile import api as reconcile_api
 from ledgerbridge.reconcile import statements_api
@@ -36,6 +41,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        size_thread_pool(settings)
         yield
         await svc.close()
 
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.state.services = svc
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)
+    install_overload_handlers(app)
     routers = (
         health.router,
         api_keys.router,
@@ -85,5 +92,11 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
             allow_headers=["*"],
             expose_headers=["X-Trace-Id", "Location"],
         )
+    app.add_middleware(
+        Admission,
+        limit=settings.request_concurrency,
+        queue=settings.api_queue_limit,
+        wait=settings.api_queue_seconds,
+    )
     app.add_middleware(RequestObservability, metrics=app.state.metrics)
     return app

@@ -86,7 +86,20 @@ def _serve(svc: Services, host: str, port: int) -> None:
     from ledgerbridge.app import create_app
 
     app = create_app(svc=svc)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # Admission control happens inside the app (observability/overload.py), which queues
+    # and sheds in the one error shape; uvicorn's own limit is only a last guard against
+    # connections piling up beyond what that queue would ever hold.
+    settings = svc.settings
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        backlog=2048,
+        limit_concurrency=settings.request_concurrency + settings.api_queue_limit + 64,
+        timeout_keep_alive=65,  # longer than a load balancer's idle timeout
+    )
 
 
 @app.command()

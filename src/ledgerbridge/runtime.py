@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import timedelta
+from typing import IO
 
 from dbos import DBOS, DBOSConfig
 
-from ledgerbridge import __version__
+from ledgerbridge import __version__, executors
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 
 DBOS_SCHEMA = "dbos"
+_running: list[tuple[threading.Event, IO[str] | None]] = []  # heartbeat, worker slot
 
 
 def system_database_url(settings: Settings) -> str:
     return settings.dbos_system_database_url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def dbos_config(settings: Settings) -> DBOSConfig:
+def dbos_config(settings: Settings, executor_id: str | None = None) -> DBOSConfig:
     url = system_database_url(settings)
     return {
         "name": "ledgerbridge",
+        "executor_id": executor_id,
         "system_database_url": url,
         "dbos_system_schema": DBOS_SCHEMA,
         "application_version": __version__,
@@ -62,8 +67,14 @@ def launch(svc: Services) -> DBOS:
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
     for capability in capabilities:
         capability.bind(svc)  # before launch: launching may resume interrupted workflows
-    dbos = DBOS(config=dbos_config(svc.settings))
+    executor_id, slot = executor(svc.settings)
+    # Alive before launching: launching recovers this executor's own pending workflows,
+    # which no other worker may take for a gone executor's meanwhile.
+    executors.beat(svc.db, executor_id, starting=True)
+    dbos = DBOS(config=dbos_config(svc.settings, executor_id))
     DBOS.launch()
+    timeout = timedelta(seconds=svc.settings.executor_timeout_seconds)
+    _running.append((executors.keep_alive(svc.db, executor_id, timeout, _recover), slot))
     for capability in capabilities:
         capability.register()
     # DBOS installs its own console handler; send its records through our JSON logs instead.
@@ -72,5 +83,23 @@ def launch(svc: Services) -> DBOS:
     return dbos
 
 
+def executor(settings: Settings) -> tuple[str, IO[str] | None]:
+    """This worker's executor id, stable across its restarts, and the slot file it holds."""
+    if settings.executor_id:
+        return settings.executor_id, None
+    slot, handle = executors.take_slot(system_database_url(settings))
+    return f"{executors.host_name()}-{slot}", handle
+
+
+def _recover(executor_id: str) -> int:
+    return len(DBOS._recover_pending_workflows([executor_id]))
+
+
 def shutdown() -> None:
+    for stop, _ in _running:
+        stop.set()
     DBOS.destroy(destroy_registry=False)
+    while _running:  # the slot last: a successor may take it once this one is gone
+        _, slot = _running.pop()
+        if slot is not None:
+            slot.close()

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200)
     db_pool_timeout: float = Field(10.0, gt=0)
     db_connect_timeout: int = Field(2, ge=1, le=60)
+    # Requests at work at once (default: the pool size), how long others may wait, how many.
+    api_concurrency: int | None = Field(None, ge=1, le=1000)
+    api_queue_seconds: float = Field(15.0, ge=0, le=300)
+    api_queue_limit: int = Field(1000, ge=0, le=100_000)
+    # The durable-execution executor this worker runs as (runtime.py); stable across restarts.
+    executor_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.:-]+$")
+    executor_timeout_seconds: float = Field(60.0, ge=5, le=3600)
 
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None
@@ -82,6 +89,8 @@ class Settings(BaseSettings):
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
     # Each provider account's call budget, shared by all processes (see connections/budget.py).
     provider_call_budgets: bool = True
+    # A sync call that would wait longer for its budget gives its queue slot back (deferred).
+    budget_wait_seconds: float = Field(5.0, ge=0, le=600)
     xero_calls_per_minute: int = Field(60, ge=1)
     xero_calls_per_day: int = Field(5_000, ge=1)
     quickbooks_calls_per_second: int = Field(10, ge=1)
@@ -160,6 +169,10 @@ class Settings(BaseSettings):
         if self.sandbox_url and not client_id:
             return SANDBOX_CLIENT
         return None
+
+    @property
+    def request_concurrency(self) -> int:
+        return self.api_concurrency or self.db_pool_size
 
     @property
     def is_production(self) -> bool:

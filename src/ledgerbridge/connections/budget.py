@@ -12,7 +12,11 @@ the same budget; a 429 that slips through is still honoured by the retrying tran
 from __future__ import annotations
 
 import hashlib
+import inspect
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
@@ -32,8 +36,11 @@ def rates(settings: Settings, provider: Provider) -> list[Rate]:
     """The account's limits, shortest window first, without any a shorter one implies."""
     kept: list[Rate] = []
     for rate in _configured(settings, provider):
-        if not kept or rate.limit / rate.interval < kept[-1].limit / kept[-1].interval:
-            kept.append(rate)
+        if kept and rate.limit / rate.interval >= kept[-1].limit / kept[-1].interval:
+            continue  # implied by the shorter window
+        while kept and kept[-1].limit >= rate.limit:
+            kept.pop()  # a longer window allowing no more calls implies the shorter one
+        kept.append(rate)
     return kept
 
 
@@ -51,6 +58,35 @@ def _configured(settings: Settings, provider: Provider) -> list[Rate]:
     return [Rate(settings.lightspeed_calls_per_5_minutes, 5 * Duration.MINUTE)]
 
 
+# How long a call may wait for its budget before BudgetExhausted; None: as long as it takes.
+_patience: ContextVar[float | None] = ContextVar("budget_patience", default=None)
+
+
+@contextmanager
+def yielding(seconds: float) -> Iterator[None]:
+    """Calls made inside (and in the tasks started inside) wait at most ``seconds`` for
+    their budget, then raise ``BudgetExhausted``: for callers that can give their queue
+    slot back and continue later (sync runs)."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+class BudgetExhausted(Exception):
+    """The account's budget would make this call wait longer than a caller should hold its
+    place: come back in ``retry_after`` seconds, when it has refilled."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, retry_after)
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class CallBudgets:
     """One limiter per provider account, created on first use and kept for the process."""
 
@@ -61,10 +97,37 @@ class CallBudgets:
         self._pool: Any = None
 
     async def spend(self, provider: Provider, account: str) -> None:
-        """Wait until the account's budget allows one more call, then take it."""
+        """Wait until the account's budget allows one more call, then take it; inside
+        ``yielding(s)``, if that would take longer than ``s``, raise ``BudgetExhausted``
+        instead, so the caller gives its place in the queue back rather than block in it."""
         if not self._settings.provider_call_budgets:
             return
-        await self._limiter(provider, account).try_acquire_async(account, blocking=True)
+        limiter = self._limiter(provider, account)
+        wait = _patience.get()
+        if wait is None:
+            await limiter.try_acquire_async(account, blocking=True)
+            return
+        if await limiter.try_acquire_async(account, blocking=True, timeout=wait):
+            return
+        refill = max(wait, await self._refill_seconds(limiter, account))
+        raise BudgetExhausted(
+            f"the {provider.value} call budget of this account is spent; "
+            f"it refills in about {refill:.0f}s",
+            refill,
+        )
+
+    @staticmethod
+    async def _refill_seconds(limiter: Limiter, account: str) -> float:
+        item = limiter.bucket_factory.wrap_item(account, 1)
+        if inspect.isawaitable(item):
+            item = await item
+        bucket = limiter.bucket_factory.get(item)
+        if inspect.isawaitable(bucket):
+            bucket = await bucket
+        waiting = bucket.waiting(item)
+        if inspect.isawaitable(waiting):
+            waiting = await waiting
+        return (int(waiting) + BOUNDARY_MARGIN_MS) / 1000
 
     def _limiter(self, provider: Provider, account: str) -> Limiter:
         key = (provider, account)

@@ -35,6 +35,9 @@ class OAuthGrant(TenantOwned, Timestamps, Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_refreshed_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Who is refreshing the tokens right now, and until when (connections/tokens.py).
+    refresh_lease_holder: Mapped[str | None] = mapped_column(String(64))
+    refresh_lease_until: Mapped[datetime | None]
 
 
 class Connection(TenantOwned, Timestamps, Base):

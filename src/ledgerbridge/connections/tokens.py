@@ -1,16 +1,24 @@
 """A valid access token for a connection, refreshed exactly once however many ask.
 
 Callers first read without a lock. Only when the token is within the refresh skew of
-expiry (or a data call just got a 401 with it) do they lock the grant row — ``SELECT
-... FOR UPDATE`` on PostgreSQL, SQLite's write lock on the embedded default — and read
-again: whoever waited finds the token another caller just refreshed and uses it. The
-one caller that refreshes commits the rotated refresh token before releasing the lock,
-so nothing ever uses a refresh token the provider has already replaced. Its calls to the
-token endpoint are recorded in the audit log once the lock is released.
+expiry (or a data call just got a 401 with it) does one of them take the grant's refresh
+lease — a holder and a deadline on the grant row, set in a short transaction — and call
+the token endpoint with no transaction open, so a slow provider holds up nobody else's
+reads or writes. It commits the answer in a second short transaction at once (a rotating
+provider such as Lightspeed has already revoked the refresh token it sent) and ends the
+lease. Everyone else waiting reads again every moment and uses the refreshed token; if
+the holder dies, its lease runs out and the next caller takes it over. A refresh whose
+lease ran out is stored only while the grant still holds the refresh token it used, so a
+late answer never overwrites a newer one. Calls to the token endpoint are recorded in the
+audit log after the answer is committed.
 """
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +32,13 @@ from ledgerbridge.db.engine import Database
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, oauth
 from ledgerbridge.settings import Settings
+
+# Longer than a refresh can take (three tries of at most 5 s to connect and 15 s to read,
+# with backoff between them): a caller that finds the lease expired takes it over.
+LEASE = timedelta(seconds=90)
+POLL_SECONDS = 0.05  # how often a caller waiting for another's refresh reads again
+_process_locks: dict[int, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
 
 
 class NeedsReauth(Exception):
@@ -91,7 +106,59 @@ def access_token(
         token = read_token(vault, grant, "access")
         if token and token != rejected and _fresh(grant, skew):
             return _result(connection, token)
-    return _refresh_locked(db, vault, settings, connection_id, skew, rejected)
+    # One thread per process takes part in the refresh; the others of this process wait
+    # here without touching the database, then find the refreshed token.
+    with _process_lock(connection_id):
+        return _refreshed(db, vault, settings, connection_id, skew, rejected)
+
+
+def _process_lock(connection_id: int) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(connection_id, threading.Lock())
+
+
+def _refreshed(
+    db: Database,
+    vault: Vault,
+    settings: Settings,
+    connection_id: int,
+    skew: timedelta,
+    rejected: str | None,
+) -> AccessToken:
+    while True:
+        with db.system(read_only=True) as session:
+            connection, grant = _load(session, connection_id)
+            token = read_token(vault, grant, "access")
+            if token and token != rejected and _fresh(grant, skew):
+                return _result(connection, token)
+            leased = _leased(grant)
+        if not leased:
+            taken = _take_lease(db, vault, connection_id, skew, rejected)
+            if isinstance(taken, AccessToken):
+                return taken  # another caller refreshed since we read
+            if taken is not None:
+                refreshed = _refresh(db, vault, settings, taken)
+                if refreshed is not None:
+                    return refreshed
+                continue  # another caller's refresh landed first: read it
+        time.sleep(random.uniform(POLL_SECONDS / 2, POLL_SECONDS))
+
+
+@dataclass(frozen=True)
+class _Lease:
+    holder: str
+    connection_id: int
+    provider: Provider
+    account: str
+    grant_id: int
+    token_account: str | None
+    refresh_token: str | None
+    purpose: Purpose
+
+
+def _leased(grant: OAuthGrant) -> bool:
+    until = grant.refresh_lease_until
+    return grant.refresh_lease_holder is not None and until is not None and until > utcnow()
 
 
 def _load(
@@ -114,47 +181,94 @@ def _result(connection: Connection, token: str) -> AccessToken:
     )
 
 
-def _refresh_locked(
+def _take_lease(
+    db: Database, vault: Vault, connection_id: int, skew: timedelta, rejected: str | None
+) -> AccessToken | _Lease | None:
+    """In one short transaction: the token another caller just refreshed, or the lease to
+    refresh it ourselves, or None when another caller holds the lease."""
+    with db.system() as session:
+        connection, grant = _load(session, connection_id, lock=True)
+        token = read_token(vault, grant, "access")
+        if token and token != rejected and _fresh(grant, skew):
+            return _result(connection, token)
+        if _leased(grant):
+            return None
+        holder = uuid.uuid4().hex
+        grant.refresh_lease_holder = holder
+        grant.refresh_lease_until = utcnow() + LEASE
+        return _Lease(
+            holder,
+            connection.id,
+            Provider(connection.provider),
+            connection.external_account_id,
+            grant.id,
+            grant.token_account,
+            read_token(vault, grant, "refresh"),
+            token_purpose(connection.tenant_id, connection.id, grant.id),
+        )
+
+
+def _refresh(db: Database, vault: Vault, settings: Settings, lease: _Lease) -> AccessToken | None:
+    """Call the token endpoint outside any transaction, then commit its answer at once (a
+    rotating provider has already revoked the refresh token we sent). None when another
+    caller's refresh landed first (our lease ran out meanwhile)."""
+    calls: list[oauth.Call] = []
+    try:
+        try:
+            if lease.refresh_token is None:
+                raise oauth.InvalidGrant("no refresh token stored")
+            tokens = oauth.refresh(
+                settings,
+                lease.provider,
+                refresh_token=lease.refresh_token,
+                account=lease.token_account,
+                observe=calls.append,
+            )
+        except oauth.InvalidGrant as exc:
+            if _settle(db, vault, lease, None, refused=str(exc)):
+                raise NeedsReauth(
+                    f"the provider refused the refresh ({exc}): reconnect the account"
+                ) from None
+            return None
+        except BaseException:
+            _settle(db, vault, lease, None)
+            raise
+        if not _settle(db, vault, lease, tokens):
+            return None
+        return AccessToken(lease.connection_id, lease.provider, lease.account, tokens.access_token)
+    finally:
+        record_calls(db, lease.purpose, calls)
+
+
+def _settle(
     db: Database,
     vault: Vault,
-    settings: Settings,
-    connection_id: int,
-    skew: timedelta,
-    rejected: str | None,
-) -> AccessToken:
-    refused: str | None = None
-    calls: list[oauth.Call] = []
-    purpose: Purpose | None = None
-    try:
-        with db.system() as session:
-            connection, grant = _load(session, connection_id, lock=True)
-            token = read_token(vault, grant, "access")
-            if token and token != rejected and _fresh(grant, skew):
-                return _result(connection, token)  # another caller refreshed while we waited
-            purpose = token_purpose(connection.tenant_id, connection.id, grant.id)
-            refresh_token = read_token(vault, grant, "refresh")
-            try:
-                if refresh_token is None:
-                    raise oauth.InvalidGrant("no refresh token stored")
-                tokens = oauth.refresh(
-                    settings,
-                    Provider(grant.provider),
-                    refresh_token=refresh_token,
-                    account=grant.token_account,
-                    observe=calls.append,
-                )
-            except oauth.InvalidGrant as exc:
-                refused = str(exc)
-                _mark_needs_reauth(session, grant, refused)
-            else:
-                store_tokens(vault, grant, tokens)
-                grant.last_refreshed_at = utcnow()
-                return _result(connection, tokens.access_token)
-    finally:
-        # Not while the grant is locked: on SQLite that lock is the database's write lock.
-        if purpose is not None:
-            record_calls(db, purpose, calls)
-    raise NeedsReauth(f"the provider refused the refresh ({refused}): reconnect the account")
+    lease: _Lease,
+    tokens: oauth.TokenSet | None,
+    *,
+    refused: str | None = None,
+) -> bool:
+    """Store the refreshed ``tokens`` (or mark the grant refused) and end our lease, in one
+    short transaction. Only while the grant still holds the refresh token we used: if not,
+    another caller refreshed after our lease ran out, and its tokens stand. True if ours
+    were stored (or the refusal recorded)."""
+    with db.system() as session:
+        grant = session.get(OAuthGrant, lease.grant_id, with_for_update=True)
+        if grant is None:
+            return False
+        if grant.refresh_lease_holder == lease.holder:
+            grant.refresh_lease_holder = None
+            grant.refresh_lease_until = None
+        if tokens is None and refused is None:
+            return False
+        if read_token(vault, grant, "refresh") != lease.refresh_token:
+            return False
+        if tokens is None:
+            _mark_needs_reauth(session, grant, refused or "refused")
+            return True
+        store_tokens(vault, grant, tokens)
+        grant.last_refreshed_at = utcnow()
+        return True
 
 
 def _mark_needs_reauth(session: Session, grant: OAuthGrant, reason: str) -> None:

@@ -21,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def make_engine(settings: Settings) -> Engine:
     url = make_url(settings.resolved_database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url.database)
+        return _sqlite_engine(url.database, settings)
     return create_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -37,10 +37,18 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def _sqlite_engine(path: str | None) -> Engine:
+def _sqlite_engine(path: str | None, settings: Settings) -> Engine:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    # As many connections as PostgreSQL's pool gets: see observability/overload.py.
+    pool: dict[str, Any] = {}
+    if path:
+        pool = {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_pool_size,
+            "pool_timeout": settings.db_pool_timeout,
+        }
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

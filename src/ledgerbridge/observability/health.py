@@ -5,25 +5,35 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ledgerbridge import __version__
-from ledgerbridge.services import Services, services
+from ledgerbridge.services import Services
 
 DEPENDENCY_DEADLINE = 1.2
 OVERALL_DEADLINE = 2.0
 router = APIRouter(tags=["health"])
 
 
+# These three are async and take no sync dependency: a sync route or dependency would
+# wait for a thread of the pool that every other request's work queues for.
+
+
+def _services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
 @router.get("/health")
-def health(svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
     """Liveness: always 200 while the process serves requests; checks nothing else."""
     body: dict[str, Any] = {"status": "ok", "version": __version__}
-    if svc.settings.commit:
-        body["commit"] = svc.settings.commit
+    commit = _services(request).settings.commit
+    if commit:
+        body["commit"] = commit
     return body
 
 
@@ -52,9 +62,10 @@ def _vault_decrypts(svc: Services) -> None:
 
 
 @router.get("/ready")
-async def ready(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
+async def ready(request: Request) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer within their deadlines,
     and the token-encryption keys decrypt the latest stored provider tokens."""
+    svc = _services(request)
     checks = [
         _check("database", lambda: asyncio.to_thread(svc.db.ping)),
         _check("vault", lambda: asyncio.to_thread(_vault_decrypts, svc)),
@@ -75,6 +86,6 @@ async def ready(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+async def metrics(request: Request) -> Response:
     payload, content_type = request.app.state.metrics.render()
     return Response(payload, media_type=content_type)

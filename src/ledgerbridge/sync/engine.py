@@ -21,6 +21,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
+from ledgerbridge.connections import budget
+from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
@@ -104,6 +106,26 @@ def plan_of(svc: Services, run_id: int, *, start: bool = False) -> Plan:
         )
 
 
+def defer_run(svc: Services, run_id: int, reason: str) -> Plan:
+    """The run waits for the account's call budget: it continues later, it has not failed."""
+    plan = plan_of(svc, run_id)
+    with svc.db.system() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.status = SyncStatus.deferred
+        run.error = reason
+        append(
+            session,
+            run.tenant_id,
+            "sync.deferred",
+            f"sync_run:{run.id}",
+            sync_run_id=str(run.id),
+            connection_id=str(run.connection_id),
+            reason=reason,
+        )
+    return plan
+
+
 def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
     with svc.db.system() as session:
         run = session.get(SyncRun, run_id)
@@ -147,8 +169,11 @@ def pull_object_type(svc: Services, plan: Plan, object_type: str) -> str | None:
     """
     purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type=object_type)
     try:
-        with calls_for(purpose):
+        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             asyncio.run(_pull(svc, plan, object_type))
+    except BudgetExhausted as exc:  # not a failure: the workflow continues it later
+        _set_state(svc, plan, object_type, status=SyncStatus.deferred, last_error=str(exc))
+        raise
     except Exception as exc:  # recorded, then reported to the workflow
         message = _describe(exc)
         _set_state(
@@ -513,8 +538,11 @@ def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
 def pull_tombstones(svc: Services, plan: Plan) -> str | None:
     """Deleted-object feeds (QuickBooks CDC) since the last successful sync of the types."""
     try:
-        with calls_for(Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")):
+        purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")
+        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             asyncio.run(_tombstones(svc, plan))
+    except BudgetExhausted:
+        raise
     except Exception as exc:
         return _describe(exc)
     return None

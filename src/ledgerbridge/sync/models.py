@@ -23,6 +23,7 @@ class SyncStatus(StrEnum):
     syncing = "syncing"
     succeeded = "succeeded"
     failed = "failed"
+    deferred = "deferred"  # waiting for the account's call budget to refill
 
 
 class RawObject(TenantOwned, Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dbos import DBOS
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -50,7 +51,7 @@ def request_sync(
     waiting = session.scalars(
         select(SyncRun).where(
             SyncRun.connection_id == connection.id,
-            SyncRun.status == SyncStatus.queued,
+            SyncRun.status.in_((SyncStatus.queued, SyncStatus.deferred)),
             SyncRun.full_resync == full_resync,
         )
     ).all()
@@ -81,6 +82,25 @@ def enqueue(svc: Services, run: SyncRun) -> None:
         },
         run.id,
     )
+
+
+def continue_later(svc: Services, run_id: int, connection_id: int, after: float) -> str:
+    """Hand a deferred run back to DBOS to continue in ``after`` seconds (its own workflow
+    id per deferral: ``sync-run-7``, then ``sync-run-7-resume-1``, …)."""
+    current = DBOS.workflow_id or workflow_id(run_id)
+    base, _, number = current.partition("-resume-")
+    following = f"{base}-resume-{int(number or 0) + 1}"
+    svc.dbos_client().enqueue(
+        {
+            "workflow_name": SYNC_WORKFLOW,
+            "queue_name": SYNC_QUEUE,
+            "workflow_id": following,
+            "queue_partition_key": str(connection_id),
+            "delay_seconds": after,
+        },
+        run_id,
+    )
+    return following
 
 
 def queue_due_syncs(svc: Services, now: datetime) -> int:

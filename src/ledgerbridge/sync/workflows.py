@@ -13,6 +13,7 @@ from typing import Any
 
 from dbos import DBOS
 
+from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.services import Services
 from ledgerbridge.sync import engine, service
 
@@ -69,15 +70,29 @@ def _finish(run_id: int, errors: dict[str, str]) -> None:
     engine.finish_run(_svc(), run_id, errors)
 
 
+@DBOS.step(name="ledgerbridge.sync.defer")
+def _defer(run_id: int, reason: str, after: float) -> str:
+    plan = engine.defer_run(_svc(), run_id, reason)
+    return service.continue_later(_svc(), run_id, plan.connection_id, after)
+
+
 @DBOS.workflow(name=service.SYNC_WORKFLOW)
 def sync_run(run_id: int) -> None:
+    """Pull each object type, then deletions. When the account's call budget is spent, the
+    run is ``deferred``: this workflow ends (its queue slot goes to another connection's
+    sync) and a continuation is queued for when the budget has refilled; finished object
+    types cost one call each again, interrupted ones resume from their cursors."""
     object_types: list[str] = _start(run_id)["object_types"]
     errors: dict[str, str] = {}
-    for object_type in object_types:
-        error = _pull(run_id, object_type)
-        if error:
-            errors[object_type] = error
-    error = _tombstones(run_id)
+    try:
+        for object_type in object_types:
+            error = _pull(run_id, object_type)
+            if error:
+                errors[object_type] = error
+        error = _tombstones(run_id)
+    except BudgetExhausted as exc:
+        _defer(run_id, str(exc), exc.retry_after)
+        return
     if error:
         errors["deletions"] = error
     _finish(run_id, errors)

@@ -1,0 +1,189 @@
+"""The records API under a crowd of clients: throughput, errors and /health from 50 to 400.
+
+    .venv/bin/python -m benchmarks.api_load [--clients 50,100,200,400] [--seconds 15]
+        [--modes up-sqlite,api-postgresql]
+
+For each mode, a sandbox serves in-process and ledgerbridge runs as its own process:
+``ledgerbridge up`` on a fresh SQLite file, or ``ledgerbridge api`` on a fresh PostgreSQL
+database. One QuickBooks company is connected through the real OAuth flow. Then, for each
+client count, that many concurrent clients list the connection's records
+(``GET /v1/connections/{id}/records/contact?limit=20``) as fast as they are answered,
+while one prober asks ``/health`` every 50 ms. Printed per step: requests answered per
+second, 5xx other than deliberate 503 sheds, 503 sheds, request p50/p99, /health p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from benchmarks.backfill import database
+from tests.conftest import JWT_SECRET
+from tests.processes import ORG, Service, connect
+from tests.support import free_port, wait_for_port
+
+from ledgerbridge.db.migrate import upgrade
+from ledgerbridge.sandbox.app import create_app as sandbox_app
+from ledgerbridge.sandbox.serve import serving
+from ledgerbridge.sandbox.settings import SandboxSettings
+from ledgerbridge.security.roles import Role
+from ledgerbridge.security.tokens import issue_development_token
+from ledgerbridge.settings import Settings
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def load(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
+    """``clients`` concurrent loops on ``url`` for ``seconds``, and a /health prober."""
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    latencies: list[float] = []
+    health: list[float] = []
+    origin = str(httpx.URL(url).copy_with(path="/", query=None)).rstrip("/")
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+
+        async def client() -> None:
+            while time.monotonic() < deadline:
+                began = time.monotonic()
+                try:
+                    answer = await http.get(url, headers=headers)
+                    statuses[answer.status_code] += 1
+                except httpx.HTTPError as exc:
+                    statuses[0] += 1
+                    errors[type(exc).__name__] += 1
+                latencies.append(time.monotonic() - began)
+
+        def prober() -> None:  # a thread and connection of its own: not behind the clients
+            with httpx.Client(timeout=120) as own:
+                while time.monotonic() < deadline:
+                    began = time.monotonic()
+                    answer = own.get(f"{origin}/health")
+                    health.append(time.monotonic() - began)
+                    assert answer.status_code == 200
+                    time.sleep(0.05)
+
+        started = time.monotonic()
+        probing = threading.Thread(target=prober)
+        probing.start()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.monotonic() - started
+        probing.join()
+    ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
+    if errors:
+        print(f"no answer: {dict(errors)}")
+    return {
+        "clients": clients,
+        "rps": ok / elapsed,
+        "5xx": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+        "failed": statuses[0],
+        "503": statuses[503],
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "health_p99_ms": percentile(health, 0.99) * 1000,
+    }
+
+
+@contextmanager
+def ledgerbridge(
+    command: str, database_url: str, sandbox_url: str, folder: Path, extra: dict[str, str]
+) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
+    env.update(
+        LEDGERBRIDGE_DATABASE_URL=database_url,
+        LEDGERBRIDGE_DATA_DIR=str(folder / "data"),
+        LEDGERBRIDGE_SANDBOX_URL=sandbox_url,
+        LEDGERBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        LEDGERBRIDGE_JWT_SECRET=JWT_SECRET,
+        LEDGERBRIDGE_LOG_LEVEL="WARNING",
+        **extra,
+    )
+    log_path = Path(tempfile.gettempdir()) / f"ledgerbridge-api-load-{command}.log"
+    print(f"service log: {log_path}")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ledgerbridge", command, "--port", str(port)],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            wait_for_port(port, timeout=120)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str]) -> None:
+    command, backend = mode.split("-")
+    with (
+        serving(sandbox_app(SandboxSettings(rate_limits=False), seed=1, size=200)) as sandbox,
+        database(backend) as url,
+        tempfile.TemporaryDirectory() as directory,
+    ):
+        upgrade(url)
+        with ledgerbridge(command, url, sandbox, Path(directory), extra) as origin:
+            token = issue_development_token(
+                Settings(jwt_secret=JWT_SECRET), org_id=ORG, role=Role.admin, subject="bench"
+            )
+            headers = {"Authorization": f"Bearer {token}"}
+            realm = next(
+                a["account_id"]
+                for a in httpx.get(f"{sandbox}/_sandbox/accounts").json()
+                if a["provider"] == "quickbooks"
+            )
+            service = Service({}, int(origin.rsplit(":", 1)[1]), Path(directory))
+            connection = connect(service, headers, "quickbooks", realm)
+            url_records = f"{origin}/v1/connections/{connection}/records/contact?limit=20"
+            print(f"\n{mode}")
+            print("clients   req/s    5xx    503  no answer   p50 ms   p99 ms   /health p99 ms")
+            for clients in steps:
+                row = asyncio.run(load(url_records, headers, clients, seconds))
+                print(
+                    f"{row['clients']:>7} {row['rps']:>7.1f} {row['5xx']:>6} {row['503']:>6}"
+                    f" {row['failed']:>10}"
+                    f" {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f} {row['health_p99_ms']:>16.1f}"
+                )
+                time.sleep(2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="50,100,200,400")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--modes", default="up-sqlite,api-postgresql")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the service, e.g. API_CONCURRENCY=4",
+    )
+    args = parser.parse_args()
+    steps = [int(n) for n in args.clients.split(",")]
+    extra = dict(f"LEDGERBRIDGE_{item}".split("=", 1) for item in args.set)
+    for mode in args.modes.split(","):
+        run_mode(mode, steps, args.seconds, extra)
+
+
+if __name__ == "__main__":
+    main()
