@@ -12,19 +12,27 @@ inactive record is a tombstone (``deleted=True``); reactivated, it comes back al
 **Cursor** (JSON)::
 
     {"since": "2024-06-01T10:00:00-07:00" | null,       # lower bound of the next query
+     "strict": true,                                     # (optional) bound is exclusive: >
      "position": 1,                                      # its STARTPOSITION (1-based)
-     "high_water": "2024-06-01T10:00:00-07:00" | null}   # newest LastUpdatedTime handed over
+     "high_water": "2024-06-01T10:00:00-07:00" | null,   # every change before it was read
+     "tie": {...}}                                       # (optional) reading a tie group
 
-Times are kept as QuickBooks wrote them (company time, to the second). After a page whose
-newest record is later than ``since``, the next page starts at position 1 of the query
-from that record's time (re-reading the records that share it); when a whole page shares
-``since``, the next page is the next position of the same query. A page shorter than the
-page size ends the run. So no record is skipped when more records share one second than
-fit in a page, and a record that changes while a run pages moves to the end of the
-listing, where the run still finds it. (One case is left: inside a group sharing one
-second and larger than a page, a record already read that changes before the next page
-shifts the rest of the group up by one; QuickBooks' rate limits make such groups unlikely
-at the default page size of 1,000.)
+Times are kept as QuickBooks wrote them (company time, to the second).
+
+**Why no record can be skipped.** A query answer is one consistent slice of the listing
+in change order, and a record that changes moves to the end of it. After a page whose
+newest record is later than ``since``, the next query starts at that record's second,
+inclusive, at position 1: every record up to it was in the answer, and those sharing its
+second are read again. Only a group sharing one second and larger than a page must be
+paged by ``STARTPOSITION`` (QuickBooks' query has no ``OR``, so no ``(time, Id)``
+position can be expressed). There, a member already read that changes shifts the rest of
+the group up by one, and the member moved onto the page already read would be lost. So
+such a group is read whole, again and again, until two consecutive reads find the same
+members (``pulling.tie_settled`` says why that proves nothing was skipped; a group that
+keeps changing for ``MAX_TIE_READS`` reads fails the run rather than skip); only then
+does the query move past its second (``>``, ``"strict"``), and ``high_water``, from which
+a later run starts, never passes a group not yet read consistently. A group stamped in
+the very second the run reads it may still grow: the next run's overlap reads it again.
 
 ``start`` begins a run ``overlap`` before the saved high-water mark, once per run.
 ``position`` is the high-water mark, which never moves back, not even while a run re-reads
@@ -55,6 +63,10 @@ from ledgerbridge.providers.pulling import (
     ObjectType,
     ProviderError,
     RemoteObject,
+    tie_add,
+    tie_again,
+    tie_reading,
+    tie_settled,
 )
 from ledgerbridge.providers.quickbooks.errors import read_json
 from ledgerbridge.unified import Model
@@ -104,14 +116,13 @@ async def fetch_page(
     """One query: the records changed since the cursor, oldest change first."""
     entity = _entity(object_type)
     size = max(1, min(page_size or MAX_RESULTS, MAX_RESULTS))
-    query = _select(entity, cursor.get("since"), int(cursor.get("position", 1)), size)
+    strict = bool(cursor.get("strict")) and cursor.get("tie") is None
+    since, start_position = cursor.get("since"), int(cursor.get("position", 1))
+    query = _select(entity, since, start_position, size, strict=strict)
     body = await _get(http, "query", {"query": query})
     records: list[Record] = body.get("QueryResponse", {}).get(entity) or []
-    return FetchedPage(
-        objects=[_remote_object(record) for record in records],
-        cursor=_next_cursor(cursor, records),
-        done=len(records) < size,
-    )
+    next_cursor, done = _next_cursor(entity, cursor, records, size)
+    return FetchedPage([_remote_object(record) for record in records], next_cursor, done)
 
 
 async def sweep_ids(http: httpx.AsyncClient, object_type: str) -> set[str]:
@@ -153,10 +164,12 @@ async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str]) -> Re
     return read_json(response)
 
 
-def _select(entity: str, since: str | None, start_position: int, size: int) -> str:
+def _select(
+    entity: str, since: str | None, start_position: int, size: int, *, strict: bool = False
+) -> str:
     conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
     if since is not None:
-        conditions.append(f"{LAST_UPDATED} >= '{since}'")
+        conditions.append(f"{LAST_UPDATED} {'>' if strict else '>='} '{since}'")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return (
         f"SELECT * FROM {entity}{where} ORDERBY {LAST_UPDATED} "
@@ -216,17 +229,50 @@ def _is_stub(record: Record) -> bool:
     return record.get("status") == "Deleted"
 
 
-def _next_cursor(cursor: Cursor, records: list[Record]) -> Cursor:
-    if not records:
-        return cursor
+def _next_cursor(
+    entity: str, cursor: Cursor, records: list[Record], size: int
+) -> tuple[Cursor, bool]:
+    """The cursor after a page of ``records``, and whether the run is done."""
     since, high_water = cursor.get("since"), cursor.get("high_water")
-    newest = max((r["MetaData"]["LastUpdatedTime"] for r in records), key=parse_time)
-    if high_water is None or parse_time(newest) > parse_time(high_water):
-        high_water = newest
-    if since is None or parse_time(newest) > parse_time(since):
-        return {"since": newest, "position": 1, "high_water": high_water}
+    full = len(records) >= size
     position_after = int(cursor.get("position", 1)) + len(records)
-    return {"since": since, "position": position_after, "high_water": high_water}
+    tie = cursor.get("tie")
+    if tie is not None:  # reading a group larger than a page that shares one second
+        at = parse_time(tie["at"])
+        members = [r for r in records if parse_time(_time_of(r)) == at]
+        tie = tie_add(tie, [str(r["Id"]) for r in members])
+        if full and len(members) == len(records):  # the group goes on
+            return {**_at(since, high_water), "position": position_after, "tie": tie}, False
+        if tie_settled(tie):
+            newest = _latest(high_water, *map(_time_of, records))
+            return {**_at(tie["at"], newest), "strict": True}, False
+        return {**_at(tie["at"], high_water), "tie": tie_again(tie, entity)}, False
+    if not records:
+        return cursor, True
+    newest = _latest(None, *map(_time_of, records))
+    assert newest is not None
+    if not full:
+        return _at(newest, _latest(high_water, newest)), True
+    if since is None or cursor.get("strict") or parse_time(newest) > parse_time(since):
+        return _at(newest, _latest(high_water, newest)), False
+    # A whole page sharing the second ``since``: a group larger than a page.
+    tie = tie_add(tie_reading(since), [str(r["Id"]) for r in records])
+    return {**_at(since, _latest(high_water, since)), "position": position_after, "tie": tie}, False
+
+
+def _at(since: str | None, high_water: str | None) -> Cursor:
+    return {"since": since, "position": 1, "high_water": high_water}
+
+
+def _time_of(record: Record) -> str:
+    text: str = record["MetaData"]["LastUpdatedTime"]
+    return text
+
+
+def _latest(first: str | None, *others: str) -> str | None:
+    """The latest of these QuickBooks times (``first`` may be None)."""
+    times = [t for t in (first, *others) if t is not None]
+    return max(times, key=parse_time, default=None)
 
 
 def _updated_at(record: Record) -> datetime:
