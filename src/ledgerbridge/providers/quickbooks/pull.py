@@ -44,6 +44,18 @@ the listing stops showing them, and only change data capture (``/cdc``) reports 
 invoice or payment is not deleted: it stays, with zero amounts. Nothing vanishes without
 a tombstone, so there is nothing to sweep.
 
+**Derived fields.** QuickBooks keeps a customer's (vendor's) ``Balance`` and
+``BalanceWithJobs`` the sum of its open invoices (bills) without moving the customer's
+``LastUpdatedTime`` or ``SyncToken``: paying, voiding or deleting an invoice changes the
+customer unseen. ``DEPENDENTS`` names, per transaction, the records whose fields it
+moves; the engine re-reads those (``fetch_by_ids``, batched) with any page where such a
+transaction changed, and with the deletions change data capture reports.
+
+**A lapsed window.** Change data capture reaches back 30 days (``TOMBSTONE_WINDOW``).
+Asked for older changes, ``fetch_tombstones`` raises ``TombstoneWindowLapsed`` (before
+calling, by our clock; or when QuickBooks refuses ``changedSince``), and the engine starts
+the full pass that finds what was deleted in between.
+
 **Adding an entity**: an ``ObjectType`` in ``OBJECT_TYPES`` (and its name in
 ``NAME_LISTS`` if QuickBooks deactivates rather than deletes it), and a mapper in
 ``mapping.py``.
@@ -63,6 +75,7 @@ from ledgerbridge.providers.pulling import (
     ObjectType,
     ProviderError,
     RemoteObject,
+    TombstoneWindowLapsed,
     tie_add,
     tie_again,
     tie_reading,
@@ -85,6 +98,14 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     )
 }
 NAME_LISTS = frozenset({"Customer", "Vendor", "Item", "Account"})
+# Transaction -> (entity, reference) whose derived fields (balances) it moves unseen.
+DEPENDENTS: dict[str, tuple[str, str]] = {
+    "Invoice": ("Customer", "CustomerRef"),
+    "Payment": ("Customer", "CustomerRef"),
+    "Bill": ("Vendor", "VendorRef"),
+}
+TOMBSTONE_WINDOW = timedelta(days=30)  # how far back change data capture reaches
+BY_ID_BATCH = 100  # ids per ``Id IN (...)`` query
 
 MINOR_VERSION = "75"
 MAX_RESULTS = 1000  # QuickBooks' largest page, also the default: fewer calls
@@ -144,7 +165,17 @@ async def fetch_tombstones(
     if not entities:
         return []
     since = _utc(since)
-    changed = await _changes(http, entities, since)
+    if since < datetime.now(UTC) - TOMBSTONE_WINDOW + timedelta(minutes=1):
+        raise TombstoneWindowLapsed(
+            400, f"Change data capture keeps 30 days; deletions since {_iso(since)} are gone"
+        )
+    try:
+        changed = await _changes(http, entities, since)
+    except ProviderError as error:
+        text = " ".join([error.message, *error.details])
+        if error.status == 400 and "changedSince" in text:  # our dates are valid: too old
+            raise TombstoneWindowLapsed(400, error.message, error.details, error.code) from error
+        raise
     if sum(map(len, changed.values())) >= CDC_MAX_OBJECTS:
         # The answer was cut short: read each entity on its own, moving on through time.
         changed = {entity: await _all_changes(http, entity, since) for entity in entities}
@@ -154,6 +185,33 @@ async def fetch_tombstones(
         for record in records
         if _is_stub(record)
     ]
+
+
+def dependents(object_type: str, objects: Sequence[RemoteObject]) -> dict[str, set[str]]:
+    """The records whose derived fields these transactions move, by entity."""
+    found = DEPENDENTS.get(object_type)
+    if found is None:
+        return {}
+    entity, ref = found
+    ids = {str(o.payload[ref]["value"]) for o in objects if isinstance(o.payload.get(ref), dict)}
+    return {entity: ids} if ids else {}
+
+
+async def fetch_by_ids(
+    http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
+) -> list[RemoteObject]:
+    """The records with these ids as they are now (inactive name-list records included)."""
+    entity = _entity(object_type)
+    wanted = sorted(set(ids), key=lambda i: (len(i), i))
+    found: list[RemoteObject] = []
+    for start in range(0, len(wanted), BY_ID_BATCH):
+        batch = wanted[start : start + BY_ID_BATCH]
+        conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
+        conditions.append("Id IN ({})".format(", ".join(f"'{int(i)}'" for i in batch)))
+        query = f"SELECT * FROM {entity} WHERE {' AND '.join(conditions)} MAXRESULTS {MAX_RESULTS}"
+        body = await _get(http, "query", {"query": query})
+        found += map(_remote_object, body.get("QueryResponse", {}).get(entity) or [])
+    return found
 
 
 # --- requests ------------------------------------------------------------------------
