@@ -218,8 +218,9 @@ def _stale_dependents(
     """The records whose derived fields these objects' changes may have moved since the
     mirror last read them (a customer's balance, after its invoice changed), by type.
 
-    Only objects that differ from the mirror count, and a record read (``last_seen_at``)
-    more than ``OVERLAP`` after the newest change that moves it already shows it.
+    Only objects that differ from the mirror count, only records the mirror holds are
+    refreshed, and one read (``last_seen_at``) more than ``OVERLAP`` after the newest
+    change that moves it already shows it.
     """
     puller, _ = MODULES[plan.provider]
     if not objects or not puller.dependents(object_type, objects):
@@ -261,8 +262,9 @@ def _needing_refresh(
                 )
             )
         }
+        # Records the mirror does not hold yet arrive with their own type's pull.
         ids = [
-            i for i, at in newest.items() if i not in read or at is None or read[i] - OVERLAP <= at
+            i for i, at in newest.items() if i in read and (at is None or read[i] - OVERLAP <= at)
         ]
         if ids:
             stale[dependent_type] = sorted(ids)
