@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ledgerbridge.sandbox.churn import ChurnIn, churn
 from ledgerbridge.sandbox.faults import FaultRule
 from ledgerbridge.sandbox.oauth import endpoint_urls
 from ledgerbridge.sandbox.providers import ProviderModule, provider_modules, reset
@@ -194,6 +195,20 @@ async def schedule_changes(
             raise ControlError(422, "invalid_request", f"{change.action} needs a record_id.")
         state.scheduled.add(change.model_copy(update={"seen": 0, "applied": False}))
     return state.scheduled.all()
+
+
+@router.post("/churn", status_code=201)
+async def start_churn(
+    body: ChurnIn, state: SandboxState = Depends(sandbox_state)
+) -> dict[str, int]:
+    """Tie groups now, and changes made while a client reads (``churn.py``)."""
+    _provider(body.provider)
+    if state.store.account(body.provider, body.account_id) is None:
+        raise ControlError(404, "not_found", f"No {body.provider} account {body.account_id!r}.")
+    try:
+        return churn(state, body)
+    except ValueError as error:
+        raise ControlError(422, "invalid_request", str(error)) from error
 
 
 @router.get("/changes")

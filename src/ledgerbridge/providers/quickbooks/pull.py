@@ -49,7 +49,9 @@ a tombstone, so there is nothing to sweep.
 ``LastUpdatedTime`` or ``SyncToken``: paying, voiding or deleting an invoice changes the
 customer unseen. ``DEPENDENTS`` names, per transaction, the records whose fields it
 moves; the engine re-reads those (``fetch_by_ids``, batched) with any page where such a
-transaction changed, and with the deletions change data capture reports.
+transaction changed, and with the deletions change data capture reports. Transactions are
+pulled before customers and vendors (``OBJECT_TYPES`` order): a transaction deleted
+before a run read it moved a balance the run reads afterwards.
 
 **A lapsed window.** Change data capture reaches back 30 days (``TOMBSTONE_WINDOW``).
 Asked for older changes, ``fetch_tombstones`` raises ``TombstoneWindowLapsed`` (before
@@ -84,17 +86,20 @@ from ledgerbridge.providers.pulling import (
 from ledgerbridge.providers.quickbooks.errors import read_json
 from ledgerbridge.unified import Model
 
+# In pulling order: transactions before the customers and vendors whose balances they
+# move, so a transaction deleted before a backfill reads it is already counted out of the
+# balance the backfill then reads.
 OBJECT_TYPES: dict[str, ObjectType] = {
     t.name: t
     for t in (
-        ObjectType("Customer", Model.contact),
-        ObjectType("Vendor", Model.contact),
         ObjectType("Invoice", Model.invoice),
         ObjectType("Bill", Model.invoice),
         ObjectType("Payment", Model.payment),
+        ObjectType("PurchaseOrder", Model.purchase_order),
+        ObjectType("Customer", Model.contact),
+        ObjectType("Vendor", Model.contact),
         ObjectType("Item", Model.item),
         ObjectType("Account", Model.account),
-        ObjectType("PurchaseOrder", Model.purchase_order),
     )
 }
 NAME_LISTS = frozenset({"Customer", "Vendor", "Item", "Account"})
