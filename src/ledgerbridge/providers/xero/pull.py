@@ -34,6 +34,11 @@ A run starts ``overlap`` before the saved ``high_water`` (``start``), once; its
 ``position`` is the high-water mark, which never moves back, not even while the run
 re-reads the overlap. With nothing changed a run costs one request per object type.
 
+**Derived fields.** Xero documents that not every change moves ``UpdatedDateUTC``
+(``DueDate`` and ``SentToContact`` on partly paid transactions, contact balances). The
+mirror keeps no contact balances (listings do not carry them), so ``dependents`` is
+empty; the rest only a full pass catches.
+
 **Deletions.** Tombstones are records whose status is ``DELETED`` or ``ARCHIVED`` (and a
 contact's ``GDPRREQUEST``); a ``VOIDED`` document is not deleted. Items are deleted for
 good: ``sweep_ids`` lists the ones that still exist.
