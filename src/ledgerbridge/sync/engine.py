@@ -290,13 +290,10 @@ def _mark_seen(session: Session, plan: Plan, object_type: str, ids: list[str]) -
     """A full pass listed these: they exist (see ``_mark_unseen_deleted``)."""
     if not ids:
         return
+    listed = by_key(session, plan, object_type, RawObject.external_id, ids)
     session.execute(
         update(RawObject)
-        .where(
-            RawObject.connection_id == plan.connection_id,
-            RawObject.object_type == object_type,
-            RawObject.external_id.in_(ids),
-        )
+        .where(RawObject.id.in_(listed.with_only_columns(RawObject.id).scalar_subquery()))
         .values(last_seen_at=utcnow())
     )
 
