@@ -515,3 +515,39 @@ def test_sweeping_is_refused_and_unknown_types_too(company: Company) -> None:
     for object_type in ("Invoice", "Customer", "Nonsense"):
         with pytest.raises(ValueError):
             asyncio.run(sweep(object_type))
+
+
+def test_a_tie_group_larger_than_a_page_is_reread_until_two_reads_agree(
+    company: Company, control: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nine invoices share one second, read three at a time; a member already read is
+    edited mid-read twice, so offset paging would skip the one shifted onto its page."""
+    monkeypatch.setattr(pull, "TIE_PAGE_SIZE", 3)
+    group = list(listing(control, "Invoice"))[:9]
+    for n, invoice_id in enumerate(group):  # first in change order
+        control.patch(f"/Invoice/{invoice_id}", json={"PrivateNote": f"bulk {n}", "_stamp": 10**12})
+
+    async def go() -> tuple[list[RemoteObject], list[Cursor]]:
+        objects: list[RemoteObject] = []
+        cursors = [pull.start(None, OVERLAP)]
+        edits = 0
+        async with company.client() as http, httpx.AsyncClient(base_url=control.base_url) as user:
+            while True:
+                page = await pull.fetch_page(http, "Invoice", cursors[-1], page_size=3)
+                objects += page.objects
+                cursors.append(page.cursor)
+                tie = page.cursor.get("tie")
+                if tie and tie["count"] and edits < 2:  # mid-read: edit a member counted
+                    edited = await user.patch(
+                        f"/Invoice/{group[1 + 3 * edits]}", json={"PrivateNote": "x"}
+                    )
+                    assert edited.status_code == 200, edited.text
+                    edits += 1
+                if page.done:
+                    return objects, cursors
+                assert len(cursors) < 500, "the run never ends"
+
+    objects, cursors = asyncio.run(go())
+    assert {o.external_id for o in objects} == set(listing(control, "Invoice"))
+    assert max(c.get("tie", {}).get("reads", 0) for c in cursors) >= 3  # twice disagreed
+    assert any(c.get("strict") for c in cursors), "then moved past the second"

@@ -27,12 +27,14 @@ second are read again. Only a group sharing one second and larger than a page mu
 paged by ``STARTPOSITION`` (QuickBooks' query has no ``OR``, so no ``(time, Id)``
 position can be expressed). There, a member already read that changes shifts the rest of
 the group up by one, and the member moved onto the page already read would be lost. So
-such a group is read whole, again and again, until two consecutive reads find the same
-members (``pulling.tie_settled`` says why that proves nothing was skipped; a group that
-keeps changing for ``MAX_TIE_READS`` reads fails the run rather than skip); only then
-does the query move past its second (``>``, ``"strict"``), and ``high_water``, from which
-a later run starts, never passes a group not yet read consistently. A group stamped in
-the very second the run reads it may still grow: the next run's overlap reads it again.
+such a group is read again from its start in pages of 1,000: one answer that holds the
+whole group is a consistent read by itself; a larger group is read whole, again and
+again, until two consecutive reads find the same members (``pulling.tie_settled`` says
+why that proves nothing was skipped; a group that keeps changing for ``MAX_TIE_READS``
+reads fails the run rather than skip); only then does the query move past its second
+(``>``, ``"strict"``), and ``high_water``, from which a later run starts, never passes a
+group not yet read consistently. A group stamped in the very second the run reads it may
+still grow: the next run's overlap reads it again.
 
 ``start`` begins a run ``overlap`` before the saved high-water mark, once per run.
 ``position`` is the high-water mark, which never moves back, not even while a run re-reads
@@ -114,6 +116,7 @@ BY_ID_BATCH = 100  # ids per ``Id IN (...)`` query
 
 MINOR_VERSION = "75"
 MAX_RESULTS = 1000  # QuickBooks' largest page, also the default: fewer calls
+TIE_PAGE_SIZE = MAX_RESULTS  # pages of a group sharing one second
 CDC_MAX_OBJECTS = 1000  # one change-data-capture answer holds at most this many, in all
 LAST_UPDATED = "MetaData.LastUpdatedTime"
 
@@ -142,6 +145,8 @@ async def fetch_page(
     """One query: the records changed since the cursor, oldest change first."""
     entity = _entity(object_type)
     size = max(1, min(page_size or MAX_RESULTS, MAX_RESULTS))
+    if cursor.get("tie") is not None:
+        size = TIE_PAGE_SIZE  # a tie group is read in the largest pages: fewest, or one
     strict = bool(cursor.get("strict")) and cursor.get("tie") is None
     since, start_position = cursor.get("since"), int(cursor.get("position", 1))
     query = _select(entity, since, start_position, size, strict=strict)
@@ -306,7 +311,7 @@ def _next_cursor(
         tie = tie_add(tie, [str(r["Id"]) for r in members])
         if full and len(members) == len(records):  # the group goes on
             return {**_at(since, high_water), "position": position_after, "tie": tie}, False
-        if tie_settled(tie):
+        if tie_settled(tie) or int(cursor.get("position", 1)) == 1:  # or read in one answer
             newest = _latest(high_water, *map(_time_of, records))
             return {**_at(tie["at"], newest), "strict": True}, False
         return {**_at(tie["at"], high_water), "tie": tie_again(tie, entity)}, False
@@ -318,9 +323,9 @@ def _next_cursor(
         return _at(newest, _latest(high_water, newest)), True
     if since is None or cursor.get("strict") or parse_time(newest) > parse_time(since):
         return _at(newest, _latest(high_water, newest)), False
-    # A whole page sharing the second ``since``: a group larger than a page.
-    tie = tie_add(tie_reading(since), [str(r["Id"]) for r in records])
-    return {**_at(since, _latest(high_water, since)), "position": position_after, "tie": tie}, False
+    # A whole page sharing the second ``since``: a group larger than a page, read again
+    # from its start in the largest pages.
+    return {**_at(since, _latest(high_water, since)), "tie": tie_reading(since)}, False
 
 
 def _at(since: str | None, high_water: str | None) -> Cursor:

@@ -16,19 +16,21 @@ Accounts come whole in one answer. Contacts and Accounts are listed with
 
 **Why no record can be skipped.** One answer is a consistent slice of the listing in
 change order, and a record that changes moves to its end. After a page whose newest
-record is later than ``since``, the next page is page 1 of the listing modified since that
-record, inclusive: everything before it was in the answer, and the records sharing its
-timestamp are read again. Only a group sharing one timestamp and larger than a page must
-be paged by page number (``order`` cannot be relied on to break ties by id, and a
+record is later than ``since``, the next page is page 1 of the listing modified since
+that record, inclusive: everything before it was in the answer, and the records sharing
+its timestamp are read again. Only a group sharing one timestamp and larger than a page
+must be paged by page number (``order`` cannot be relied on to break ties by id, and a
 ``where`` cannot express a position after an id), and there a member already read that
 changes shifts the rest up by one, so the member moved onto the page already read would
-be lost. Such a group is therefore read whole, again and again, until two consecutive
-reads find the same members (``pulling.tie_settled`` says why that proves nothing was
-skipped; a group still changing after ``MAX_TIE_READS`` reads fails the run rather than
-skip); only then does the listing move past its timestamp (``If-Modified-Since`` one
-millisecond later, ``"strict"``, with any record not later dropped), and ``high_water``,
-from which a later run starts, never passes a group not yet read consistently. When the
-listing is exhausted the cursor rests at ``{"since": high_water, "page": 1}``.
+be lost. Such a group is therefore read again from its start in pages of 1,000: one
+answer holding the whole group is a consistent read by itself; a larger group is read
+whole, again and again, until two consecutive reads find the same members
+(``pulling.tie_settled`` says why that proves nothing was skipped; a group still
+changing after ``MAX_TIE_READS`` reads fails the run rather than skip); only then does
+the listing move past its timestamp (``If-Modified-Since`` one millisecond later,
+``"strict"``, with any record not later dropped), and ``high_water``, from which a later
+run starts, never passes a group not yet read consistently. When the listing is
+exhausted the cursor rests at ``{"since": high_water, "page": 1}``.
 
 A run starts ``overlap`` before the saved ``high_water`` (``start``), once; its
 ``position`` is the high-water mark, which never moves back, not even while the run
@@ -85,6 +87,7 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     )
 }
 DEFAULT_PAGE_SIZE = 1000  # Xero's largest: fewer calls against its 60-a-minute limit
+TIE_PAGE_SIZE = DEFAULT_PAGE_SIZE  # pages of a group sharing one timestamp
 _UNPAGED = frozenset({"Items", "Accounts"})
 _PARAMS: dict[str, dict[str, str]] = {
     "Contacts": {"includeArchived": "true"},
@@ -124,7 +127,7 @@ async def fetch_page(
     page = int(cursor.get("page", 1))
     tie = cursor.get("tie")
     strict = bool(cursor.get("strict")) and tie is None
-    size = page_size or DEFAULT_PAGE_SIZE
+    size = TIE_PAGE_SIZE if tie is not None else page_size or DEFAULT_PAGE_SIZE
     params = {"order": "UpdatedDateUTC ASC", **_PARAMS.get(name, {})}
     paged = name not in _UNPAGED
     if paged:
@@ -145,7 +148,7 @@ async def fetch_page(
         tie = tie_add(tie, members)
         if not last and len(members) == len(objects):  # the group goes on
             return FetchedPage(objects, _cursor(at, page + 1, high_water, tie), done=False)
-        if tie_settled(tie):
+        if tie_settled(tie) or page == 1:  # or read in one answer: consistent by itself
             newest_seen = max(filter(None, (high_water, newest)))
             settled = _cursor(at, 1, newest_seen) | {"strict": True}
             return FetchedPage(objects, settled, done=False)
@@ -157,10 +160,10 @@ async def fetch_page(
         return FetchedPage(objects, _cursor(high_water, 1, high_water), done=True)
     if newest is not None and (since is None or strict or newest > since):
         return FetchedPage(objects, _cursor(newest, 1, high_water), done=False)
-    # A whole page sharing the timestamp ``since``: a group larger than a page.
+    # A whole page sharing the timestamp ``since``: a group larger than a page, read again
+    # from its start in the largest pages.
     assert since is not None
-    tie = tie_add(tie_reading(iso(since)), [o.external_id for o in objects])
-    return FetchedPage(objects, _cursor(since, page + 1, high_water, tie), done=False)
+    return FetchedPage(objects, _cursor(since, 1, high_water, tie_reading(iso(since))), False)
 
 
 async def sweep_ids(http: httpx.AsyncClient, object_type: str) -> set[str]:
