@@ -220,7 +220,7 @@ def test_incremental_run_finds_exactly_what_changed(org: Org) -> None:
         saved[object_type] = run.cursor
         if object_type == "Contacts":
             assert len(changed) == 6
-            assert any(c["page"] > 1 for c in run.cursors), "a whole page shared a timestamp"
+            assert any("tie" in c for c in run.cursors), "a whole page shared a timestamp"
             assert seen[contacts[2]["ContactID"]].deleted
             archived = to_unified("Contacts", seen[contacts[2]["ContactID"]])
             assert isinstance(archived, Contact) and archived.status == "archived"

@@ -177,7 +177,9 @@ async def fetch_tombstones(
     since = _utc(since)
     if since < datetime.now(UTC) - TOMBSTONE_WINDOW + timedelta(minutes=1):
         raise TombstoneWindowLapsed(
-            400, f"Change data capture keeps 30 days; deletions since {_iso(since)} are gone"
+            400,
+            "Change data capture keeps 30 days",
+            [f"changedSince {_iso(since)} is more than 30 days in the past"],
         )
     try:
         changed = await _changes(http, entities, since)
