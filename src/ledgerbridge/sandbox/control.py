@@ -17,9 +17,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ledgerbridge.sandbox.churn import ChurnIn, churn
 from ledgerbridge.sandbox.faults import FaultRule
 from ledgerbridge.sandbox.oauth import endpoint_urls
 from ledgerbridge.sandbox.providers import ProviderModule, provider_modules, reset
+from ledgerbridge.sandbox.scheduled import ScheduledChange
 from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.sandbox.state import SandboxState, register_default_client, sandbox_state
 from ledgerbridge.sandbox.tokens import Client
@@ -177,6 +179,47 @@ async def clear_faults(
     provider: str | None = None, state: SandboxState = Depends(sandbox_state)
 ) -> None:
     state.faults.clear(provider)
+
+
+# --- changes made while clients read ----------------------------------------------------
+
+
+@router.post("/changes", status_code=201)
+async def schedule_changes(
+    changes: ScheduledChange | list[ScheduledChange], state: SandboxState = Depends(sandbox_state)
+) -> list[ScheduledChange]:
+    """Changes the sandbox makes by itself after so many matching API answers."""
+    for change in changes if isinstance(changes, list) else [changes]:
+        _collection_path(state, change.provider, change.account_id, change.object_type)
+        if change.action != "create" and not change.record_id:
+            raise ControlError(422, "invalid_request", f"{change.action} needs a record_id.")
+        state.scheduled.add(change.model_copy(update={"seen": 0, "applied": False}))
+    return state.scheduled.all()
+
+
+@router.post("/churn", status_code=201)
+async def start_churn(
+    body: ChurnIn, state: SandboxState = Depends(sandbox_state)
+) -> dict[str, int]:
+    """Tie groups now, and changes made while a client reads (``churn.py``)."""
+    _provider(body.provider)
+    if state.store.account(body.provider, body.account_id) is None:
+        raise ControlError(404, "not_found", f"No {body.provider} account {body.account_id!r}.")
+    try:
+        return churn(state, body)
+    except ValueError as error:
+        raise ControlError(422, "invalid_request", str(error)) from error
+
+
+@router.get("/changes")
+async def list_changes(state: SandboxState = Depends(sandbox_state)) -> list[ScheduledChange]:
+    """Every scheduled change: ``applied`` once made, ``error`` if the provider refused it."""
+    return state.scheduled.all()
+
+
+@router.delete("/changes", status_code=204)
+async def clear_changes(state: SandboxState = Depends(sandbox_state)) -> None:
+    state.scheduled.clear()
 
 
 # --- ledger --------------------------------------------------------------------------

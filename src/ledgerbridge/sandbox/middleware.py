@@ -1,5 +1,7 @@
 """The path every provider request takes: rate limits, then faults, then the route; logged.
 
+An answer that makes scheduled changes due (``scheduled.py``) makes them before it is sent.
+
 It wraps the whole application, outside Starlette's error handling, so that it sees the
 server's own ``send`` (needed to drop a connection without answering) and records the
 500 of a failing route like any other status. Control calls (``/_sandbox``) pass
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +25,7 @@ from ledgerbridge.sandbox.faults import (
     rewritten_answer,
 )
 from ledgerbridge.sandbox.ledger import LedgerEntry
+from ledgerbridge.sandbox.providers import make_change
 from ledgerbridge.sandbox.ratelimits import limit_headers, limits_for, too_many_requests
 from ledgerbridge.sandbox.routing import Target, classify
 from ledgerbridge.sandbox.state import SandboxState
@@ -52,6 +56,8 @@ class SandboxMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if target.surface == "api" and 200 <= status < 300:
+                    self._make_scheduled_changes(target, path, scope)
             await send(message)
 
         fault: str | None = None
@@ -78,6 +84,13 @@ class SandboxMiddleware:
                     fault=fault,
                 )
             )
+
+    def _make_scheduled_changes(self, target: Target, path: str, scope: Scope) -> None:
+        """The changes this answer makes due, made before it is sent (``scheduled.py``)."""
+        assert target.provider is not None
+        request = f"{path}?{unquote_plus(scope['query_string'].decode('latin-1'))}"
+        for change in self.state.scheduled.due(target.provider, target.account, request):
+            make_change(self.state, change)
 
     async def _inject_faults(
         self, target: Target, path: str, scope: Scope, receive: Receive, raw_send: Send, send: Send

@@ -12,6 +12,7 @@ from typing import Any, Protocol, cast
 from fastapi import APIRouter
 
 from ledgerbridge.sandbox.routing import PROVIDERS
+from ledgerbridge.sandbox.scheduled import ScheduledChange
 from ledgerbridge.sandbox.state import SandboxState, register_default_client
 
 Record = dict[str, Any]
@@ -55,7 +56,8 @@ def seed_providers(state: SandboxState) -> None:
 
 def reset(state: SandboxState) -> None:
     """Back to how the sandbox started: seeded data, initial settings, no grants,
-    faults, rate-limit history or ledger. Registered clients are forgotten too."""
+    faults, scheduled changes, rate-limit history or ledger. Registered clients are
+    forgotten too."""
     if state.initial_settings is not None:
         state.settings = state.initial_settings
     with state.store.lock:
@@ -67,5 +69,27 @@ def reset(state: SandboxState) -> None:
     state.faults.clear()
     state.limits.clear()
     state.ledger.clear()
+    state.scheduled.clear()
     state.clock.reset()
     seed_providers(state)
+
+
+def make_change(state: SandboxState, change: ScheduledChange) -> None:
+    """Make a scheduled change now; a refusal is kept in ``change.error``."""
+    module = provider_modules().get(change.provider)
+    try:
+        if module is None:
+            raise LookupError(f"Unknown provider {change.provider!r}.")
+        with state.store.lock:
+            if change.action == "create":
+                module.control_create(state, change.account_id, change.object_type, change.body)
+            elif change.action == "update":
+                module.control_update(
+                    state, change.account_id, change.object_type, str(change.record_id), change.body
+                )
+            else:
+                module.control_delete(
+                    state, change.account_id, change.object_type, str(change.record_id)
+                )
+    except (LookupError, ValueError) as error:
+        change.error = str(error)

@@ -11,6 +11,7 @@ from ledgerbridge.sandbox.clock import Clock
 from ledgerbridge.sandbox.faults import Faults
 from ledgerbridge.sandbox.ledger import Ledger
 from ledgerbridge.sandbox.ratelimits import RateLimits
+from ledgerbridge.sandbox.scheduled import Scheduled
 from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.sandbox.store import Store
 from ledgerbridge.sandbox.tokens import Client, TokenRegistry
@@ -26,6 +27,7 @@ class SandboxState:
     ledger: Ledger = field(default_factory=Ledger)
     faults: Faults = field(default_factory=Faults)
     limits: RateLimits = field(default_factory=RateLimits)
+    scheduled: Scheduled = field(default_factory=Scheduled)  # changes made while clients read
     seed: int = 0
     size: int = 0
     initial_settings: SandboxSettings | None = None  # what POST /_sandbox/reset goes back to

@@ -42,6 +42,14 @@ class Puller(Protocol):
 
     def remote_object(self, object_type: str, record: dict[str, Any]) -> RemoteObject: ...
 
+    def dependents(
+        self, object_type: str, objects: Sequence[RemoteObject]
+    ) -> dict[str, set[str]]: ...
+
+    async def fetch_by_ids(
+        self, http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
+    ) -> list[RemoteObject]: ...
+
     async def fetch_tombstones(
         self, http: httpx.AsyncClient, object_types: Sequence[str], since: datetime
     ) -> list[tuple[str, RemoteObject]]: ...

@@ -12,9 +12,10 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import simplejson
 from sqlalchemy import BigInteger, Select, String, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,14 +29,16 @@ from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider
-from ledgerbridge.providers.pulling import FetchedPage, RemoteObject
+from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
-from ledgerbridge.sync.catalog import MODULES
+from ledgerbridge.sync.catalog import MODULES, Puller
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
+from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
 from ledgerbridge.unified import MODELS, Unified
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
+PASS_STARTED = "pass_started_at"  # the engine's own key in a full pass's saved cursor
 
 
 class CursorRegression(RuntimeError):
@@ -202,9 +205,11 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
         raise ValueError(f"{plan.provider.value} has no object type {object_type!r}")
     state = _begin(svc, plan, object_type)
     resync = plan.full_resync
+    pass_started: str | None = None
     if resync:
         saved = state.resync_cursor  # resume an interrupted full pass
         cursor = dict(saved) if saved else puller.start(None, OVERLAP)
+        pass_started = str(cursor.pop(PASS_STARTED, None) or utcnow().isoformat())
     else:
         cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
@@ -212,7 +217,17 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
             page = await puller.fetch_page(
                 http, object_type, cursor, page_size=svc.settings.sync_page_size
             )
-            _commit_page(svc, plan, object_type, page, resync=resync)
+            stale = _stale_dependents(svc, plan, object_type, page.objects)
+            refreshed = await _refresh(http, puller, stale)
+            _commit_page(
+                svc,
+                plan,
+                object_type,
+                page,
+                resync=resync,
+                pass_started=pass_started,
+                dependents=refreshed,
+            )
             cursor = page.cursor
             if page.done:
                 break
@@ -222,6 +237,116 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
                 present |= await puller.sweep_ids(http, object_type)  # a confirming pass
             _commit_sweep(svc, plan, object_type, present)
     _finish(svc, plan, object_type, resync=resync)
+
+
+def _stale_dependents(
+    svc: Services, plan: Plan, object_type: str, objects: list[RemoteObject]
+) -> dict[str, list[str]]:
+    """The records whose derived fields these objects' changes may have moved since the
+    mirror last read them (a customer's balance, after its invoice changed), by type.
+
+    Only objects that differ from the mirror count, only records the mirror holds are
+    refreshed, and one read (``last_seen_at``) more than ``OVERLAP`` after the newest
+    change that moves it already shows it.
+    """
+    puller, _ = MODULES[plan.provider]
+    if not objects or not puller.dependents(object_type, objects):
+        return {}
+    latest = {o.external_id: o for o in objects}
+    with svc.db.system() as session:
+        known = {
+            raw.external_id: (raw.content_hash, raw.deleted)
+            for raw in session.scalars(
+                by_key(session, plan, object_type, RawObject.external_id, list(latest)).options(
+                    load_only(RawObject.external_id, RawObject.content_hash, RawObject.deleted)
+                )
+            )
+        }
+        changed = [o for i, o in latest.items() if known.get(i) != (_digest(o.payload), o.deleted)]
+        return _needing_refresh(session, plan, puller, object_type, changed)
+
+
+def _needing_refresh(
+    session: Session, plan: Plan, puller: Puller, object_type: str, changed: list[RemoteObject]
+) -> dict[str, list[str]]:
+    # dependent type -> id -> the newest change that moved it (None: unknown, so any)
+    moved: dict[str, dict[str, datetime | None]] = defaultdict(dict)
+    for obj in changed:
+        for dependent_type, refs in puller.dependents(object_type, [obj]).items():
+            for i in refs:
+                at, known = obj.updated_at, moved[dependent_type]
+                if i in known:
+                    before = known[i]
+                    at = None if before is None or at is None else max(before, at)
+                known[i] = at
+    stale: dict[str, list[str]] = {}
+    for dependent_type, newest in moved.items():
+        read = {
+            raw.external_id: _aware(raw.last_seen_at)
+            for raw in session.scalars(
+                by_key(session, plan, dependent_type, RawObject.external_id, list(newest)).options(
+                    load_only(RawObject.external_id, RawObject.last_seen_at)
+                )
+            )
+        }
+        # Records the mirror does not hold yet arrive with their own type's pull.
+        ids = [
+            i for i, at in newest.items() if i in read and (at is None or read[i] - OVERLAP <= at)
+        ]
+        if ids:
+            stale[dependent_type] = sorted(ids)
+    return stale
+
+
+async def _refresh(
+    http: httpx.AsyncClient, puller: Puller, stale: dict[str, list[str]]
+) -> dict[str, list[RemoteObject]]:
+    """The stale records read again, by id, in batches."""
+    return {t: await puller.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(dumps(payload).encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _mark_seen(session: Session, plan: Plan, object_type: str, ids: list[str]) -> None:
+    """A full pass listed these: they exist (see ``_mark_unseen_deleted``)."""
+    if not ids:
+        return
+    listed = by_key(session, plan, object_type, RawObject.external_id, ids)
+    session.execute(
+        update(RawObject)
+        .where(RawObject.id.in_(listed.with_only_columns(RawObject.id).scalar_subquery()))
+        .values(last_seen_at=utcnow())
+    )
+
+
+def _mark_unseen_deleted(
+    session: Session, plan: Plan, object_type: str, pass_started: datetime
+) -> int:
+    """After a whole full pass: objects it never listed are gone from the provider.
+
+    Every provider lists what it keeps, tombstones included (Xero statuses, QuickBooks
+    inactive name lists, Lightspeed ``deleted_at``); what is not listed was deleted for
+    good (QuickBooks transactions, Xero items), perhaps while no feed was watching.
+    """
+    gone = session.scalars(
+        select(RawObject)
+        .where(
+            RawObject.connection_id == plan.connection_id,
+            RawObject.object_type == object_type,
+            RawObject.deleted.is_(False),
+            RawObject.last_seen_at < pass_started,
+        )
+        .options(load_only(RawObject.id, RawObject.object_type, RawObject.external_id))
+    ).all()
+    for raw in gone:
+        _mark_deleted(session, plan, raw)
+    return len(gone)
 
 
 def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
@@ -281,17 +406,33 @@ def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> Non
     with svc.db.system() as session:
         state = _state(session, plan, object_type, lock=True)
         if resync and state.resync_cursor is not None:
-            finished = state.resync_cursor
+            finished = dict(state.resync_cursor)
+            pass_started = finished.pop(PASS_STARTED, None)
             if state.cursor is None or puller.position(finished) >= puller.position(state.cursor):
                 state.cursor = finished
             state.resync_cursor = None
+            if pass_started is not None:
+                started = datetime.fromisoformat(str(pass_started))
+                state.deleted += _mark_unseen_deleted(session, plan, object_type, started)
+                # Every deletion before the pass is now known: deleted-object feeds resume here.
+                state.last_tombstones_at = started
         state.status = SyncStatus.succeeded
         state.finished_at = state.last_succeeded_at = utcnow()
 
 
 def _commit_page(
-    svc: Services, plan: Plan, object_type: str, page: FetchedPage, *, resync: bool
+    svc: Services,
+    plan: Plan,
+    object_type: str,
+    page: FetchedPage,
+    *,
+    resync: bool,
+    pass_started: str | None = None,
+    dependents: dict[str, list[RemoteObject]] | None = None,
 ) -> None:
+    """The page, the records whose derived fields it moved (``dependents``), and the
+    cursor after it, in one transaction. In a full pass every object listed is marked seen
+    (``last_seen_at``), and the pass's start rides along in the cursor."""
     puller, mapper = MODULES[plan.provider]
     with svc.db.system() as session:
         state = lock_mirror(session, plan, object_type)
@@ -301,8 +442,13 @@ def _commit_page(
                 f"{object_type}: cursor {page.cursor} is behind the committed {committed}"
             )
         counts = apply_objects(session, plan, object_type, page.objects, mapper)
+        for dependent_type, objects in (dependents or {}).items():
+            lock_mirror(session, plan, dependent_type)
+            refreshed = apply_objects(session, plan, dependent_type, objects, mapper)
+            counts.updated += refreshed.updated  # counted with the change that moved them
         if resync:
-            state.resync_cursor = page.cursor
+            _mark_seen(session, plan, object_type, [o.external_id for o in page.objects])
+            state.resync_cursor = {**page.cursor, PASS_STARTED: pass_started}
         else:
             state.cursor = page.cursor
         state.fetched += counts.fetched
@@ -564,11 +710,21 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         return
     started = utcnow()
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
-        stubs = await puller.fetch_tombstones(http, plan.object_types, since - OVERLAP)
-    deleted_ids: dict[str, list[str]] = defaultdict(list)
-    for object_type, stub in stubs:
-        deleted_ids[object_type].append(stub.external_id)
+        try:
+            stubs = await puller.fetch_tombstones(http, plan.object_types, since - OVERLAP)
+        except TombstoneWindowLapsed as lapsed:
+            _schedule_full_pass(svc, plan, since, lapsed)
+            return
+        deleted_ids: dict[str, list[str]] = defaultdict(list)
+        for object_type, stub in stubs:
+            deleted_ids[object_type].append(stub.external_id)
+        # A deleted transaction moved its customer's balance: read the customer again.
+        refreshed = await _refresh(http, puller, _parties_of_deleted(svc, plan, deleted_ids))
     with svc.db.system() as session:
+        _, mapper = MODULES[plan.provider]
+        for dependent_type, objects in refreshed.items():
+            lock_mirror(session, plan, dependent_type)
+            apply_objects(session, plan, dependent_type, objects, mapper)
         for object_type, ids in deleted_ids.items():
             state = lock_mirror(session, plan, object_type)
             for raw in session.scalars(
@@ -584,4 +740,48 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
                 SyncState.object_type.in_(plan.object_types),
             )
             .values(last_tombstones_at=started)
+        )
+
+
+def _parties_of_deleted(
+    svc: Services, plan: Plan, deleted_ids: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The records whose derived fields the deletion of these objects moved, by type,
+    from the last payload the mirror keeps of each."""
+    puller, _ = MODULES[plan.provider]
+    parties: dict[str, set[str]] = defaultdict(set)
+    with svc.db.system() as session:
+        for object_type, ids in deleted_ids.items():
+            kept = [
+                puller.remote_object(object_type, loads(raw.payload))
+                for raw in session.scalars(
+                    by_key(session, plan, object_type, RawObject.external_id, ids)
+                )
+                if not raw.deleted
+            ]
+            for dependent_type, refs in puller.dependents(object_type, kept).items():
+                parties[dependent_type] |= refs
+    return {t: sorted(refs) for t, refs in parties.items()}
+
+
+def _schedule_full_pass(
+    svc: Services, plan: Plan, since: datetime, lapsed: TombstoneWindowLapsed
+) -> None:
+    """The deleted-object feed no longer reaches back to ``since``: queue a full pass
+    (it marks deleted whatever it does not list), saying why. The scheduler hands it to
+    the workers like any run left queued; a pass already queued is joined."""
+    reason = (
+        f"full pass: deletions were last read {_aware(since):%Y-%m-%d %H:%M} UTC, beyond "
+        f"what the provider's deleted-object feed keeps ({lapsed.message})"
+    )[:200]
+    with svc.db.system() as session:
+        connection = session.get(Connection, plan.connection_id)
+        assert connection is not None
+        request_sync(
+            session,
+            connection,
+            wanted=plan.object_types,
+            full_resync=True,
+            trigger=WINDOW_TRIGGER,
+            requested_by=reason,
         )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ledgerbridge.sync.models import SyncRun, SyncState, SyncStatus
+from ledgerbridge.sync.service import WINDOW_TRIGGER
 
 
 class SyncRequest(BaseModel):
@@ -35,6 +36,9 @@ class SyncRunOut(BaseModel):
     object_types: list[str]
     full_resync: bool
     trigger: str
+    reason: str | None = Field(
+        None, description="Why the engine queued this run itself (trigger window), if it did."
+    )
     status: SyncStatus
     counts: Counters
     error: str | None
@@ -50,6 +54,7 @@ class SyncRunOut(BaseModel):
             object_types=run.object_types,
             full_resync=run.full_resync,
             trigger=run.trigger,
+            reason=run.requested_by if run.trigger == WINDOW_TRIGGER else None,
             status=SyncStatus(run.status),
             counts=Counters(
                 fetched=run.fetched, created=run.created, updated=run.updated, deleted=run.deleted

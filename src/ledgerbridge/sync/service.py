@@ -20,6 +20,7 @@ from ledgerbridge.sync.models import SyncRun, SyncStatus
 SYNC_WORKFLOW = "ledgerbridge.sync_run"
 SYNC_QUEUE = "ledgerbridge-sync"
 REENQUEUE_AFTER = timedelta(minutes=1)
+WINDOW_TRIGGER = "window"  # a full pass the engine queued itself; requested_by says why
 
 
 class UnknownObjectTypes(ValueError):

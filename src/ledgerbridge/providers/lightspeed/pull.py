@@ -16,6 +16,15 @@ cursor stops just below the page's newest version, and the next page re-reads th
 at that version (harmless duplicates). A full page holding a single version is completed
 at once by asking for that version alone (``after=v-1&before=v+1``).
 
+**Why no record can be skipped.** ``after=<version>`` is a position, not an offset: a
+record that changes while a run pages takes a new, higher version and moves after every
+page not yet read, and no change can shift a record the run has not read yet to below
+the cursor. Within one version the re-read above reads the whole group again, so a
+group straddling a page boundary is read whole however its members change.
+
+**Derived fields**: every change takes a new version, balances included, so none move
+unseen (``dependents`` is empty).
+
 **Deletes** are soft: ``deleted=true`` lists deleted records with their ``deleted_at`` (and a
 new version), which makes them tombstones. A voided sale is a sale with status ``VOIDED``,
 not a tombstone. Nothing is hard-deleted, so there is no id sweep and no separate feed.
@@ -148,3 +157,14 @@ def _known(object_type: str) -> None:
 def remote_object(object_type: str, record: Record) -> RemoteObject:
     """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
     return _remote(record)
+
+
+def dependents(object_type: str, objects: Sequence[RemoteObject]) -> dict[str, set[str]]:
+    """None: no field the mirror keeps is derived without its record being re-listed."""
+    return {}
+
+
+async def fetch_by_ids(
+    http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
+) -> list[RemoteObject]:
+    raise ValueError("nothing here is re-read by id")

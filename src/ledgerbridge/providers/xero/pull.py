@@ -9,19 +9,37 @@ Accounts come whole in one answer. Contacts and Accounts are listed with
 **Cursor** (JSON)::
 
     {"since": "2024-06-01T10:00:00.123+00:00" | null,  # If-Modified-Since of the next request
+     "strict": true,                                    # (optional) records after ``since`` only
      "page": 1,                                         # page of that listing
-     "high_water": "2024-06-01T10:00:00.123+00:00" | null}  # newest UpdatedDateUTC committed
+     "high_water": "2024-06-01T10:00:00.123+00:00" | null,  # every change before it was read
+     "tie": {...}}                                      # (optional) reading a tie group
 
-After a page whose newest record is later than ``since``, the next page is page 1 of
-the listing modified since that record (re-reading the records sharing its timestamp);
-when a whole page shares ``since``, the next page is the following page of the same
-listing. So no record is skipped when many share one timestamp, nor when records change
-while a run is paging (a changed record moves to the end of the listing). When the
-listing is exhausted the cursor rests at ``{"since": high_water, "page": 1}``.
+**Why no record can be skipped.** One answer is a consistent slice of the listing in
+change order, and a record that changes moves to its end. After a page whose newest
+record is later than ``since``, the next page is page 1 of the listing modified since
+that record, inclusive: everything before it was in the answer, and the records sharing
+its timestamp are read again. Only a group sharing one timestamp and larger than a page
+must be paged by page number (``order`` cannot be relied on to break ties by id, and a
+``where`` cannot express a position after an id), and there a member already read that
+changes shifts the rest up by one, so the member moved onto the page already read would
+be lost. Such a group is therefore read again from its start in pages of 1,000: one
+answer holding the whole group is a consistent read by itself; a larger group is read
+whole, again and again, until two consecutive reads find the same members
+(``pulling.tie_settled`` says why that proves nothing was skipped; a group still
+changing after ``MAX_TIE_READS`` reads fails the run rather than skip); only then does
+the listing move past its timestamp (``If-Modified-Since`` one millisecond later,
+``"strict"``, with any record not later dropped), and ``high_water``, from which a later
+run starts, never passes a group not yet read consistently. When the listing is
+exhausted the cursor rests at ``{"since": high_water, "page": 1}``.
 
 A run starts ``overlap`` before the saved ``high_water`` (``start``), once; its
 ``position`` is the high-water mark, which never moves back, not even while the run
 re-reads the overlap. With nothing changed a run costs one request per object type.
+
+**Derived fields.** Xero documents that not every change moves ``UpdatedDateUTC``
+(``DueDate`` and ``SentToContact`` on partly paid transactions, contact balances). The
+mirror keeps no contact balances (listings do not carry them), so ``dependents`` is
+empty; the rest only a full pass catches.
 
 **Deletions.** Tombstones are records whose status is ``DELETED`` or ``ARCHIVED`` (and a
 contact's ``GDPRREQUEST``); a ``VOIDED`` document is not deleted. Items are deleted for
@@ -40,7 +58,16 @@ from typing import Any
 import httpx
 
 from ledgerbridge.providers.answers import get_checked, read_json, require
-from ledgerbridge.providers.pulling import Cursor, FetchedPage, ObjectType, RemoteObject
+from ledgerbridge.providers.pulling import (
+    Cursor,
+    FetchedPage,
+    ObjectType,
+    RemoteObject,
+    tie_add,
+    tie_again,
+    tie_reading,
+    tie_settled,
+)
 from ledgerbridge.providers.xero.dates import iso, parse_utc
 from ledgerbridge.providers.xero.errors import raise_for_error
 from ledgerbridge.unified import Model
@@ -59,6 +86,7 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     )
 }
 DEFAULT_PAGE_SIZE = 1000  # Xero's largest: fewer calls against its 60-a-minute limit
+TIE_PAGE_SIZE = DEFAULT_PAGE_SIZE  # pages of a group sharing one timestamp
 _UNPAGED = frozenset({"Items", "Accounts"})
 _PARAMS: dict[str, dict[str, str]] = {
     "Contacts": {"includeArchived": "true"},
@@ -96,24 +124,45 @@ async def fetch_page(
     since = _timestamp(cursor.get("since"))
     high_water = _timestamp(cursor.get("high_water"))
     page = int(cursor.get("page", 1))
-    size = page_size or DEFAULT_PAGE_SIZE
+    tie = cursor.get("tie")
+    strict = bool(cursor.get("strict")) and tie is None
+    size = TIE_PAGE_SIZE if tie is not None else page_size or DEFAULT_PAGE_SIZE
     params = {"order": "UpdatedDateUTC ASC", **_PARAMS.get(name, {})}
     paged = name not in _UNPAGED
     if paged:
         params |= {"page": str(page), "pageSize": str(size)}
-    headers = {"If-Modified-Since": iso(since)} if since else {}
+    modified_since = since + timedelta(milliseconds=1) if since and strict else since
+    headers = {"If-Modified-Since": iso(modified_since)} if modified_since else {}
     body = await _get(http, name, params, headers)
     objects = [_remote_object(name, record) for record in body.get(name) or []]
-
+    last = not paged or _last_page(body, page, size, len(objects))
+    if strict and since is not None:  # already read whole with the group at ``since``
+        objects = [o for o in objects if o.updated_at is None or o.updated_at > since]
     stamps = [o.updated_at for o in objects if o.updated_at is not None]
     newest = max(stamps, default=None)
+
+    if tie is not None:  # reading a group larger than a page that shares one timestamp
+        at = parse_utc(tie["at"])
+        members = [o.external_id for o in objects if o.updated_at == at]
+        tie = tie_add(tie, members)
+        if not last and len(members) == len(objects):  # the group goes on
+            return FetchedPage(objects, _cursor(at, page + 1, high_water, tie), done=False)
+        if tie_settled(tie) or page == 1:  # or read in one answer: consistent by itself
+            newest_seen = max(filter(None, (high_water, newest)))
+            settled = _cursor(at, 1, newest_seen) | {"strict": True}
+            return FetchedPage(objects, settled, done=False)
+        again = _cursor(at, 1, high_water, tie_again(tie, name))
+        return FetchedPage(objects, again, done=False)
     if newest is not None and (high_water is None or newest > high_water):
         high_water = newest
-    if not paged or not objects or _last_page(body, page, size, len(objects)):
+    if not objects or last:
         return FetchedPage(objects, _cursor(high_water, 1, high_water), done=True)
-    if newest is not None and (since is None or newest > since):
+    if newest is not None and (since is None or strict or newest > since):
         return FetchedPage(objects, _cursor(newest, 1, high_water), done=False)
-    return FetchedPage(objects, _cursor(since, page + 1, high_water), done=False)
+    # A whole page sharing the timestamp ``since``: a group larger than a page, read again
+    # from its start in the largest pages.
+    assert since is not None
+    return FetchedPage(objects, _cursor(since, 1, high_water, tie_reading(iso(since))), False)
 
 
 async def sweep_ids(http: httpx.AsyncClient, object_type: str) -> set[str]:
@@ -166,12 +215,18 @@ def _last_page(body: dict[str, Any], page: int, size: int, count: int) -> bool:
     return count < size
 
 
-def _cursor(since: datetime | None, page: int, high_water: datetime | None) -> Cursor:
-    return {
+def _cursor(
+    since: datetime | None,
+    page: int,
+    high_water: datetime | None,
+    tie: dict[str, Any] | None = None,
+) -> Cursor:
+    cursor: Cursor = {
         "since": iso(since) if since else None,
         "page": page,
         "high_water": iso(high_water) if high_water else None,
     }
+    return cursor if tie is None else cursor | {"tie": tie}
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -192,3 +247,14 @@ def _object_type(object_type: str) -> ObjectType:
 def remote_object(object_type: str, record: dict[str, Any]) -> RemoteObject:
     """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
     return _remote_object(object_type, record)
+
+
+def dependents(object_type: str, objects: Sequence[RemoteObject]) -> dict[str, set[str]]:
+    """None: no field the mirror keeps is derived without its record being re-listed."""
+    return {}
+
+
+async def fetch_by_ids(
+    http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
+) -> list[RemoteObject]:
+    raise ValueError("nothing here is re-read by id")
