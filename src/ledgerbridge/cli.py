@@ -205,6 +205,11 @@ def dev_token(
 ) -> None:
     """Print a JWT signed with the development secret it generated (refused in production)."""
     settings = _settings()
+    if hours * 3600 > settings.jwt_max_age:
+        _refuse(
+            f"--hours {hours} is longer than LEDGERBRIDGE_JWT_MAX_AGE ({settings.jwt_max_age} s): "
+            "the API would refuse the token; ask for fewer hours"
+        )
     if settings.is_production:
         _refuse("dev-token is refused in production: tokens come from your host app")
     if not settings.generated("jwt_secret"):
