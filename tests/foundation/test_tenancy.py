@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.engine import Database
+from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
 from ledgerbridge.push.models import Operation
 from ledgerbridge.reconcile.models import (
     ReconciliationJob,
@@ -86,6 +87,15 @@ def _record(settings: Settings, tenant: str) -> str:
         made = str(record.id)
     db.dispose()
     return made
+
+
+def _erasure(settings: Settings, tenant: str) -> str:
+    """A finished erasure report (running one would erase the tenant's other rows)."""
+    with Database.connect(settings).tenant(tenant) as session:
+        erasure = TenantErasure(requested_by="t", status=ErasureStatus.succeeded.value)
+        session.add(erasure)
+        session.flush()
+        return str(erasure.id)
 
 
 def _operation(settings: Settings, tenant: str) -> str:
@@ -198,6 +208,9 @@ MAKERS: dict[str, Maker] = {
         )[name]
         for name in ("statement_id", "job_id", "run_id", "match_id")
     },
+    "erasure_id": lambda _client, headers, settings: _erasure(
+        settings, _tenant_of(headers, settings)
+    ),
     "model": lambda _client, _headers, _settings: "invoice",
     "external_org_id": _mapping("organisation"),
     "external_location_id": _mapping("location"),
