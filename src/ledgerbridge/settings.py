@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     lightspeed_calls_per_5_minutes: int = Field(350, ge=1)  # 300 per register + 50
     audit_retention_days: int = Field(30, ge=1, le=3650)
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
+    # Fair shares of reconciliation between tenants (see reconcile/limits.py).
+    reconcile_max_jobs: int = Field(100, ge=1)  # per tenant
+    reconcile_min_schedule_minutes: int = Field(15, ge=1, le=1440)
+    reconcile_max_queued_runs: int = Field(20, ge=1)  # per tenant
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None
     xero_authorize_url: str | None = None
