@@ -180,6 +180,8 @@ def _read(text: str) -> list[_Statement]:
                 raise StatementError(lines.at(token.start()), f"text after <{tag}/>")
             continue
         if value:  # a leaf: <TAG>value
+            if not stack:
+                raise StatementError(lines.at(token.start()), f"<{tag}> holds no elements")
             pending = tag
             parent = stack[-1]
             if transaction is not None:
