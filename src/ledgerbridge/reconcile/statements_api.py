@@ -7,17 +7,19 @@ mapping) returns the statement already imported instead of a second copy.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.locks import lock
@@ -46,6 +48,20 @@ Format = Literal["csv", "ofx", "qfx", "camt053"]
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ID = 128  # statement_lines.external_id
 INSERT_BATCH = 5000
+IMPORTS_AT_ONCE = 2  # per process
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _imports() -> anyio.CapacityLimiter:
+    """The event loop's limiter of imports at once (a limiter belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(IMPORTS_AT_ONCE)
+    return _limiters[loop]
+
+
 Svc = Annotated[Services, Depends(services)]
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".ofx": "ofx", ".qfx": "qfx", ".xml": "camt053"}
 
@@ -84,8 +100,11 @@ async def import_statement(
         filename=(file.filename or "")[:255] or None,
     )
     # Hashing, parsing and storing take seconds for a large file: off the event loop,
-    # so that every other request (and /health) is answered meanwhile.
-    statement, created = await run_in_threadpool(store_upload, svc, principal, upload)
+    # so that every other request (and /health) is answered meanwhile; and a few at a
+    # time, so that a burst of uploads cannot take every worker thread.
+    statement, created = await anyio.to_thread.run_sync(
+        store_upload, svc, principal, upload, limiter=_imports()
+    )
     if created:
         response.headers["Location"] = f"/v1/statements/{statement.id}"
     else:
