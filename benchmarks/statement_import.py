@@ -73,12 +73,14 @@ def main() -> None:
 def ofx_statement(size: int) -> bytes:
     parts = [HEADER]
     total, n = len(HEADER) + len(FOOTER), 0
-    while total < size:
+    while True:
         part = (
             b"<STMTTRN>\n<TRNTYPE>CREDIT\n<DTPOSTED>2024%02d%02d\n<TRNAMT>%d.%02d\n"
             b"<FITID>T%09d\n<NAME>CUSTOMER %d\n<MEMO>Payment INV-%07d\n</STMTTRN>\n"
             % (1 + n % 12, 1 + n % 28, n % 99_991, n % 100, n, n % 997, n)
         )
+        if total + len(part) > size:  # at most ``size``: 50 MiB is the upload limit
+            break
         parts.append(part)
         total += len(part)
         n += 1
