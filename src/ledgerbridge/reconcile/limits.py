@@ -65,9 +65,7 @@ def check_job_count(session: Session, settings: Settings, tenant_id: str) -> Non
     jobs = session.scalar(
         select(func.count())
         .select_from(ReconciliationJob)
-        .where(
-            ReconciliationJob.tenant_id == tenant_id, ReconciliationJob.deleted_at.is_(None)
-        )
+        .where(ReconciliationJob.tenant_id == tenant_id, ReconciliationJob.deleted_at.is_(None))
     )
     if (jobs or 0) >= settings.reconcile_max_jobs:
         raise ApiError(
