@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # A sweep that would mark more than this share of a type deleted reads it again first.
     sweep_confirm_share: float = Field(0.5, gt=0, le=1)
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
+    # Fair shares of reconciliation between tenants (see reconcile/limits.py).
+    reconcile_max_jobs: int = Field(100, ge=1)  # per tenant
+    reconcile_min_schedule_minutes: int = Field(15, ge=1, le=1440)
+    reconcile_max_queued_runs: int = Field(20, ge=1)  # per tenant
     xero_client_id: str | None = None
     xero_client_secret: SecretStr | None = None
     xero_authorize_url: str | None = None

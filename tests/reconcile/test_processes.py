@@ -64,7 +64,10 @@ def test_a_run_killed_mid_way_finishes_once_and_a_schedule_starts_runs(
     )
     headers = {"Authorization": f"Bearer {token}"}
     bank, invoices = statements(seed=11)
-    with service(database, SANDBOX_UNUSED, tmp_path) as lb:
+    # A schedule every minute (the default minimum is 15), so that one fires during the test.
+    with service(
+        database, SANDBOX_UNUSED, tmp_path, LEDGERBRIDGE_RECONCILE_MIN_SCHEDULE_MINUTES="1"
+    ) as lb:
         left = upload(
             lb.url,
             headers,

@@ -34,7 +34,10 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
-        description="Same key and body within 24 h: the same operation. Another body: 409.",
+        description=(
+            "Same key and body within 24 h (or at the same time): the same operation. "
+            "Another body: 409."
+        ),
     ),
 ]
 

@@ -24,6 +24,7 @@ from ledgerbridge.audit.service import Purpose, calls_for
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, conflict
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, identifiers
@@ -72,6 +73,9 @@ def submit(
     """The pending operation for this request, and whether it was accepted just now."""
     request_hash = _hash(model, action, record_id, body)
     if idempotency_key is not None:
+        # Concurrent requests with one key take turns: the second finds the first's
+        # operation instead of failing on the unique key.
+        lock(session, f"idempotency:{connection.tenant_id}:{idempotency_key}")
         earlier = session.scalars(
             select(Operation).where(Operation.idempotency_key == idempotency_key)
         ).one_or_none()

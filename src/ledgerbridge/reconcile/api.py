@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
-from ledgerbridge.reconcile import review, runs, workflows
+from ledgerbridge.reconcile import limits, review, runs, workflows
 from ledgerbridge.reconcile.models import (
     MICROS,
     Decision,
@@ -85,6 +85,8 @@ def create_job(
     body: JobIn, principal: Developer, session: TenantSession, svc: Svc, response: Response
 ) -> JobOut:
     _check_sources(session, body.left, body.right)
+    limits.check_schedule(svc.settings, body.schedule)
+    limits.check_job_count(session, svc.settings, principal.tenant_id)
     job = ReconciliationJob(
         tenant_id=principal.tenant_id,
         name=body.name,
@@ -133,6 +135,7 @@ def update_job(
     if body.config is not None:
         job.config = body.config.model_dump(mode="json")
     if "schedule" in given and (job.schedule, body.schedule) != (None, None):
+        limits.check_schedule(svc.settings, body.schedule)
         job.schedule = body.schedule
         workflows.apply_schedule(svc, job)
     session.flush()
@@ -167,6 +170,7 @@ def start_run(
         raise ApiError(
             422, "validation_error", "rules in a run request are a preview: add ?dry_run=true"
         )
+    limits.check_queue(session, svc.settings, principal.tenant_id)
     run = runs.request_run(
         session, job, trigger="api", requested_by=principal.subject, dry_run=dry_run, config=config
     )

@@ -113,7 +113,10 @@ class ReconciliationJob(TenantOwned, Timestamps, Base):
 
 class ReconciliationRun(TenantOwned, Timestamps, Base):
     __tablename__ = "reconciliation_runs"
-    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "scheduled_for"),
+        Index("ix_reconciliation_runs_tenant_status", "tenant_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_jobs.id"), index=True)

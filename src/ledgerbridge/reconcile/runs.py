@@ -93,15 +93,19 @@ def request_run(
     return run
 
 
+def partition(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}"
+
+
 def enqueue(svc: Services, run: ReconciliationRun) -> None:
-    """Hand the run to DBOS; runs of one job take turns, and the workflow id makes a
-    repeated call harmless."""
+    """Hand the run to DBOS; a tenant's runs take turns (so runs of one job never
+    overlap), and the workflow id makes a repeated call harmless."""
     svc.dbos_client().enqueue(
         {
             "workflow_name": RECONCILE_WORKFLOW,
             "queue_name": RECONCILE_QUEUE,
             "workflow_id": workflow_id(run.id),
-            "queue_partition_key": str(run.job_id),
+            "queue_partition_key": partition(run.tenant_id),
         },
         run.id,
     )

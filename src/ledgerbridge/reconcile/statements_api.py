@@ -7,16 +7,22 @@ mapping) returns the statement already imported instead of a second copy.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import weakref
+from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
 from pydantic import ValidationError
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.reconcile.models import Statement, StatementEntry
@@ -32,6 +38,7 @@ from ledgerbridge.reconcile.statements import (
 )
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.services import Services, services
 
 router = APIRouter(tags=["reconciliation"])
 Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
@@ -39,13 +46,30 @@ Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Format = Literal["csv", "ofx", "qfx", "camt053"]
 MAX_BYTES = 50 * 1024 * 1024
+MAX_ID = 128  # statement_lines.external_id
+INSERT_BATCH = 5000
+IMPORTS_AT_ONCE = 2  # per process
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _imports() -> anyio.CapacityLimiter:
+    """The event loop's limiter of imports at once (a limiter belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(IMPORTS_AT_ONCE)
+    return _limiters[loop]
+
+
+Svc = Annotated[Services, Depends(services)]
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".ofx": "ofx", ".qfx": "qfx", ".xml": "camt053"}
 
 
 @router.post("/v1/statements", status_code=201, response_model=StatementOut)
 async def import_statement(
     principal: Developer,
-    session: TenantSession,
+    svc: Svc,
     response: Response,
     file: Annotated[UploadFile, File(description="the statement file")],
     format: Annotated[
@@ -66,54 +90,101 @@ async def import_statement(
     if len(data) > MAX_BYTES:
         raise ApiError(413, "too_large", f"a statement may be at most {MAX_BYTES // 2**20} MiB")
     kind = format or _format_from_name(file.filename)
-    csv_mapping = _csv_mapping(kind, preset, mapping)
+    upload = Upload(
+        kind=kind,
+        data=data,
+        mapping=_csv_mapping(kind, preset, mapping),
+        mapping_text=mapping or preset or "",
+        currency=currency,
+        name=name or file.filename or "statement",
+        filename=(file.filename or "")[:255] or None,
+    )
+    # Hashing, parsing and storing take seconds for a large file: off the event loop,
+    # so that every other request (and /health) is answered meanwhile; and a few at a
+    # time, so that a burst of uploads cannot take every worker thread.
+    statement, created = await anyio.to_thread.run_sync(
+        store_upload, svc, principal, upload, limiter=_imports()
+    )
+    if created:
+        response.headers["Location"] = f"/v1/statements/{statement.id}"
+    else:
+        response.status_code = 200
+    return StatementOut.of(statement)
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: Format
+    data: bytes
+    mapping: CsvMapping | str | None
+    mapping_text: str
+    currency: str | None
+    name: str
+    filename: str | None
+
+
+def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[Statement, bool]:
+    """The statement of ``upload`` and whether it was imported just now (False: the same
+    file was imported before). The file is parsed with no transaction open; its lines are
+    then stored in one transaction, in batches of set-based inserts."""
     digest = hashlib.sha256(
-        b"|".join([kind.encode(), (mapping or preset or "").encode(), data])
+        b"|".join([upload.kind.encode(), upload.mapping_text.encode(), upload.data])
     ).hexdigest()
-    existing = session.scalars(
+    with svc.db.tenant(principal.tenant_id, read_only=True) as session:
+        existing = _imported(session, digest)
+    if existing is not None:
+        return existing, False
+    lines = _parse(upload.kind, upload.data, upload.mapping, upload.currency)
+    _require_unique_ids(lines)
+    with svc.db.tenant(principal.tenant_id) as session:
+        # One import of a file at a time per tenant; a second one finds the first's.
+        lock(session, f"statement:{principal.tenant_id}:{digest}")
+        existing = _imported(session, digest)
+        if existing is not None:
+            return existing, False
+        statement = Statement(
+            tenant_id=principal.tenant_id,
+            name=upload.name,
+            format="ofx" if upload.kind == "qfx" else upload.kind,
+            filename=upload.filename,
+            content_hash=digest,
+            line_count=len(lines),
+            currencies=sorted({line.currency for line in lines}),
+            first_date=min((line.date for line in lines), default=None),
+            last_date=max((line.date for line in lines), default=None),
+            imported_by=principal.subject,
+        )
+        session.add(statement)
+        session.flush()
+        table = StatementEntry.metadata.tables[StatementEntry.__tablename__]
+        for first in range(0, len(lines), INSERT_BATCH):
+            batch = lines[first : first + INSERT_BATCH]
+            session.execute(
+                insert(table), [_row(principal.tenant_id, statement.id, line) for line in batch]
+            )
+    return statement, True
+
+
+def _imported(session: Session, digest: str) -> Statement | None:
+    return session.scalars(
         select(Statement).where(Statement.content_hash == digest, Statement.deleted_at.is_(None))
     ).first()
-    if existing is not None:
-        response.status_code = 200
-        return StatementOut.of(existing)
-    lines = _parse(kind, data, csv_mapping, currency)
-    _require_unique_ids(lines)
-    statement = Statement(
-        tenant_id=principal.tenant_id,
-        name=name or file.filename or "statement",
-        format="ofx" if kind == "qfx" else kind,
-        filename=(file.filename or "")[:255] or None,
-        content_hash=digest,
-        line_count=len(lines),
-        currencies=sorted({line.currency for line in lines}),
-        first_date=min((line.date for line in lines), default=None),
-        last_date=max((line.date for line in lines), default=None),
-        imported_by=principal.subject,
-    )
-    session.add(statement)
-    session.flush()
-    if lines:
-        session.execute(
-            insert(StatementEntry),
-            [
-                {
-                    "tenant_id": principal.tenant_id,
-                    "statement_id": statement.id,
-                    "line": line.line,
-                    "external_id": line.id[:128],
-                    "booked_on": line.date,
-                    "value_date": line.value_date,
-                    "amount": str(line.amount),
-                    "currency": line.currency,
-                    "description": line.description,
-                    "reference": line.reference[:255] if line.reference else None,
-                    "counterparty": line.counterparty[:255] if line.counterparty else None,
-                }
-                for line in lines
-            ],
-        )
-    response.headers["Location"] = f"/v1/statements/{statement.id}"
-    return StatementOut.of(statement)
+
+
+def _row(tenant_id: str, statement_id: int, line: StatementLine) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "statement_id": statement_id,
+        "line": line.line,
+        "external_id": line.id[:MAX_ID],
+        "booked_on": line.date,
+        "value_date": line.value_date,
+        "amount": str(line.amount),
+        "currency": line.currency,
+        "description": line.description,
+        "reference": line.reference[:255] if line.reference else None,
+        "counterparty": line.counterparty[:255] if line.counterparty else None,
+    }
 
 
 def _format_from_name(filename: str | None) -> Format:
@@ -179,15 +250,16 @@ def _parse(
 def _require_unique_ids(lines: list[StatementLine]) -> None:
     first: dict[str, int] = {}
     for line in lines:
-        if line.id in first:
+        stored = line.id[:MAX_ID]  # ids are unique as stored
+        if stored in first:
             raise ApiError(
                 422,
                 "invalid_statement",
                 f"the statement was not imported: line {line.line}: transaction id "
-                f"{line.id!r} repeats the one on line {first[line.id]}",
+                f"{line.id!r} repeats the one on line {first[stored]}",
                 {"line": line.line, "problem": "repeated transaction id"},
             )
-        first[line.id] = line.line
+        first[stored] = line.line
 
 
 @router.get("/v1/statements", response_model=Page[StatementOut])

@@ -1,7 +1,9 @@
 """Reconciliation on DBOS: a durable workflow per run, and a DBOS schedule per scheduled job.
 
-Runs wait on a queue partitioned by job, so two runs of one job never overlap (the
-second would read decisions the first is about to change). A job's schedule is a DBOS
+Runs wait on a queue partitioned by tenant, one run of a tenant at a time: two runs of
+one job never overlap (the second would read decisions the first is about to change),
+and one tenant's backlog never delays another tenant's run by more than the run already
+under way on each worker slot. A job's schedule is a DBOS
 schedule named after the job; each firing makes one run for that instant, once, even
 when the firing is replayed after a crash.
 """
@@ -11,13 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import structlog
 from dbos import DBOS
 
-from ledgerbridge.reconcile import runs
+from ledgerbridge.reconcile import limits, runs
 from ledgerbridge.reconcile.models import ReconciliationJob
 from ledgerbridge.services import Services
 
 SCHEDULED_WORKFLOW = "ledgerbridge.reconciliation_scheduled"
+log = structlog.get_logger(__name__)
 _services: Services | None = None
 
 
@@ -27,7 +31,7 @@ def bind(svc: Services) -> None:
 
 
 def register() -> None:
-    # Matching holds both sides in memory: few runs at once per worker.
+    # Matching holds both sides in memory: few runs at once per worker; one per tenant.
     DBOS.register_queue(runs.RECONCILE_QUEUE, partition_concurrency=1, worker_concurrency=2)
 
 
@@ -84,6 +88,15 @@ def _scheduled_run(job_id: int, schedule: str, scheduled_at: datetime) -> None:
         job = session.get(ReconciliationJob, job_id)
         # A schedule left behind by a job since deleted or rescheduled does nothing.
         if job is None or job.deleted_at is not None or job.schedule != schedule:
+            return
+        waiting = limits.queued_runs(session, job.tenant_id)
+        if waiting >= svc.settings.reconcile_max_queued_runs:
+            log.warning(
+                "reconciliation.schedule_skipped",
+                job_id=job_id,
+                scheduled_for=scheduled_at.isoformat(),
+                queued_runs=waiting,
+            )
             return
         run = runs.request_run(
             session,

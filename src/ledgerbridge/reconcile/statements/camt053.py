@@ -10,7 +10,12 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from ledgerbridge.reconcile.statements.lines import StatementError, StatementLine, content_ids
+from ledgerbridge.reconcile.statements.lines import (
+    StatementError,
+    StatementLine,
+    check_amount,
+    content_ids,
+)
 
 _NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
 _SKIPPED_STATUSES = {"PDNG", "INFO", "FUTR"}
@@ -139,6 +144,9 @@ def _amount(element: Element) -> Decimal:
         amount = Decimal("NaN")
     if not amount.is_finite() or amount < 0:
         raise StatementError(_line(element), f"amount {raw!r} is not a positive number")
+    problem = check_amount(amount)
+    if problem:
+        raise StatementError(_line(element), f"amount {raw!r}: {problem}")
     return amount
 
 

@@ -9,7 +9,13 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ledgerbridge.reconcile.statements.lines import StatementError, StatementLine, content_ids
+from ledgerbridge.reconcile.statements.lines import (
+    StatementError,
+    StatementLine,
+    check_amount,
+    check_text,
+    content_ids,
+)
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
@@ -89,6 +95,7 @@ def parse_csv(
             )
         mapping = PRESETS[mapping]
     text = _decode(data, mapping.encoding)
+    check_text(text)
     default_currency = currency or mapping.default_currency
     if mapping.currency_column is None and default_currency is None:
         raise StatementError(None, "no currency: map a currency column or give a currency")
@@ -249,4 +256,7 @@ def _parse_amount(line: int, raw: str | None, mapping: CsvMapping, label: str) -
         amount = Decimal(text)
     except InvalidOperation:
         raise StatementError(line, f"{label} {raw!r} is not a number") from None
+    problem = check_amount(amount)
+    if problem:
+        raise StatementError(line, f"{label} {raw!r}: {problem}")
     return -amount if negative else amount

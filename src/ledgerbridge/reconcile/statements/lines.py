@@ -23,6 +23,37 @@ class StatementLine:
     value_date: dt.date | None = None
 
 
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_AMOUNT_TEXT = 40  # statement_lines.amount
+MAX_DECIMALS = 6  # amounts are summed in millionths
+
+
+def check_amount(amount: Decimal) -> str | None:
+    """Why ``amount`` cannot be stored and summed exactly, or None when it can."""
+    if not amount.is_finite():
+        return "not a number"
+    if abs(amount) >= MAX_AMOUNT:
+        return "too large"
+    exponent = amount.as_tuple().exponent
+    if (
+        isinstance(exponent, int)
+        and exponent < -MAX_DECIMALS
+        and amount != amount.quantize(Decimal(1).scaleb(-MAX_DECIMALS))
+    ):
+        return f"more than {MAX_DECIMALS} decimal places"
+    if len(str(amount)) > MAX_AMOUNT_TEXT:
+        return "too many digits"
+    return None
+
+
+def check_text(text: str) -> None:
+    """Refuse text a database column cannot hold (PostgreSQL refuses NUL characters)."""
+    position = text.find("\x00")
+    if position >= 0:
+        line = text.count("\n", 0, position) + 1
+        raise StatementError(line, "the file contains a NUL character")
+
+
 class StatementError(Exception):
     """A statement that cannot be imported; nothing from it is."""
 
