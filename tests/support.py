@@ -154,6 +154,25 @@ class PrivatePostgres:
             stderr=(self.directory / "server.log").open("ab"),
         )
         wait_for_port(self.port)
+        self._wait_until_accepting()
+
+    def _wait_until_accepting(self, timeout: float = 30.0) -> None:
+        """The port opens before recovery ends ("the database system is starting up")."""
+        import time
+
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(
+                    f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=2
+                ).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def kill(self) -> None:
         import signal

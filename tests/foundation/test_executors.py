@@ -16,7 +16,7 @@ import pytest
 
 from ledgerbridge import runtime
 from ledgerbridge.settings import load_settings
-from tests.conftest import _require_postgres
+from tests.conftest import JWT_SECRET, SECRET_KEY, TOKEN_KEY, _require_postgres
 from tests.processes import ORG, Service, connect, service
 from tests.support import postgres_database
 
@@ -63,7 +63,16 @@ def test_a_restarted_worker_recovers_only_its_own_workflows(
     _require_postgres()
     headers = auth(ORG, "admin")
     with postgres_database() as url:
-        runtime.migrate(load_settings(database_url=url, data_dir=tmp_path / "m"))
+        runtime.migrate(
+            load_settings(
+                env="development",
+                database_url=url,
+                data_dir=tmp_path / "m",
+                jwt_secret=JWT_SECRET,
+                secret_key=SECRET_KEY,
+                token_encryption_keys=TOKEN_KEY,
+            )
+        )
         extra = {"LEDGERBRIDGE_EXECUTOR_TIMEOUT_SECONDS": "6"}
         (tmp_path / "a").mkdir()
         with service(url, sandbox_url, tmp_path / "a", **extra) as lb:

@@ -34,7 +34,7 @@ from ledgerbridge.security.principal import Principal
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
-from tests.conftest import JWT_SECRET, TokenFactory
+from tests.conftest import JWT_SECRET, TOKEN_KEY, TokenFactory
 from tests.support import serve_in_thread
 
 
@@ -301,6 +301,7 @@ def test_previous_secret_keys_still_verify_and_keys_move_to_the_current_one(
         "database_url": database_url,
         "data_dir": tmp_path,
         "jwt_secret": JWT_SECRET,
+        "token_encryption_keys": TOKEN_KEY,
     }
     before: Settings = load_settings(**common, secret_key=old)
     rotated: Settings = load_settings(**common, secret_key=new, secret_key_previous=f" {old} ,")

@@ -208,7 +208,9 @@ def test_sync_status_and_records_api(
         if cursor:
             params["cursor"] = cursor
         page = lb.get(
-            f"/v1/connections/{connection['id']}/records/invoice", params=params, headers=headers
+            f"/v1/connections/{connection['id']}/records/invoice",
+            params=params,
+            headers=auth(tenant, "developer"),  # the raw payloads need the developer role
         ).json()
         seen += page["data"]
         cursor = page["next_cursor"]

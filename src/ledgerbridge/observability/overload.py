@@ -13,6 +13,10 @@ that too is a 503.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -29,6 +33,32 @@ from ledgerbridge.settings import Settings
 UNQUEUED = frozenset({"/health", "/ready", "/metrics"})
 RETRY_AFTER_SECONDS = 2
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Slot:
+    slots: asyncio.Semaphore
+    held: bool = True
+
+
+_slot: ContextVar[_Slot | None] = ContextVar("admission_slot", default=None)
+
+
+@asynccontextmanager
+async def outside_admission() -> AsyncIterator[None]:
+    """Give this request's slot back while it waits on something that is not work here
+    (a slow JWKS), so that waiting callers never keep others from being served."""
+    slot = _slot.get()
+    if slot is None or not slot.held:
+        yield
+        return
+    slot.slots.release()
+    slot.held = False
+    try:
+        yield
+    finally:
+        await slot.slots.acquire()
+        slot.held = True
 
 
 def thread_pool_size(settings: Settings) -> int:
@@ -76,10 +106,14 @@ class Admission:
                 self.waiting -= 1
         else:
             await slots.acquire()
+        slot = _Slot(slots)
+        token = _slot.set(slot)
         try:
             await self.app(scope, receive, send)
         finally:
-            slots.release()
+            _slot.reset(token)
+            if slot.held:
+                slots.release()
 
 
 async def _shed(scope: Scope, receive: Receive, send: Send, why: str) -> None:

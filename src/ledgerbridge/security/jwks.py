@@ -21,6 +21,8 @@ from typing import Any
 import jwt
 import structlog
 
+from ledgerbridge.observability.overload import outside_admission
+
 log = structlog.get_logger(__name__)
 LIFESPAN_SECONDS = 300.0  # refresh the key set this often
 
@@ -53,7 +55,8 @@ class JwksKeys:
             # A fetch past its deadline logs its own failure; this request is refused below.
             with contextlib.suppress(TimeoutError):
                 waiting = asyncio.shield(asyncio.wrap_future(fetch))
-                await asyncio.wait_for(waiting, timeout=self._timeout + 1)
+                async with outside_admission():
+                    await asyncio.wait_for(waiting, timeout=self._timeout + 1)
         return self._fetched(kid)
 
     def key_blocking(self, kid: str | None) -> Any:

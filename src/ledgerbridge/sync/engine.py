@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import simplejson
+import structlog
 from sqlalchemy import BigInteger, Select, String, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
@@ -39,6 +40,7 @@ from ledgerbridge.unified import MODELS, Unified
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
 PASS_STARTED = "pass_started_at"  # the engine's own key in a full pass's saved cursor
+log = structlog.get_logger(__name__)
 
 
 class CursorRegression(RuntimeError):
@@ -235,7 +237,7 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
             present = await puller.sweep_ids(http, object_type)
             if _sweep_looks_wrong(svc, plan, object_type, present):
                 present |= await puller.sweep_ids(http, object_type)  # a confirming pass
-            _commit_sweep(svc, plan, object_type, present)
+            _commit_sweep(svc, plan, object_type, present, resync=resync)
     _finish(svc, plan, object_type, resync=resync)
 
 
@@ -326,13 +328,16 @@ def _mark_seen(session: Session, plan: Plan, object_type: str, ids: list[str]) -
 
 
 def _mark_unseen_deleted(
-    session: Session, plan: Plan, object_type: str, pass_started: datetime
+    session: Session, plan: Plan, object_type: str, pass_started: datetime, share: float
 ) -> int:
     """After a whole full pass: objects it never listed are gone from the provider.
 
     Every provider lists what it keeps, tombstones included (Xero statuses, QuickBooks
     inactive name lists, Lightspeed ``deleted_at``); what is not listed was deleted for
-    good (QuickBooks transactions, Xero items), perhaps while no feed was watching.
+    good (QuickBooks transactions, Xero items), perhaps while no feed was watching. A pass
+    that would mark more than ``share`` of the type's live objects (and more than
+    ``SWEEP_CONFIRM_OVER``) deleted is not believed: its listing came back short, and the
+    objects stay until a pass or a sweep confirms they are gone.
     """
     gone = session.scalars(
         select(RawObject)
@@ -344,6 +349,23 @@ def _mark_unseen_deleted(
         )
         .options(load_only(RawObject.id, RawObject.object_type, RawObject.external_id))
     ).all()
+    alive = session.scalar(
+        select(func.count())
+        .select_from(RawObject)
+        .where(
+            RawObject.connection_id == plan.connection_id,
+            RawObject.object_type == object_type,
+            RawObject.deleted.is_(False),
+        )
+    )
+    if len(gone) > SWEEP_CONFIRM_OVER and len(gone) > share * (alive or 0):
+        log.warning(
+            "full pass listed far fewer objects than the mirror holds; none marked deleted",
+            object_type=object_type,
+            unseen=len(gone),
+            alive=alive,
+        )
+        return 0
     for raw in gone:
         _mark_deleted(session, plan, raw)
     return len(gone)
@@ -413,7 +435,9 @@ def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> Non
             state.resync_cursor = None
             if pass_started is not None:
                 started = datetime.fromisoformat(str(pass_started))
-                state.deleted += _mark_unseen_deleted(session, plan, object_type, started)
+                state.deleted += _mark_unseen_deleted(
+                    session, plan, object_type, started, svc.settings.sweep_confirm_share
+                )
                 # Every deletion before the pass is now known: deleted-object feeds resume here.
                 state.last_tombstones_at = started
         state.status = SyncStatus.succeeded
@@ -622,8 +646,12 @@ def _sweep_looks_wrong(svc: Services, plan: Plan, object_type: str, present: set
     return gone > SWEEP_CONFIRM_OVER and gone > svc.settings.sweep_confirm_share * len(alive)
 
 
-def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]) -> None:
-    """Objects that vanished without a tombstone are marked deleted, never dropped."""
+def _commit_sweep(
+    svc: Services, plan: Plan, object_type: str, present: set[str], *, resync: bool
+) -> None:
+    """Objects that vanished without a tombstone are marked deleted, never dropped. In a
+    full pass, what the (confirmed) sweep found counts as listed, so that a listing that
+    came back short cannot mark it deleted at the end of the pass."""
     with svc.db.system() as session:
         state = lock_mirror(session, plan, object_type)
         gone = session.scalars(
@@ -647,6 +675,8 @@ def _commit_sweep(svc: Services, plan: Plan, object_type: str, present: set[str]
             deleted += 1
         state.deleted += deleted
         state.last_swept_at = utcnow()
+        if resync:
+            _mark_seen(session, plan, object_type, sorted(present))
 
 
 def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
