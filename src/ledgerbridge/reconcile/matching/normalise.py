@@ -4,6 +4,8 @@ import itertools
 import re
 import unicodedata
 
+from rapidfuzz import fuzz
+
 _SEPARATORS = re.compile(r"[\s,;:/\\|()\[\]{}<>\"']+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 _NAME_SPLIT = re.compile(r"[^0-9a-z]+")
@@ -26,7 +28,7 @@ _MEMO_NOISE = _words(
 
 
 def _ascii_fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -53,12 +55,39 @@ def last_text_key(text: str) -> str:
 
 
 def name_tokens(name: str | None, *, memo: bool = False) -> list[str]:
-    """Lower-case ASCII words of a name, without legal forms (and memo noise words)."""
+    """Lower-case ASCII words of a name, without legal forms (and, in a memo, without
+    noise words and anything holding a digit, such as invoice numbers)."""
     if not name:
         return []
     noise = _NAME_NOISE | _MEMO_NOISE if memo else _NAME_NOISE
     words = _NAME_SPLIT.split(_ascii_fold(name).lower())
-    return [word for word in words if word and word not in noise]
+    return [
+        word
+        for word in words
+        if word and word not in noise and not (memo and any(c.isdigit() for c in word))
+    ]
+
+
+def full_name(name: str | None) -> str:
+    """Lower-case ASCII words of a name, legal forms kept: the form a bank cuts short."""
+    if not name:
+        return ""
+    return " ".join(word for word in _NAME_SPLIT.split(_ascii_fold(name).lower()) if word)
+
+
+# A name this long that starts another one is taken for that name cut short by a bank.
+TRUNCATED_NAME_LENGTH = 10
+
+
+def name_similarity(first: str, first_full: str, second: str, second_full: str) -> float:
+    """0-100: word-order-free similarity of normalised names, or, when one of them is a
+    bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
+    other's full name (legal form included)."""
+    best = float(fuzz.token_sort_ratio(first, second))
+    for short, long in ((first_full, second_full), (second_full, first_full)):
+        if TRUNCATED_NAME_LENGTH <= len(short) < len(long):
+            best = max(best, float(fuzz.ratio(short, long[: len(short)])))
+    return best
 
 
 def name_blocking_keys(tokens: list[str]) -> tuple[str, ...]:

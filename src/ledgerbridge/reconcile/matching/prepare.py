@@ -7,6 +7,7 @@ from decimal import Decimal
 from ledgerbridge.reconcile.matching.config import DateWindowRule, JobConfig
 from ledgerbridge.reconcile.matching.items import Item
 from ledgerbridge.reconcile.matching.normalise import (
+    full_name,
     last_text_key,
     name_blocking_keys,
     name_tokens,
@@ -27,6 +28,7 @@ class Prepared:
     text_keys: frozenset[str]
     last_key: str
     name: str  # normalised counterparty, "" when unknown
+    full_name: str  # counterparty with its legal form, for names a bank cut short
     memo_name: str  # normalised memo, compared when a counterparty is missing
     block_keys: tuple[str, ...]
     # References of the other side's items that this item's memo cites.
@@ -63,6 +65,7 @@ def _prepare(items: Sequence[Item], other_refs: set[str], config: JobConfig) -> 
                 text_keys=keys,
                 last_key=last_text_key(item.text),
                 name=" ".join(names),
+                full_name=full_name(item.counterparty),
                 memo_name=" ".join(memo_names),
                 block_keys=name_blocking_keys(names or memo_names),
                 mentions=keys & other_refs,
