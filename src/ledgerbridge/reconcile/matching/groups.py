@@ -48,6 +48,7 @@ class GroupProposal:
     parts: tuple[int, ...]
     score: float
     unique: bool
+    cited: bool  # every part is tied to the target by a reference
     evidence: tuple[Evidence, ...]
 
 
@@ -267,4 +268,6 @@ def _proposal(
                 "search budget ran out before this combination was shown to be the only one",
             )
         )
-    return GroupProposal(target_index, chosen, round(score, 4), search.unique, tuple(evidence))
+    return GroupProposal(
+        target_index, chosen, round(score, 4), search.unique, all(cited), tuple(evidence)
+    )

@@ -2,6 +2,7 @@
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -30,6 +31,8 @@ class Match:
     status: MatchStatus
     rule: str
     evidence: tuple[Evidence, ...]
+    # A partial match: what is still open on the item paid in part.
+    remaining: Decimal | None = None
 
     @property
     def explanation(self) -> str:
@@ -82,10 +85,11 @@ class ResultDiff:
 
 
 def diff(previous: Sequence[Match], current: Sequence[Match]) -> ResultDiff:
-    """Matches gained and lost between two runs; a status change counts as both."""
+    """Matches gained and lost between two runs; a change of status, or between a
+    partial and a full match, counts as both."""
 
     def keyed(matches: Sequence[Match]) -> dict[tuple[object, ...], Match]:
-        return {(*match.key, match.status): match for match in matches}
+        return {(*match.key, match.status, match.remaining): match for match in matches}
 
     before, after = keyed(previous), keyed(current)
     return ResultDiff(
