@@ -40,6 +40,8 @@ class Side:
     parts_free: list[bool]
     rejected: set[tuple[int, int]]  # (target, part) pairs a reviewer rejected
     target_is_left: bool
+    # (target, parts) groups a reviewer rejected as a whole
+    rejected_groups: frozenset[tuple[int, frozenset[int]]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,30 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
             rule.max_items,
             rule.budget,
         )
-        if not search.solutions:
+        solutions = [
+            solution
+            for solution in search.solutions
+            if (target_index, frozenset(parts[i] for i in solution)) not in side.rejected_groups
+        ]
+        if not solutions:
             continue
-        chosen = tuple(parts[i] for i in search.solutions[0])
-        yield _proposal(config, rule, side, target_index, chosen, search)
+        chosen = tuple(parts[i] for i in solutions[0])
+        proposal = _proposal(config, rule, side, target_index, chosen, search)
+        if len(solutions) < len(search.solutions):
+            # The search stopped at two answers, so this one is not shown to be the only
+            # one left once the rejected one is set aside: a person decides.
+            note = Evidence(
+                "review", rule.name, "partial", 0.0, "a reviewer rejected another combination"
+            )
+            proposal = GroupProposal(
+                proposal.target,
+                proposal.parts,
+                proposal.score,
+                False,
+                proposal.cited,
+                (*(e for e in proposal.evidence if e.field != "review"), note),
+            )
+        yield proposal
 
 
 def _by_date(parts: list[Prepared], indexes: list[int]) -> dict[str, tuple[list[int], list[int]]]:

@@ -71,11 +71,14 @@ class Decisions:
     """A reviewer's word, honoured by every later run.
 
     `confirmed`: (left ids, right ids) groups that are always matched, before anything
-    else; `rejected`: (left id, right id) pairs that are never proposed again.
+    else; `rejected`: (left id, right id) pairs that are never proposed again;
+    `rejected_groups`: (left ids, right ids) groups never proposed again as that group,
+    while their items stay free to match otherwise (alone, or in another group).
     """
 
     confirmed: Sequence[tuple[Sequence[str], Sequence[str]]] = ()
     rejected: Collection[tuple[str, str]] = field(default_factory=frozenset)
+    rejected_groups: Collection[tuple[Sequence[str], Sequence[str]]] = ()
 
 
 @dataclass(frozen=True, slots=True)

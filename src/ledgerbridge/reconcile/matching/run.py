@@ -51,6 +51,8 @@ class _State:
     left_free: list[bool]
     right_free: list[bool]
     rejected: set[tuple[int, int]]
+    # (left indexes, right indexes) of groups a reviewer rejected as a whole
+    rejected_groups: list[tuple[frozenset[int], frozenset[int]]]
 
 
 def reconcile(
@@ -82,6 +84,11 @@ def reconcile(
             for l_id, r_id in decisions.rejected
             if l_id in left_at and r_id in right_at
         },
+        rejected_groups=[
+            (frozenset(left_at[i] for i in l_ids), frozenset(right_at[i] for i in r_ids))
+            for l_ids, r_ids in decisions.rejected_groups
+            if all(i in left_at for i in l_ids) and all(i in right_at for i in r_ids)
+        ],
     )
     matches = _confirmed(state, decisions, left_at, right_at)
     report(5, 100)
@@ -287,13 +294,39 @@ def _groups(
     config = state.config
     sides = []
     if rule.direction in ("one_to_many", "both"):
+        one_to_many = frozenset(
+            (next(iter(lefts)), rights)
+            for lefts, rights in state.rejected_groups
+            if len(lefts) == 1
+        )
         sides.append(
-            Side(state.left, state.right, state.left_free, state.right_free, state.rejected, True)
+            Side(
+                state.left,
+                state.right,
+                state.left_free,
+                state.right_free,
+                state.rejected,
+                True,
+                one_to_many,
+            )
         )
     if rule.direction in ("many_to_one", "both"):
         flipped = {(ri, li) for li, ri in state.rejected}
+        many_to_one = frozenset(
+            (next(iter(rights)), lefts)
+            for lefts, rights in state.rejected_groups
+            if len(rights) == 1
+        )
         sides.append(
-            Side(state.right, state.left, state.right_free, state.left_free, flipped, False)
+            Side(
+                state.right,
+                state.left,
+                state.right_free,
+                state.left_free,
+                flipped,
+                False,
+                many_to_one,
+            )
         )
     matches = []
     for side in sides:
