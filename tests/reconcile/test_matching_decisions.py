@@ -79,7 +79,7 @@ def test_decisions_survive_a_rule_change(pay, inv):
 
 def test_dry_run_diff_shows_matches_gained_and_lost(pay, inv):
     payments = [
-        pay("p1", "98.00", payer="Acme"),
+        pay("p1", "98.00", text="INV-1", payer="Acme"),
         pay("p2", "50.00", text="INV-2", payer="Beta"),
     ]
     invoices = [inv("INV-1", "100.00", customer="Acme"), inv("INV-2", "50.00", customer="Beta")]

@@ -31,7 +31,7 @@ def user_job() -> JobConfig:
             DateWindowRule(name="payment terms", days_before=5, days_after=50),
             CounterpartyRule(name="payer", use_text=True),
             CurrencyRule(name="currency"),
-            GroupRule(name="batches", window_days=60),
+            GroupRule(name="batches", window_days=60, partial_payments=True),
         ]
     )
 

@@ -105,20 +105,21 @@ def reconcile(
     if group_rule is not None:
         matches += _groups(state, group_rule, auto=True, board=board)
     report(85, 100)
-    for partial in find_partials(
-        config, state.left, state.right, state.left_free, state.right_free, state.rejected
-    ):
-        matches.append(
-            Match(
-                left_ids=tuple(state.left[li].item.id for li in partial.parts),
-                right_ids=(state.right[partial.target].item.id,),
-                score=PARTIAL_SCORE,
-                status=MatchStatus.AUTO_MATCHED,
-                rule="partial payment",
-                evidence=partial.evidence,
-                remaining=partial.remaining,
+    if group_rule is not None and group_rule.partial_payments:
+        for partial in find_partials(
+            config, state.left, state.right, state.left_free, state.right_free, state.rejected
+        ):
+            matches.append(
+                Match(
+                    left_ids=tuple(state.left[li].item.id for li in partial.parts),
+                    right_ids=(state.right[partial.target].item.id,),
+                    score=PARTIAL_SCORE,
+                    status=MatchStatus.AUTO_MATCHED,
+                    rule="partial payment",
+                    evidence=partial.evidence,
+                    remaining=partial.remaining,
+                )
             )
-        )
     for assigned in assign_suggested(board, config.review, config.min_margin):
         matches.append(_pair_match(state, assigned, MatchStatus.SUGGESTED))
     if group_rule is not None:
