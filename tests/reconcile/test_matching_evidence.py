@@ -16,6 +16,7 @@ from ledgerbridge.reconcile.matching import (
     MatchStatus,
     reconcile,
 )
+from ledgerbridge.reconcile.matching.normalise import name_similarity
 
 
 def user_job() -> JobConfig:
@@ -152,3 +153,10 @@ def test_rejecting_a_group_rejects_only_that_group(pay, inv):
     assert (match.left_ids, match.right_ids) == (("d1",), ("i1", "i5"))
     assert match.status is MatchStatus.SUGGESTED
     assert "a reviewer rejected another combination" in match.explanation
+
+
+def test_a_name_cut_short_inside_a_longer_memo_still_names_the_customer():
+    memo, name = "zephyr cycles zuri batch", "zephyr cycles zurich llp"
+    assert name_similarity(memo, memo, "zephyr cycles zurich", name) == 100
+    # Another customer sharing the first word is not taken for it.
+    assert name_similarity(memo, memo, "zephyr media", "zephyr media gmbh") < 85

@@ -87,7 +87,26 @@ def name_similarity(first: str, first_full: str, second: str, second_full: str) 
     for short, long in ((first_full, second_full), (second_full, first_full)):
         if TRUNCATED_NAME_LENGTH <= len(short) < len(long):
             best = max(best, float(fuzz.ratio(short, long[: len(short)])))
+        if best < 100 and _cut_within(short, long):
+            best = 100.0
     return best
+
+
+def _cut_within(text: str, name: str) -> bool:
+    """Whether `text` holds `name` as a bank cuts it: its words in order, the last one
+    cut short (``ZEPHYR CYCLES ZURI BATCH`` for Zephyr Cycles Zürich LLP), at least
+    TRUNCATED_NAME_LENGTH characters of it."""
+    words, name_words = text.split(), name.split()
+    if not name_words or name_words[0] not in words:
+        return False
+    start = words.index(name_words[0])
+    for position, word in enumerate(words[start:]):
+        if position >= len(name_words):
+            return False
+        if word != name_words[position]:
+            cut = " ".join([*name_words[:position], word])
+            return name_words[position].startswith(word) and len(cut) >= TRUNCATED_NAME_LENGTH
+    return False
 
 
 def name_blocking_keys(tokens: list[str]) -> tuple[str, ...]:
