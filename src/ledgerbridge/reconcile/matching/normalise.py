@@ -68,11 +68,13 @@ def name_tokens(name: str | None, *, memo: bool = False) -> list[str]:
     ]
 
 
-def full_name(name: str | None) -> str:
-    """Lower-case ASCII words of a name, legal forms kept: the form a bank cuts short."""
+def name_forms(name: str | None) -> tuple[list[str], str]:
+    """A name's words without legal forms (as `name_tokens`), and all its words, legal
+    forms kept: the form a bank cuts short. One accent fold for both."""
     if not name:
-        return ""
-    return " ".join(word for word in _NAME_SPLIT.split(_ascii_fold(name).lower()) if word)
+        return [], ""
+    words = [word for word in _NAME_SPLIT.split(_ascii_fold(name).lower()) if word]
+    return [word for word in words if word not in _NAME_NOISE], " ".join(words)
 
 
 # A name this long that starts another one is taken for that name cut short by a bank.
@@ -84,6 +86,8 @@ def name_similarity(first: str, first_full: str, second: str, second_full: str) 
     bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
     other's full name (legal form included)."""
     best = float(fuzz.token_sort_ratio(first, second))
+    if best >= 100:
+        return best
     for short, long in ((first_full, second_full), (second_full, first_full)):
         if TRUNCATED_NAME_LENGTH <= len(short) < len(long):
             best = max(best, float(fuzz.ratio(short, long[: len(short)])))

@@ -7,9 +7,9 @@ from decimal import Decimal
 from ledgerbridge.reconcile.matching.config import DateWindowRule, JobConfig
 from ledgerbridge.reconcile.matching.items import Item
 from ledgerbridge.reconcile.matching.normalise import (
-    full_name,
     last_text_key,
     name_blocking_keys,
+    name_forms,
     name_tokens,
     reference_key,
     text_keys,
@@ -49,7 +49,7 @@ def _prepare(items: Sequence[Item], other_refs: set[str], config: JobConfig) -> 
     prepared = []
     for item in items:
         keys = frozenset(text_keys(item.text))
-        names = name_tokens(item.counterparty)
+        names, full = name_forms(item.counterparty)
         memo_names = name_tokens(item.text, memo=True)
         start = item.date.toordinal()
         due = item.due_date.toordinal() if use_due and item.due_date else start
@@ -65,7 +65,7 @@ def _prepare(items: Sequence[Item], other_refs: set[str], config: JobConfig) -> 
                 text_keys=keys,
                 last_key=last_text_key(item.text),
                 name=" ".join(names),
-                full_name=full_name(item.counterparty),
+                full_name=full,
                 memo_name=" ".join(memo_names),
                 block_keys=name_blocking_keys(names or memo_names),
                 mentions=keys & other_refs,
