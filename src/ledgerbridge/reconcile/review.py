@@ -2,7 +2,8 @@
 
 Each action changes the run's results at once (so the reviewer sees it) and records a
 decision with who and when, which every later run of the job honours: a confirmed group
-is always matched, a rejected pair never proposed again. Undoing (unreconcile) revokes
+is always matched, a rejected match never proposed again (a rejected group as that group
+only: its items stay free to match otherwise). Undoing (unreconcile) revokes
 the decisions taken on a match and frees its items; the next run may propose them again.
 Reviews apply to a job's latest completed run; older runs and dry runs are history.
 """

@@ -166,10 +166,16 @@ def active_decisions(session: Session, job_id: int) -> Decisions:
         rejected={
             (left, right)
             for row in rows
-            if row.kind == "rejected"
+            if row.kind == "rejected" and len(row.left_ids) == len(row.right_ids) == 1
             for left in row.left_ids
             for right in row.right_ids
         },
+        # A rejected group is rejected as that group; its items may still match otherwise.
+        rejected_groups=[
+            (row.left_ids, row.right_ids)
+            for row in rows
+            if row.kind == "rejected" and len(row.left_ids) + len(row.right_ids) > 2
+        ],
     )
 
 

@@ -121,6 +121,9 @@ class GroupRule(_Rule):
     window_days: int = Field(default=31, ge=0, le=3660)
     abs_tolerance: Money = Decimal("0.01")
     name_threshold: float = Field(default=90.0, ge=0, le=100)
+    # Lines citing an item's reference in full that pay less than it become a partial
+    # match showing the open balance, instead of an amount discrepancy.
+    partial_payments: bool = False
 
 
 R = TypeVar("R", bound=_Rule)

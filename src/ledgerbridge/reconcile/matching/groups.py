@@ -23,9 +23,10 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
 )
 from ledgerbridge.reconcile.matching.explain import money
+from ledgerbridge.reconcile.matching.normalise import name_similarity
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
-from ledgerbridge.reconcile.matching.scoring import signs_agree
+from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, signs_agree
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
 
 
@@ -39,6 +40,8 @@ class Side:
     parts_free: list[bool]
     rejected: set[tuple[int, int]]  # (target, part) pairs a reviewer rejected
     target_is_left: bool
+    # (target, parts) groups a reviewer rejected as a whole
+    rejected_groups: frozenset[tuple[int, frozenset[int]]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class GroupProposal:
     parts: tuple[int, ...]
     score: float
     unique: bool
+    cited: bool  # every part is tied to the target by a reference
     evidence: tuple[Evidence, ...]
 
 
@@ -56,9 +60,12 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
     free = [index for index, is_free in enumerate(side.parts_free) if is_free]
     by_key = _by_date(side.parts, free)
     by_reference: dict[str, list[int]] = defaultdict(list)
+    by_mention: dict[str, list[int]] = defaultdict(list)
     for index in free:
         if side.parts[index].reference:
             by_reference[side.parts[index].reference].append(index)
+        for key in side.parts[index].mentions:
+            by_mention[key].append(index)
     span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
     order = sorted(
         range(len(side.targets)),
@@ -68,7 +75,7 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
         if not side.targets_free[target_index]:
             continue
         target = side.targets[target_index]
-        parts = _block(config, rule, side, target_index, by_key, by_reference, span)
+        parts = _block(config, rule, side, target_index, by_key, by_reference, by_mention, span)
         if len(parts) < 2:
             continue
         scale = _scale(target, [side.parts[p] for p in parts])
@@ -79,10 +86,30 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
             rule.max_items,
             rule.budget,
         )
-        if not search.solutions:
+        solutions = [
+            solution
+            for solution in search.solutions
+            if (target_index, frozenset(parts[i] for i in solution)) not in side.rejected_groups
+        ]
+        if not solutions:
             continue
-        chosen = tuple(parts[i] for i in search.solutions[0])
-        yield _proposal(config, rule, side, target_index, chosen, search)
+        chosen = tuple(parts[i] for i in solutions[0])
+        proposal = _proposal(config, rule, side, target_index, chosen, search)
+        if len(solutions) < len(search.solutions):
+            # The search stopped at two answers, so this one is not shown to be the only
+            # one left once the rejected one is set aside: a person decides.
+            note = Evidence(
+                "review", rule.name, "partial", 0.0, "a reviewer rejected another combination"
+            )
+            proposal = GroupProposal(
+                proposal.target,
+                proposal.parts,
+                proposal.score,
+                False,
+                proposal.cited,
+                (*(e for e in proposal.evidence if e.field != "review"), note),
+            )
+        yield proposal
 
 
 def _by_date(parts: list[Prepared], indexes: list[int]) -> dict[str, tuple[list[int], list[int]]]:
@@ -105,6 +132,7 @@ def _block(
     target_index: int,
     by_key: dict[str, tuple[list[int], list[int]]],
     by_reference: dict[str, list[int]],
+    by_mention: dict[str, list[int]],
     span: int,
 ) -> list[int]:
     target = side.targets[target_index]
@@ -115,6 +143,8 @@ def _block(
         starts, indexes = by_key.get(key, ([], []))
         found.update(indexes[bisect_left(starts, earliest) : bisect_right(starts, latest)])
     found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
+    if target.reference:  # parts whose memo cites the target's reference
+        found.update(by_mention.get(target.reference, ()))
     ceiling = target.magnitude + rule.abs_tolerance
     parts = []
     for index in found:
@@ -151,11 +181,17 @@ def _cites_another(target: Prepared, part: Prepared) -> bool:
 
 
 def _name_similarity(first: Prepared, second: Prepared) -> float:
-    first_name = first.name or first.memo_name
-    second_name = second.name or second.memo_name
-    if not first_name or not second_name:
-        return 0.0
-    return float(fuzz.token_sort_ratio(first_name, second_name))
+    """0-100; a name cut short by a bank, upper-cased or accent-stripped still counts."""
+    if first.name and second.name:
+        return name_similarity(first.name, first.full_name, second.name, second.full_name)
+    for named, memo in ((first, second), (second, first)):
+        if named.name and memo.memo_name:
+            contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
+            cut = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
+            return max(contained, cut)
+    if first.memo_name and second.memo_name:
+        return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
+    return 0.0
 
 
 def _scale(target: Prepared, parts: list[Prepared]) -> int:
@@ -179,21 +215,28 @@ def _proposal(
     target = side.targets[target_index]
     parts = [side.parts[index] for index in chosen]
     total = sum((part.magnitude for part in parts), Decimal(0))
-    names = [_name_similarity(target, part) / 100 for part in parts]
     gaps = [_gap(target, part) for part in parts]
     cited = [_cited(target, part) for part in parts]
+    # A part cited by reference needs no name: a name missing there is absent evidence.
+    names = []
+    for part, is_cited in zip(parts, cited, strict=True):
+        similarity = _name_similarity(target, part) / 100
+        if not is_cited or 100 * similarity >= rule.name_threshold:
+            names.append(similarity)
     # References count only when some are cited, or the memo cites other items' ones.
     has_references = any(cited) or bool(target.mentions) or any(p.mentions for p in parts)
 
     weights = {type(r): r.weight for r in config.rules}
+    name_weight = weights.get(CounterpartyRule, 2.0)
     components = [
         (weights.get(AmountRule, 3.0), 1.0),
-        (weights.get(CounterpartyRule, 2.0), sum(names) / len(names)),
+        (name_weight, sum(names) / len(names)) if names else (name_weight * MISSING_SHARE, 0.5),
         (weights.get(DateWindowRule, 1.0), 1 - 0.5 * max(gaps) / max(rule.window_days, 1)),
     ]
     if has_references:
         components.append((weights.get(ExactKeyRule, 4.0), sum(cited) / len(cited)))
     score = sum(w * s for w, s in components) / sum(w for w, _ in components)
+    names = names or [0.0]
 
     labels = ", ".join(part.item.reference or part.item.id for part in parts)
     target_label = target.item.reference or target.item.id
@@ -247,4 +290,6 @@ def _proposal(
                 "search budget ran out before this combination was shown to be the only one",
             )
         )
-    return GroupProposal(target_index, chosen, round(score, 4), search.unique, tuple(evidence))
+    return GroupProposal(
+        target_index, chosen, round(score, 4), search.unique, all(cited), tuple(evidence)
+    )

@@ -4,6 +4,8 @@ import itertools
 import re
 import unicodedata
 
+from rapidfuzz import fuzz
+
 _SEPARATORS = re.compile(r"[\s,;:/\\|()\[\]{}<>\"']+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 _NAME_SPLIT = re.compile(r"[^0-9a-z]+")
@@ -26,7 +28,7 @@ _MEMO_NOISE = _words(
 
 
 def _ascii_fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -53,12 +55,62 @@ def last_text_key(text: str) -> str:
 
 
 def name_tokens(name: str | None, *, memo: bool = False) -> list[str]:
-    """Lower-case ASCII words of a name, without legal forms (and memo noise words)."""
+    """Lower-case ASCII words of a name, without legal forms (and, in a memo, without
+    noise words and anything holding a digit, such as invoice numbers)."""
     if not name:
         return []
     noise = _NAME_NOISE | _MEMO_NOISE if memo else _NAME_NOISE
     words = _NAME_SPLIT.split(_ascii_fold(name).lower())
-    return [word for word in words if word and word not in noise]
+    return [
+        word
+        for word in words
+        if word and word not in noise and not (memo and any(c.isdigit() for c in word))
+    ]
+
+
+def name_forms(name: str | None) -> tuple[list[str], str]:
+    """A name's words without legal forms (as `name_tokens`), and all its words, legal
+    forms kept: the form a bank cuts short. One accent fold for both."""
+    if not name:
+        return [], ""
+    words = [word for word in _NAME_SPLIT.split(_ascii_fold(name).lower()) if word]
+    return [word for word in words if word not in _NAME_NOISE], " ".join(words)
+
+
+# A name this long that starts another one is taken for that name cut short by a bank.
+TRUNCATED_NAME_LENGTH = 10
+
+
+def name_similarity(first: str, first_full: str, second: str, second_full: str) -> float:
+    """0-100: word-order-free similarity of normalised names, or, when one of them is a
+    bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
+    other's full name (legal form included)."""
+    best = float(fuzz.token_sort_ratio(first, second))
+    if best >= 100:
+        return best
+    for short, long in ((first_full, second_full), (second_full, first_full)):
+        if TRUNCATED_NAME_LENGTH <= len(short) < len(long):
+            best = max(best, float(fuzz.ratio(short, long[: len(short)])))
+        if best < 100 and _cut_within(short, long):
+            best = 100.0
+    return best
+
+
+def _cut_within(text: str, name: str) -> bool:
+    """Whether `text` holds `name` as a bank cuts it: its words in order, the last one
+    cut short (``ZEPHYR CYCLES ZURI BATCH`` for Zephyr Cycles Zürich LLP), at least
+    TRUNCATED_NAME_LENGTH characters of it."""
+    words, name_words = text.split(), name.split()
+    if not name_words or name_words[0] not in words:
+        return False
+    start = words.index(name_words[0])
+    for position, word in enumerate(words[start:]):
+        if position >= len(name_words):
+            return False
+        if word != name_words[position]:
+            cut = " ".join([*name_words[:position], word])
+            return name_words[position].startswith(word) and len(cut) >= TRUNCATED_NAME_LENGTH
+    return False
 
 
 def name_blocking_keys(tokens: list[str]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from ledgerbridge.reconcile.matching.items import Item
 from ledgerbridge.reconcile.matching.normalise import (
     last_text_key,
     name_blocking_keys,
+    name_forms,
     name_tokens,
     reference_key,
     text_keys,
@@ -27,6 +28,7 @@ class Prepared:
     text_keys: frozenset[str]
     last_key: str
     name: str  # normalised counterparty, "" when unknown
+    full_name: str  # counterparty with its legal form, for names a bank cut short
     memo_name: str  # normalised memo, compared when a counterparty is missing
     block_keys: tuple[str, ...]
     # References of the other side's items that this item's memo cites.
@@ -47,7 +49,7 @@ def _prepare(items: Sequence[Item], other_refs: set[str], config: JobConfig) -> 
     prepared = []
     for item in items:
         keys = frozenset(text_keys(item.text))
-        names = name_tokens(item.counterparty)
+        names, full = name_forms(item.counterparty)
         memo_names = name_tokens(item.text, memo=True)
         start = item.date.toordinal()
         due = item.due_date.toordinal() if use_due and item.due_date else start
@@ -63,6 +65,7 @@ def _prepare(items: Sequence[Item], other_refs: set[str], config: JobConfig) -> 
                 text_keys=keys,
                 last_key=last_text_key(item.text),
                 name=" ".join(names),
+                full_name=full,
                 memo_name=" ".join(memo_names),
                 block_keys=name_blocking_keys(names or memo_names),
                 mentions=keys & other_refs,

@@ -2,6 +2,7 @@
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -30,6 +31,8 @@ class Match:
     status: MatchStatus
     rule: str
     evidence: tuple[Evidence, ...]
+    # A partial match: what is still open on the item paid in part.
+    remaining: Decimal | None = None
 
     @property
     def explanation(self) -> str:
@@ -68,11 +71,14 @@ class Decisions:
     """A reviewer's word, honoured by every later run.
 
     `confirmed`: (left ids, right ids) groups that are always matched, before anything
-    else; `rejected`: (left id, right id) pairs that are never proposed again.
+    else; `rejected`: (left id, right id) pairs that are never proposed again;
+    `rejected_groups`: (left ids, right ids) groups never proposed again as that group,
+    while their items stay free to match otherwise (alone, or in another group).
     """
 
     confirmed: Sequence[tuple[Sequence[str], Sequence[str]]] = ()
     rejected: Collection[tuple[str, str]] = field(default_factory=frozenset)
+    rejected_groups: Collection[tuple[Sequence[str], Sequence[str]]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +88,11 @@ class ResultDiff:
 
 
 def diff(previous: Sequence[Match], current: Sequence[Match]) -> ResultDiff:
-    """Matches gained and lost between two runs; a status change counts as both."""
+    """Matches gained and lost between two runs; a change of status, or between a
+    partial and a full match, counts as both."""
 
     def keyed(matches: Sequence[Match]) -> dict[tuple[object, ...], Match]:
-        return {(*match.key, match.status): match for match in matches}
+        return {(*match.key, match.status, match.remaining): match for match in matches}
 
     before, after = keyed(previous), keyed(current)
     return ResultDiff(

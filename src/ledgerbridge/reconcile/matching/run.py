@@ -6,6 +6,8 @@ Order of work, strongest evidence first:
 3. pairs that clear the auto-accept bar unambiguously are auto-matched;
 4. groups (one-to-many, many-to-one) whose combination is unique are auto-matched;
 5. remaining pairs, then remaining groups, above the review bar are suggested;
+   lines citing an item's reference in full that pay less than it become a partial
+   match showing the balance still open;
 6. leftover pairs whose reference agrees but whose amount, date or currency does not
    are reported as discrepancies; everything else is unmatched.
 """
@@ -27,6 +29,7 @@ from ledgerbridge.reconcile.matching.discrepancies import find_discrepancies
 from ledgerbridge.reconcile.matching.explain import pair_evidence
 from ledgerbridge.reconcile.matching.groups import Side, propose_groups
 from ledgerbridge.reconcile.matching.items import Item
+from ledgerbridge.reconcile.matching.partials import PARTIAL_SCORE, find_partials
 from ledgerbridge.reconcile.matching.prepare import Prepared, prepare_sides
 from ledgerbridge.reconcile.matching.results import (
     Decisions,
@@ -48,6 +51,8 @@ class _State:
     left_free: list[bool]
     right_free: list[bool]
     rejected: set[tuple[int, int]]
+    # (left indexes, right indexes) of groups a reviewer rejected as a whole
+    rejected_groups: list[tuple[frozenset[int], frozenset[int]]]
 
 
 def reconcile(
@@ -79,6 +84,11 @@ def reconcile(
             for l_id, r_id in decisions.rejected
             if l_id in left_at and r_id in right_at
         },
+        rejected_groups=[
+            (frozenset(left_at[i] for i in l_ids), frozenset(right_at[i] for i in r_ids))
+            for l_ids, r_ids in decisions.rejected_groups
+            if all(i in left_at for i in l_ids) and all(i in right_at for i in r_ids)
+        ],
     )
     matches = _confirmed(state, decisions, left_at, right_at)
     report(5, 100)
@@ -93,8 +103,23 @@ def reconcile(
         matches.append(_pair_match(state, assigned, MatchStatus.AUTO_MATCHED))
     group_rule = config.find(GroupRule)
     if group_rule is not None:
-        matches += _groups(state, group_rule, auto=True)
+        matches += _groups(state, group_rule, auto=True, board=board)
     report(85, 100)
+    if group_rule is not None and group_rule.partial_payments:
+        for partial in find_partials(
+            config, state.left, state.right, state.left_free, state.right_free, state.rejected
+        ):
+            matches.append(
+                Match(
+                    left_ids=tuple(state.left[li].item.id for li in partial.parts),
+                    right_ids=(state.right[partial.target].item.id,),
+                    score=PARTIAL_SCORE,
+                    status=MatchStatus.AUTO_MATCHED,
+                    rule="partial payment",
+                    evidence=partial.evidence,
+                    remaining=partial.remaining,
+                )
+            )
     for assigned in assign_suggested(board, config.review, config.min_margin):
         matches.append(_pair_match(state, assigned, MatchStatus.SUGGESTED))
     if group_rule is not None:
@@ -254,23 +279,68 @@ def _review_notes(state: _State, assigned: Assigned) -> list[Evidence]:
     return notes
 
 
-def _groups(state: _State, rule: GroupRule, *, auto: bool) -> list[Match]:
+def _has_pair(board: Board, side: Side, target: int) -> bool:
+    """Whether the target still has a free one-to-one candidate that a reference or a
+    name identifies."""
+    if side.target_is_left:
+        found = board.by_left.get(target, [])
+        return any(c.identified and board.right_free[c.right] for c in found)
+    found = board.by_right.get(target, [])
+    return any(c.identified and board.left_free[c.left] for c in found)
+
+
+def _groups(
+    state: _State, rule: GroupRule, *, auto: bool, board: Board | None = None
+) -> list[Match]:
     config = state.config
     sides = []
     if rule.direction in ("one_to_many", "both"):
+        one_to_many = frozenset(
+            (next(iter(lefts)), rights)
+            for lefts, rights in state.rejected_groups
+            if len(lefts) == 1
+        )
         sides.append(
-            Side(state.left, state.right, state.left_free, state.right_free, state.rejected, True)
+            Side(
+                state.left,
+                state.right,
+                state.left_free,
+                state.right_free,
+                state.rejected,
+                True,
+                one_to_many,
+            )
         )
     if rule.direction in ("many_to_one", "both"):
         flipped = {(ri, li) for li, ri in state.rejected}
+        many_to_one = frozenset(
+            (next(iter(rights)), lefts)
+            for lefts, rights in state.rejected_groups
+            if len(rights) == 1
+        )
         sides.append(
-            Side(state.right, state.left, state.right_free, state.left_free, flipped, False)
+            Side(
+                state.right,
+                state.left,
+                state.right_free,
+                state.left_free,
+                flipped,
+                False,
+                many_to_one,
+            )
         )
     matches = []
     for side in sides:
         for proposal in propose_groups(config, rule, side):
             if auto and not (proposal.unique and proposal.score >= config.auto_accept):
                 continue
+            if (
+                auto
+                and board is not None
+                and not proposal.cited
+                and _has_pair(board, side, proposal.target)
+            ):
+                continue  # a single identified item also fits the target: a person decides
             if proposal.score < config.review:
                 continue
             side.targets_free[proposal.target] = False

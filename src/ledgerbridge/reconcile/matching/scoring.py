@@ -25,12 +25,14 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
     Rule,
 )
+from ledgerbridge.reconcile.matching.normalise import name_similarity
 from ledgerbridge.reconcile.matching.prepare import Prepared
 
 TRUNCATED_SIMILARITY = 0.6
 FEE_SIMILARITY = 0.85
 CONVERTED_SIMILARITY = 0.9
 NO_EXTRA = Decimal(0)
+CITED_WITH_AMOUNT = 0.96  # the least score of a fully cited reference with its amount
 MISSING_SHARE = 0.25  # of its weight, that a rule with nothing to compare still counts
 
 
@@ -155,24 +157,38 @@ def check_date(rule: DateWindowRule, left: Prepared, right: Prepared) -> Check:
 
 
 def check_counterparty(rule: CounterpartyRule, left: Prepared, right: Prepared) -> Check:
+    """Two names that differ are evidence against a pair; a name not found in a memo is
+    only absent evidence (memos often name nobody, or a processor), so it is MISSING."""
     if left.name and right.name:
-        # Word order may differ, but every word counts: "Sun Foods" is not "Sun".
-        ratio, detail = fuzz.token_sort_ratio(left.name, right.name), "names"
+        # Word order may differ, but every word counts: "Sun Foods" is not "Sun"; a
+        # name the bank cut short counts against the start of the full one.
+        ratio = name_similarity(left.name, left.full_name, right.name, right.full_name)
+        detail = "names"
     elif not rule.use_text:
         return MISSING
     elif left.name and right.memo_name:
-        ratio, detail = fuzz.token_set_ratio(left.name, right.memo_name), "left_name_in_right_text"
+        ratio, detail = _in_memo(left, right), "left_name_in_right_text"
     elif right.name and left.memo_name:
-        ratio, detail = fuzz.token_set_ratio(right.name, left.memo_name), "right_name_in_left_text"
+        ratio, detail = _in_memo(right, left), "right_name_in_left_text"
     elif left.memo_name and right.memo_name:
         ratio, detail = _text_similarity(left.memo_name, right.memo_name), "texts"
     else:
         return MISSING
     if ratio >= rule.threshold:
         return Check(Outcome.MATCH, ratio / 100, detail, (ratio,))
+    if detail != "names":
+        return Check(Outcome.MISSING, 0.0, detail, (ratio,))
     if ratio >= rule.threshold - 15:
         return Check(Outcome.PARTIAL, ratio / 200, detail, (ratio,))
     return Check(Outcome.MISMATCH, 0.0, detail, (ratio,))
+
+
+def _in_memo(named: Prepared, memo: Prepared) -> float:
+    """How well a memo names a counterparty: its words among the memo's, or the memo
+    holding the name as a bank cuts it short."""
+    contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
+    truncated = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
+    return max(contained, truncated)
 
 
 def _text_similarity(first: str, second: str) -> float:
@@ -223,6 +239,7 @@ class _Step:
     weight: float
     required: bool
     is_key: bool
+    is_amount: bool
     identifies: bool  # a reference or a counterparty, not just amount and date
     names: bool  # may name the match; currency agreement alone names nothing
 
@@ -246,6 +263,7 @@ def _step(config: JobConfig, rule: Rule) -> _Step:
         weight=rule.weight,
         required=rule.required,
         is_key=isinstance(rule, ExactKeyRule),
+        is_amount=isinstance(rule, AmountRule),
         identifies=isinstance(rule, ExactKeyRule | CounterpartyRule),
         names=not isinstance(rule, CurrencyRule | GroupRule),
     )
@@ -282,7 +300,7 @@ def pair_scorer(config: JobConfig) -> PairScorer:
         checks = []
         total = weights = 0.0
         eligible = True
-        identified = key_agrees = False
+        identified = key_agrees = cited = amount_agrees = contradicted = False
         named = partly_named = -1
         for rank, step in enumerate(steps):
             check = step.check(left, right, converted)
@@ -299,14 +317,23 @@ def pair_scorer(config: JobConfig) -> PairScorer:
             if outcome is Outcome.MATCH:
                 identified = identified or step.identifies
                 key_agrees = key_agrees or step.is_key
+                cited = cited or (step.is_key and check.similarity >= 1.0)
+                amount_agrees = amount_agrees or step.is_amount
                 if named < 0 and step.names:
                     named = rank
             elif outcome is Outcome.MISMATCH:
                 eligible = eligible and not step.required
+                contradicted = True
             elif partly_named < 0 and step.names:
                 partly_named = rank
+        value = total / weights if weights else 0.0
+        if cited and amount_agrees and eligible and not contradicted:
+            # The invoice number cited in full and an amount that agrees (exactly, within
+            # tolerance or net of the fee) is the strongest evidence there is; a missing
+            # name or a late date does not weaken it. Rivals still keep it from auto.
+            value = max(value, CITED_WITH_AMOUNT)
         return PairScore(
-            score=round(total / weights, 4) if weights else 0.0,
+            score=round(value, 4),
             eligible=eligible,
             identified=identified,
             key_agrees=key_agrees,
