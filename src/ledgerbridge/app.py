@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from ledgerbridge import __version__
 from ledgerbridge.audit import api as audit
@@ -26,6 +27,11 @@ from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (``list_records``): what a generated client calls the method."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> FastAPI:
     settings = settings or (svc.settings if svc else load_settings())
     svc = svc or Services.build(settings)
@@ -42,6 +48,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         "mirror, push and reconcile their data.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        generate_unique_id_function=operation_id,
     )
     app.state.services = svc
     app.state.metrics = HttpMetrics()

@@ -17,7 +17,7 @@ from ledgerbridge.connections.schemas import (
     ConnectResult,
     ManualConnect,
 )
-from ledgerbridge.errors import ApiError, not_found
+from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
 from ledgerbridge.security.principal import Principal, TenantSession, requires
@@ -50,7 +50,7 @@ def _out(session: TenantSession, rows: list[Connection]) -> list[ConnectionOut]:
 
 
 @router.post("/v1/connections/{provider}/authorize", response_model=AuthorizeResponse)
-def authorize(
+def authorize_connection(
     provider: ProviderName, body: AuthorizeRequest, principal: Admin, svc: Svc
 ) -> AuthorizeResponse:
     started = service.start_authorization(
@@ -67,8 +67,10 @@ def authorize(
     )
 
 
-@router.get("/v1/oauth/{provider}/callback", response_model=ConnectResult)
-def oauth_callback(
+@router.get(
+    "/v1/oauth/{provider}/callback", response_model=ConnectResult, responses=PROVIDER_RESPONSES
+)
+def complete_authorization(
     provider: ProviderName,
     svc: Svc,
     state: Annotated[str, Query(min_length=1, max_length=512)],
@@ -101,8 +103,13 @@ def oauth_callback(
         return ConnectResult(connections=_out(session, rows))
 
 
-@router.post("/v1/connections/{provider}/connect", response_model=ConnectResult, status_code=201)
-def connect(
+@router.post(
+    "/v1/connections/{provider}/connect",
+    response_model=ConnectResult,
+    status_code=201,
+    responses=PROVIDER_RESPONSES,
+)
+def connect_with_code(
     provider: ProviderName, body: ManualConnect, principal: Admin, svc: Svc
 ) -> ConnectResult:
     ids = service.connect_with_code(

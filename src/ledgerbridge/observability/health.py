@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from ledgerbridge import __version__
+from ledgerbridge.errors import RETRY_AFTER
 from ledgerbridge.services import Services, services
 
 DEPENDENCY_DEADLINE = 1.2
@@ -18,8 +20,25 @@ OVERALL_DEADLINE = 2.0
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
+class Check(BaseModel):
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Check] = Field(description="Each dependency's answer, by name.")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    version: str
+    commit: str | None = None
+
+
+@router.get("/health", response_model=Liveness, response_model_exclude_none=True)
+def get_health(svc: Annotated[Services, Depends(services)]) -> dict[str, Any]:
     """Liveness: always 200 while the process serves requests; checks nothing else."""
     body: dict[str, Any] = {"status": "ok", "version": __version__}
     if svc.settings.commit:
@@ -40,8 +59,14 @@ async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> tuple[str, d
     return name, result
 
 
-@router.get("/ready")
-async def ready(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "description": "A dependency failed", "headers": RETRY_AFTER}
+    },
+)
+async def get_readiness(svc: Annotated[Services, Depends(services)]) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer within their deadlines."""
     checks = [_check("database", lambda: asyncio.to_thread(svc.db.ping))]
     if svc.redis is not None:

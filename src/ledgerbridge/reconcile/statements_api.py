@@ -33,7 +33,7 @@ from ledgerbridge.reconcile.statements import (
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 
-router = APIRouter(tags=["reconciliation"])
+router = APIRouter(tags=["statements"])
 Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
 Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
