@@ -155,7 +155,7 @@ def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSessio
 
 
 @router.delete("/v1/connections/{connection_id}", response_model=ConnectionOut)
-def disconnect(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
+def disconnect_connection(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
     row = service.disconnect(
         svc.db, svc.vault, svc.settings, tenant_id=principal.tenant_id, connection_id=connection_id
     )
