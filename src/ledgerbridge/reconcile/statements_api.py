@@ -47,7 +47,11 @@ async def import_statement(
     principal: Developer,
     session: TenantSession,
     response: Response,
-    file: Annotated[UploadFile, File(description="the statement file")],
+    file: Annotated[
+        UploadFile,
+        # format: binary tells client generators to send a file (OpenAPI 3.0 style).
+        File(description="the statement file", json_schema_extra={"format": "binary"}),
+    ],
     format: Annotated[
         Format | None, Form(description="csv, ofx, qfx or camt053; by default from the file name")
     ] = None,
