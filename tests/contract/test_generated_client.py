@@ -174,7 +174,8 @@ def test_a_generated_client_connects_syncs_lists_pushes_and_imports(
             payload=io.BytesIO(STATEMENT.read_bytes()), file_name="generic.csv"
         )
         imported = _module("api.statements.import_statement").sync(
-            client=api, body=models.BodyImportStatement(file=statement_file)
+            client=api,
+            body=models.BodyImportStatement(file=statement_file, preset="generic", currency="EUR"),
         )
         assert isinstance(imported, models.StatementOut), imported
         assert imported.line_count > 0 and imported.format_ == "csv"
