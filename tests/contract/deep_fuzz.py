@@ -21,14 +21,17 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
 from ledgerbridge.db.migrate import upgrade
+from ledgerbridge.observability.logging import configure_logging
 from ledgerbridge.sandbox.app import create_app as create_sandbox
 from ledgerbridge.sandbox.serve import serving
 from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.security.roles import Role
 from ledgerbridge.security.tokens import issue_development_token
+from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from tests.conftest import JWT_SECRET, make_settings
 from tests.contract.fuzzing import Identity, Report, developer_key, fuzz, seed
+from tests.push.conftest import NoEnqueue
 from tests.support import postgres_database
 
 
@@ -56,7 +59,10 @@ def run(kind: str, examples: int) -> Report:
     with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp)) as url:
         sandbox = create_sandbox(SandboxSettings(rate_limits=False), seed=5, size=10)
         with serving(sandbox) as sandbox_url:
-            app = create_app(make_settings(url, Path(tmp), sandbox_url=sandbox_url))
+            svc = Services.build(make_settings(url, Path(tmp), sandbox_url=sandbox_url))
+            # Accepted syncs and pushes are recorded, not run: this is about the HTTP answers.
+            svc._dbos_client = NoEnqueue()  # type: ignore[assignment]
+            app = create_app(svc=svc)
             owner = _jwt("org-fuzz", Role.owner)
             with TestClient(app) as client:
                 ids = seed(client, owner, sandbox_url)
@@ -73,6 +79,7 @@ def run(kind: str, examples: int) -> Report:
 
 
 def main() -> None:
+    configure_logging("WARNING")  # one line per request would bury the report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100, help="per operation")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
