@@ -191,19 +191,26 @@ def _fuzz_one(
                 if name in ids:
                     case.path_parameters[name] = ids[name]
                     real = True
+        where = f"{case.method} {case.formatted_path}"
         for identity in identities:
             report.cases[identity.name] += 1
-            response = case.call(headers=identity.headers)
-            report.answers[(identity.name, f"{response.status_code // 100}xx")] += 1
-            where = f"{case.method} {case.formatted_path}"
             failures: list[tuple[str, str]] = []
             try:
-                case.validate_response(response, excluded_checks=EXCLUDED, headers=identity.headers)
-            except (FailureGroup, Failure) as exc:
-                for one in exc.exceptions if isinstance(exc, FailureGroup) else [exc]:
-                    failures.append((str(getattr(one, "title", type(one).__name__)), where))
-            if why := forbidden(identity, needed, case, response, real):
-                failures.append(("forbidden success", f"{where}: {why}"))
+                response = case.call(headers=identity.headers)
+            except Exception as exc:  # the app raised: a 500 as a client would see it
+                failures.append((f"server error ({type(exc).__name__}: {str(exc)[:120]})", where))
+                response = None
+            if response is not None:
+                report.answers[(identity.name, f"{response.status_code // 100}xx")] += 1
+                try:
+                    case.validate_response(
+                        response, excluded_checks=EXCLUDED, headers=identity.headers
+                    )
+                except (FailureGroup, Failure) as exc:
+                    for one in exc.exceptions if isinstance(exc, FailureGroup) else [exc]:
+                        failures.append((str(getattr(one, "title", type(one).__name__)), where))
+                if why := forbidden(identity, needed, case, response, real):
+                    failures.append(("forbidden success", f"{where}: {why}"))
             for title, text in failures:
                 report.failures[(title, identity.name)] += 1
                 report.examples.setdefault((title, identity.name), text)

@@ -123,7 +123,8 @@ def update_reconciliation_job(
 ) -> JobOut:
     job = _job(session, job_id)
     given = body.model_fields_set
-    _check_sources(session, *(getattr(body, side) for side in ("left", "right") if side in given))
+    # null leaves a side as it is, like every other field but the schedule.
+    _check_sources(session, *(source for source in (body.left, body.right) if source is not None))
     if body.name is not None:
         job.name = body.name
     if body.left is not None:
