@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from ledgerbridge import __version__, apidocs
 from ledgerbridge.audit import api as audit
@@ -35,6 +36,11 @@ from ledgerbridge.sync import api as sync
 UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's small fields
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (``list_records``): what a generated client calls the method."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> FastAPI:
     settings = settings or (svc.settings if svc else load_settings())
     svc = svc or Services.build(settings)
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     if settings.docs_enabled:
         apidocs.install(app)

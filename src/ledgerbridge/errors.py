@@ -46,9 +46,43 @@ class ErrorBody(BaseModel):
     trace_id: str | None = Field(None, description="Also in the `X-Trace-Id` header and logs.")
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_DESCRIPTIONS = {
+    413: "Request Entity Too Large: the body is larger than this route accepts",
+    429: "Too Many Requests: slow down; Retry-After says for how long",
+    503: "Service Unavailable: overloaded or a dependency is down; Retry-After says when to retry",
+}
+
+
+def _error(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "model": ErrorBody,
+        "description": _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+    }
+    if status in (429, 503):
+        answer["headers"] = RETRY_AFTER
+    return answer
+
+
+# Every route can answer these (authentication, validation, limits, overload), in the one shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": HTTPStatus(status).phrase}
-    for status in (400, 401, 403, 404, 405, 409, 422, 429, 500)
+    status: _error(status) for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503)
+}
+# Routes that call a provider while the client waits: its failure is a 502.
+PROVIDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorBody, "description": "Bad Gateway: the provider failed; try again"}
+}
+# Routes that answer ``?format=csv`` with a file.
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON by default; with `format=csv`, every row as a CSV file.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
 }
 
 
@@ -83,6 +117,8 @@ _CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    502: "provider_unavailable",
+    503: "unavailable",
 }
 
 

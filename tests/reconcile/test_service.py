@@ -542,3 +542,17 @@ def sync_now(svc: Services, connection_id: int) -> None:
     for object_type in plan.object_types:
         assert engine.pull_object_type(svc, plan, object_type) is None
     engine.finish_run(svc, run_id, {})
+
+
+def test_patching_a_job_with_null_sides_leaves_them_as_they_are(
+    rc: TestClient, auth, tenant: str
+) -> None:
+    headers = auth(tenant, "developer")
+    job = make_job(rc, headers)
+    answer = rc.patch(
+        f"/v1/reconciliation/jobs/{job['id']}",
+        json={"left": None, "right": None, "config": None},
+        headers=headers,
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["left"], answer.json()["right"]) == (job["left"], job["right"])

@@ -17,7 +17,7 @@ from ledgerbridge.connections.schemas import (
     ConnectResult,
     ManualConnect,
 )
-from ledgerbridge.errors import ApiError, not_found
+from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.security.principal import Principal, TenantSession, requires
@@ -50,7 +50,7 @@ def _out(session: TenantSession, rows: list[Connection]) -> list[ConnectionOut]:
 
 
 @router.post("/v1/connections/{provider}/authorize", response_model=AuthorizeResponse)
-def authorize(
+def authorize_connection(
     provider: ProviderName, body: AuthorizeRequest, principal: Admin, svc: Svc
 ) -> AuthorizeResponse:
     """A connect link for the user's browser: ledgerbridge's own start URL, to open at once
@@ -76,7 +76,7 @@ def authorize(
     response_class=RedirectResponse,
     responses={302: {"description": "On to the provider's consent page, with the cookie set."}},
 )
-def oauth_start(
+def open_authorization_link(
     provider: ProviderName,
     svc: Svc,
     state: Annotated[str, Query(min_length=1, max_length=512)],
@@ -100,8 +100,10 @@ def oauth_start(
     return response
 
 
-@router.get("/v1/oauth/{provider}/callback", response_model=ConnectResult)
-def oauth_callback(
+@router.get(
+    "/v1/oauth/{provider}/callback", response_model=ConnectResult, responses=PROVIDER_RESPONSES
+)
+def complete_authorization(
     provider: ProviderName,
     request: Request,
     response: Response,
@@ -149,8 +151,13 @@ def oauth_callback(
         return ConnectResult(connections=_out(session, rows))
 
 
-@router.post("/v1/connections/{provider}/connect", response_model=ConnectResult, status_code=201)
-def connect(
+@router.post(
+    "/v1/connections/{provider}/connect",
+    response_model=ConnectResult,
+    status_code=201,
+    responses=PROVIDER_RESPONSES,
+)
+def connect_with_code(
     provider: ProviderName, body: ManualConnect, principal: Admin, svc: Svc
 ) -> ConnectResult:
     """Refused with a 422 before any provider call unless the body carries the provider's
@@ -210,7 +217,7 @@ def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSessio
 
 
 @router.delete("/v1/connections/{connection_id}", response_model=ConnectionOut)
-def disconnect(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
+def disconnect_connection(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
     """Disconnect: the grant's tokens are wiped and revoked at the provider (Lightspeed has
     no revocation: wiped only); a failed revocation is retried durably. The connection's
     records stay readable until the tenant's data is erased (``DELETE /v1/tenant-data``)."""

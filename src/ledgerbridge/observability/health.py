@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from ledgerbridge import __version__
+from ledgerbridge.errors import RETRY_AFTER
 from ledgerbridge.services import Services
 
 DEPENDENCY_DEADLINE = 1.2
@@ -27,8 +29,25 @@ def _services(request: Request) -> Services:
     return found
 
 
-@router.get("/health")
-async def health(request: Request) -> dict[str, Any]:
+class Check(BaseModel):
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Check] = Field(description="Each dependency's answer, by name.")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    version: str
+    commit: str | None = None
+
+
+@router.get("/health", response_model=Liveness, response_model_exclude_none=True)
+async def get_health(request: Request) -> dict[str, Any]:
     """Liveness: always 200 while the process serves requests; checks nothing else."""
     body: dict[str, Any] = {"status": "ok", "version": __version__}
     commit = _services(request).settings.commit
@@ -61,8 +80,14 @@ def _vault_decrypts(svc: Services) -> None:
         raise VaultMismatch
 
 
-@router.get("/ready")
-async def ready(request: Request) -> JSONResponse:
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "description": "A dependency failed", "headers": RETRY_AFTER}
+    },
+)
+async def get_readiness(request: Request) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer within their deadlines,
     and the token-encryption keys decrypt the latest stored provider tokens."""
     svc = _services(request)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
 
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import ApiError, not_found
+from ledgerbridge.errors import CSV_RESPONSES, ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.reconcile import limits, review, runs, workflows
 from ledgerbridge.reconcile.models import (
@@ -81,7 +81,7 @@ def _check_sources(session: TenantSession, *sources: Source) -> None:
 
 
 @router.post("/v1/reconciliation/jobs", status_code=201, response_model=JobOut)
-def create_job(
+def create_reconciliation_job(
     body: JobIn, principal: Developer, session: TenantSession, svc: Svc, response: Response
 ) -> JobOut:
     _check_sources(session, body.left, body.right)
@@ -106,7 +106,7 @@ def create_job(
 
 
 @router.get("/v1/reconciliation/jobs", response_model=Page[JobOut])
-def list_jobs(
+def list_reconciliation_jobs(
     _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
     query = select(ReconciliationJob).where(ReconciliationJob.deleted_at.is_(None))
@@ -115,17 +115,18 @@ def list_jobs(
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: Id, _: Viewer, session: TenantSession) -> JobOut:
+def get_reconciliation_job(job_id: Id, _: Viewer, session: TenantSession) -> JobOut:
     return JobOut.of(_job(session, job_id))
 
 
 @router.patch("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
-def update_job(
+def update_reconciliation_job(
     job_id: Id, body: JobUpdate, _: Developer, session: TenantSession, svc: Svc
 ) -> JobOut:
     job = _job(session, job_id)
     given = body.model_fields_set
-    _check_sources(session, *(getattr(body, side) for side in ("left", "right") if side in given))
+    # null leaves a side as it is, like every other field but the schedule.
+    _check_sources(session, *(source for source in (body.left, body.right) if source is not None))
     if body.name is not None:
         job.name = body.name
     if body.left is not None:
@@ -143,7 +144,9 @@ def update_job(
 
 
 @router.delete("/v1/reconciliation/jobs/{job_id}", status_code=204)
-def delete_job(job_id: Id, _: Developer, session: TenantSession, svc: Svc) -> Response:
+def delete_reconciliation_job(
+    job_id: Id, _: Developer, session: TenantSession, svc: Svc
+) -> Response:
     job = _job(session, job_id)
     job.deleted_at = utcnow()
     session.commit()  # then the schedule: one left behind finds a deleted job and does nothing
@@ -153,7 +156,7 @@ def delete_job(job_id: Id, _: Developer, session: TenantSession, svc: Svc) -> Re
 
 
 @router.post("/v1/reconciliation/jobs/{job_id}/runs", status_code=202, response_model=RunAccepted)
-def start_run(
+def start_reconciliation_run(
     job_id: Id,
     principal: Developer,
     session: TenantSession,
@@ -181,7 +184,7 @@ def start_run(
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}/runs", response_model=Page[RunOut])
-def list_runs(
+def list_reconciliation_runs(
     job_id: Id, _: Viewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[RunOut]:
     job = _job(session, job_id)
@@ -191,7 +194,7 @@ def list_runs(
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}/decisions", response_model=Page[DecisionOut])
-def list_decisions(
+def list_match_decisions(
     job_id: Id,
     _: Viewer,
     session: TenantSession,
@@ -224,7 +227,7 @@ def list_decisions(
 
 
 @router.post("/v1/reconciliation/jobs/{job_id}/matches", status_code=201, response_model=MatchOut)
-def match_by_hand(
+def create_manual_match(
     job_id: Id, body: ManualMatchIn, principal: Developer, session: TenantSession
 ) -> MatchOut:
     """Match items of the job's latest run by hand; later runs keep the match."""
@@ -234,7 +237,7 @@ def match_by_hand(
 
 
 @router.get("/v1/reconciliation/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: Id, _: Viewer, session: TenantSession) -> RunOut:
+def get_reconciliation_run(run_id: Id, _: Viewer, session: TenantSession) -> RunOut:
     return _run_out(session, _run(session, run_id))
 
 
@@ -258,7 +261,11 @@ def _totals(session: TenantSession, run_id: int) -> dict[str, CurrencyTotals]:
     }
 
 
-@router.get("/v1/reconciliation/runs/{run_id}/matches", response_model=Page[MatchOut])
+@router.get(
+    "/v1/reconciliation/runs/{run_id}/matches",
+    response_model=Page[MatchOut],
+    responses=CSV_RESPONSES,
+)
 def list_matches(
     run_id: Id,
     _: Viewer,
@@ -335,7 +342,11 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
         ]
 
 
-@router.get("/v1/reconciliation/runs/{run_id}/unmatched", response_model=Page[ItemOut])
+@router.get(
+    "/v1/reconciliation/runs/{run_id}/unmatched",
+    response_model=Page[ItemOut],
+    responses=CSV_RESPONSES,
+)
 def list_unmatched(
     run_id: Id,
     _: Viewer,
@@ -382,7 +393,11 @@ def list_unmatched(
     return Page(data=[ItemOut.of(i) for i in found], next_cursor=next_cursor)
 
 
-@router.get("/v1/reconciliation/runs/{run_id}/discrepancies", response_model=Page[DiscrepancyOut])
+@router.get(
+    "/v1/reconciliation/runs/{run_id}/discrepancies",
+    response_model=Page[DiscrepancyOut],
+    responses=CSV_RESPONSES,
+)
 def list_discrepancies(
     run_id: Id,
     _: Viewer,

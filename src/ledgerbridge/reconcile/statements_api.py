@@ -40,7 +40,7 @@ from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
 
-router = APIRouter(tags=["reconciliation"])
+router = APIRouter(tags=["statements"])
 Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
 Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -71,7 +71,11 @@ async def import_statement(
     principal: Developer,
     svc: Svc,
     response: Response,
-    file: Annotated[UploadFile, File(description="the statement file")],
+    file: Annotated[
+        UploadFile,
+        # format: binary tells client generators to send a file (OpenAPI 3.0 style).
+        File(description="the statement file", json_schema_extra={"format": "binary"}),
+    ],
     format: Annotated[
         Format | None, Form(description="csv, ofx, qfx or camt053; by default from the file name")
     ] = None,
