@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 from benchmarks.backfill import database
-from tests.conftest import JWT_SECRET
+from tests.conftest import JWT_SECRET, SECRET_KEY, TOKEN_KEY
 from tests.processes import ORG, Service, connect
 from tests.support import free_port, wait_for_port
 
@@ -108,7 +108,10 @@ def ledgerbridge(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
     env.update(
+        LEDGERBRIDGE_ENV="development",
         LEDGERBRIDGE_DATABASE_URL=database_url,
+        LEDGERBRIDGE_SECRET_KEY=SECRET_KEY,
+        LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS=TOKEN_KEY,
         LEDGERBRIDGE_DATA_DIR=str(folder / "data"),
         LEDGERBRIDGE_SANDBOX_URL=sandbox_url,
         LEDGERBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",

@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from fastapi.testclient import TestClient
+from tests.connections.conftest import open_start_link
 
 from ledgerbridge.app import create_app
 from ledgerbridge.connections.models import Connection
@@ -49,7 +50,7 @@ from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.security.roles import Role
 from ledgerbridge.security.tokens import issue_development_token
 from ledgerbridge.services import Services
-from ledgerbridge.settings import Settings, load_settings
+from ledgerbridge.settings import Settings, load_settings, new_encryption_key
 from ledgerbridge.sync import engine, service
 from ledgerbridge.sync.fidelity import Comparison, compare
 
@@ -157,8 +158,10 @@ def churn_one(
 
 def settings_for(origin: str, url: str, data_dir: Path, page_size: int) -> Settings:
     return load_settings(
+        env="development",
         database_url=url,
         data_dir=data_dir,
+        token_encryption_keys=new_encryption_key(),
         jwt_secret="benchmark-" + "x" * 40,
         secret_key="k" * 48,
         sandbox_url=origin,
@@ -174,7 +177,8 @@ def connect(svc: Services, provider: str, account: str) -> int:
     client = TestClient(create_app(svc=svc), raise_server_exceptions=True)
     started = client.post(f"/v1/connections/{provider}/authorize", json={}, headers=headers)
     started.raise_for_status()
-    callback = httpx.URL(approve_consent(started.json()["authorize_url"], [account]))
+    consent = open_start_link(client, started.json())  # the cookie stays in the client
+    callback = httpx.URL(approve_consent(consent, [account]))
     answer = client.get(callback.path, params=dict(callback.params))
     answer.raise_for_status()
     return int(answer.json()["connections"][0]["id"])
