@@ -17,7 +17,7 @@ from ledgerbridge.erasure import api as erasure
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
 from ledgerbridge.events import api as events
 from ledgerbridge.observability import health
-from ledgerbridge.observability.metrics import HttpMetrics
+from ledgerbridge.observability.metrics import HttpMetrics, Row, Totals
 from ledgerbridge.observability.middleware import RequestObservability
 from ledgerbridge.observability.overload import (
     Admission,
@@ -32,6 +32,7 @@ from ledgerbridge.security.limits import BodyLimit
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
+from ledgerbridge.sync import drift
 
 UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's small fields
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         apidocs.install(app)
     app.state.services = svc
     app.state.metrics = HttpMetrics()
+    app.state.metrics.registry.register(_drift_totals(svc))
     install_error_handlers(app)
     install_overload_handlers(app)
     routers = (
@@ -107,3 +109,18 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     )
     app.add_middleware(RequestObservability, metrics=app.state.metrics)
     return app
+
+
+def _drift_totals(svc: Services) -> Totals:
+    def fetch() -> list[Row]:
+        with svc.db.system(read_only=True) as session:
+            return list(drift.totals(session))
+
+    return Totals(
+        "ledgerbridge_drift_audit_objects",
+        "Objects the drift audit compared with the provider (checked), found different "
+        "(drifted) and repaired, by provider and object type",
+        ["provider", "object_type"],
+        ["checked", "drifted", "repaired"],
+        fetch,
+    )

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # A sweep that would mark more than this share of a type deleted reads it again first.
     sweep_confirm_share: float = Field(0.5, gt=0, le=1)
     sync_page_size: int | None = Field(None, ge=1, le=1000)  # None: each provider's largest
+    # The drift audit (sync/drift.py): every object type of every connection re-read in
+    # full at least every drift_audit_days, its calls taken only while the account has used
+    # less than drift_audit_budget_share of each budget window; a running audit gives its
+    # queue slot to a waiting sync after drift_audit_slice_seconds.
+    drift_audit_enabled: bool = True
+    drift_audit_days: float = Field(7.0, gt=0, le=365)
+    drift_audit_budget_share: float = Field(0.5, gt=0, le=1)
+    drift_audit_slice_seconds: float = Field(60.0, ge=0, le=3600)
     # Fair shares of reconciliation between tenants (see reconcile/limits.py).
     reconcile_max_jobs: int = Field(100, ge=1)  # per tenant
     reconcile_min_schedule_minutes: int = Field(15, ge=1, le=1440)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from pyrate_limiter import Duration, Limiter, Rate, SQLiteBucket
@@ -74,6 +76,35 @@ def yielding(seconds: float) -> Iterator[None]:
         _patience.reset(token)
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Background work (the drift audit): its calls are taken only while the account has
+    used less than ``share`` of each window, so the rest is always left to syncs and pushes;
+    ``give_way`` is asked before each call and returns a reason to stop now, or None."""
+
+    share: float
+    give_way: Callable[[], str | None] | None = None
+
+
+_lane: ContextVar[Lane | None] = ContextVar("budget_lane", default=None)
+GIVE_WAY_SECONDS = 5.0  # a background caller that gave way asks again this much later
+
+
+@contextmanager
+def background(lane: Lane) -> Iterator[None]:
+    """Calls made inside are background work (see ``Lane``)."""
+    token = _lane.set(lane)
+    try:
+        yield
+    finally:
+        _lane.reset(token)
+
+
+def scaled(rates: list[Rate], share: float) -> list[Rate]:
+    """The windows of ``rates`` with ``share`` of each limit (at least one call)."""
+    return [Rate(max(1, math.floor(r.limit * share)), r.interval) for r in rates]
+
+
 class BudgetExhausted(Exception):
     """The account's budget would make this call wait longer than a caller should hold its
     place: come back in ``retry_after`` seconds, when it has refilled."""
@@ -92,7 +123,7 @@ class CallBudgets:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._limiters: dict[tuple[Provider, str], Limiter] = {}
+        self._limiters: dict[tuple[Provider, str, float], Limiter] = {}
         self._lock = threading.Lock()
         self._pool: Any = None
 
@@ -100,9 +131,13 @@ class CallBudgets:
         """Wait until the account's budget allows one more call, then take it; inside
         ``yielding(s)``, if that would take longer than ``s``, raise ``BudgetExhausted``
         instead, so the caller gives its place in the queue back rather than block in it."""
+        lane = _lane.get()
+        if lane is not None and lane.give_way is not None and (reason := lane.give_way()):
+            raise BudgetExhausted(reason, GIVE_WAY_SECONDS)
         if not self._settings.provider_call_budgets:
             return
-        limiter = self._limiter(provider, account)
+        share = lane.share if lane is not None else 1.0
+        limiter = self._limiter(provider, account, share)
         wait = _patience.get()
         if wait is None:
             await limiter.try_acquire_async(account, blocking=True)
@@ -110,8 +145,9 @@ class CallBudgets:
         if await limiter.try_acquire_async(account, blocking=True, timeout=wait):
             return
         refill = max(wait, await self._refill_seconds(limiter, account))
+        spent = "spent" if share >= 1 else f"{share:.0%} spent (the rest is kept for syncs)"
         raise BudgetExhausted(
-            f"the {provider.value} call budget of this account is spent; "
+            f"the {provider.value} call budget of this account is {spent}; "
             f"it refills in about {refill:.0f}s",
             refill,
         )
@@ -129,19 +165,22 @@ class CallBudgets:
             waiting = await waiting
         return (int(waiting) + BOUNDARY_MARGIN_MS) / 1000
 
-    def _limiter(self, provider: Provider, account: str) -> Limiter:
-        key = (provider, account)
+    def _limiter(self, provider: Provider, account: str, share: float = 1.0) -> Limiter:
+        key = (provider, account, share)
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
                 found = self._limiters[key] = Limiter(
-                    self._bucket(provider, account), buffer_ms=BOUNDARY_MARGIN_MS
+                    self._bucket(provider, account, share), buffer_ms=BOUNDARY_MARGIN_MS
                 )
             return found
 
-    def _bucket(self, provider: Provider, account: str) -> Any:
+    def _bucket(self, provider: Provider, account: str, share: float) -> Any:
+        # A share is the same table (the same calls counted) with smaller limits.
         table = f"{provider.value}_{hashlib.sha256(account.encode()).hexdigest()[:16]}"
         budget = rates(self._settings, provider)
+        if share < 1:
+            budget = scaled(budget, share)
         if self._settings.is_sqlite:
             self._settings.data_dir.mkdir(parents=True, exist_ok=True)
             return SQLiteBucket.init_from_file(

@@ -112,5 +112,8 @@ async def get_readiness(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    payload, content_type = request.app.state.metrics.render()
+    # Off the event loop: some counters are read from the database (metrics.Totals).
+    payload, content_type = await asyncio.wait_for(
+        asyncio.to_thread(request.app.state.metrics.render), OVERALL_DEADLINE
+    )
     return Response(payload, media_type=content_type)

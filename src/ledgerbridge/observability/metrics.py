@@ -1,9 +1,18 @@
-"""Prometheus metrics: request counts and latency by route template and status."""
+"""Prometheus metrics: request counts and latency by route template and status, and
+counters kept in the database (``Totals``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = structlog.get_logger(__name__)
+Row = Sequence[str | int]
 
 
 class HttpMetrics:
@@ -32,3 +41,39 @@ class HttpMetrics:
 
     def render(self) -> tuple[bytes, str]:
         return _generate(self.registry), CONTENT_TYPE_LATEST
+
+
+class Totals(Collector):
+    """Counters whose values live in the database, read when scraped: work done by every
+    process (a worker's, say) counts, whichever process answers ``/metrics``. ``fetch``
+    answers rows of label values followed by one value per name."""
+
+    def __init__(
+        self,
+        prefix: str,
+        documentation: str,
+        labels: Sequence[str],
+        names: Sequence[str],
+        fetch: Callable[[], Sequence[Row]],
+    ) -> None:
+        self.prefix, self.documentation = prefix, documentation
+        self.labels, self.names, self.fetch = list(labels), list(names), fetch
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            rows = self.fetch()
+        except Exception as exc:  # a scrape never fails for want of these
+            log.warning("metrics from the database unavailable", error=type(exc).__name__)
+            return
+        families = [
+            CounterMetricFamily(
+                f"{self.prefix}_{name}", f"{self.documentation}: {name}", labels=self.labels
+            )
+            for name in self.names
+        ]
+        width = len(self.labels)
+        for row in rows:
+            labels = [str(v) for v in row[:width]]
+            for family, value in zip(families, row[width:], strict=True):
+                family.add_metric(labels, float(value))
+        yield from families

@@ -32,6 +32,7 @@ from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
+from ledgerbridge.sync import drift
 from ledgerbridge.sync.catalog import MODULES, Puller
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
@@ -39,7 +40,8 @@ from ledgerbridge.unified import MODELS, Unified
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
-PASS_STARTED = "pass_started_at"  # the engine's own key in a full pass's saved cursor
+PASS_STARTED = "pass_started_at"  # the engine's own keys in a full pass's saved cursor
+PASS_COUNTS = "pass_counts"  # the pass's changes so far, committed with the pages they cover
 log = structlog.get_logger(__name__)
 
 
@@ -56,6 +58,7 @@ class Plan:
     account: str
     object_types: list[str]
     full_resync: bool
+    trigger: str = "api"
 
 
 @dataclass
@@ -70,6 +73,14 @@ class Counts:
         self.created += other.created
         self.updated += other.updated
         self.deleted += other.deleted
+
+    def saved(self) -> list[int]:
+        return [self.fetched, self.created, self.updated, self.deleted]
+
+    @classmethod
+    def of_pass(cls, cursor: dict[str, Any] | None) -> Counts:
+        """The changes a full pass has committed so far (kept in its saved cursor)."""
+        return cls(*(cursor or {}).get(PASS_COUNTS, [0, 0, 0, 0]))
 
 
 def dumps(payload: Any) -> str:
@@ -108,6 +119,7 @@ def plan_of(svc: Services, run_id: int, *, start: bool = False) -> Plan:
             account=connection.external_account_id,
             object_types=list(run.object_types),
             full_resync=run.full_resync,
+            trigger=run.trigger,
         )
 
 
@@ -148,6 +160,8 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
         run.status = SyncStatus.failed if errors else SyncStatus.succeeded
         run.error = "; ".join(f"{t}: {e}" for t, e in errors.items()) or None
         run.finished_at = utcnow()
+        if run.trigger == drift.AUDIT_TRIGGER:
+            drift.report(session, run)
         append(
             session,
             run.tenant_id,
@@ -174,7 +188,11 @@ def pull_object_type(svc: Services, plan: Plan, object_type: str) -> str | None:
     """
     purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type=object_type)
     try:
-        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
+        with (
+            calls_for(purpose),
+            budget.yielding(svc.settings.budget_wait_seconds),
+            drift.lane(svc, plan.trigger, plan.connection_id),
+        ):
             asyncio.run(_pull(svc, plan, object_type))
     except BudgetExhausted as exc:  # not a failure: the workflow continues it later
         _set_state(svc, plan, object_type, status=SyncStatus.deferred, last_error=str(exc))
@@ -212,6 +230,7 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
         saved = state.resync_cursor  # resume an interrupted full pass
         cursor = dict(saved) if saved else puller.start(None, OVERLAP)
         pass_started = str(cursor.pop(PASS_STARTED, None) or utcnow().isoformat())
+        cursor.pop(PASS_COUNTS, None)
     else:
         cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
@@ -372,6 +391,15 @@ def _mark_unseen_deleted(
 
 
 def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
+    with svc.db.system(read_only=True) as session:
+        resumed = plan.run_id == session.scalar(
+            select(SyncState.sync_run_id).where(
+                SyncState.connection_id == plan.connection_id,
+                SyncState.object_type == object_type,
+            )
+        )
+    # A run resumed after a crash or a deferral keeps what it has counted so far.
+    counters = {} if resumed else {"fetched": 0, "created": 0, "updated": 0, "deleted": 0}
     return _set_state(
         svc,
         plan,
@@ -380,11 +408,8 @@ def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
         sync_run_id=plan.run_id,
         started_at=utcnow(),
         finished_at=None,
-        fetched=0,
-        created=0,
-        updated=0,
-        deleted=0,
         last_error=None,
+        **counters,
     )
 
 
@@ -430,16 +455,23 @@ def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> Non
         if resync and state.resync_cursor is not None:
             finished = dict(state.resync_cursor)
             pass_started = finished.pop(PASS_STARTED, None)
+            found = Counts.of_pass(finished)
+            finished.pop(PASS_COUNTS, None)
             if state.cursor is None or puller.position(finished) >= puller.position(state.cursor):
                 state.cursor = finished
             state.resync_cursor = None
             if pass_started is not None:
                 started = datetime.fromisoformat(str(pass_started))
-                state.deleted += _mark_unseen_deleted(
+                unseen = _mark_unseen_deleted(
                     session, plan, object_type, started, svc.settings.sweep_confirm_share
                 )
+                state.deleted += unseen
                 # Every deletion before the pass is now known: deleted-object feeds resume here.
                 state.last_tombstones_at = started
+                if plan.trigger == drift.AUDIT_TRIGGER:
+                    found.deleted += unseen
+                    repaired = found.created + found.updated + found.deleted
+                    drift.record(session, plan.run_id, state, repaired, started)
         state.status = SyncStatus.succeeded
         state.finished_at = state.last_succeeded_at = utcnow()
 
@@ -469,10 +501,17 @@ def _commit_page(
         for dependent_type, objects in (dependents or {}).items():
             lock_mirror(session, plan, dependent_type)
             refreshed = apply_objects(session, plan, dependent_type, objects, mapper)
-            counts.updated += refreshed.updated  # counted with the change that moved them
+            refreshed.fetched = 0  # counted with the change that moved them
+            counts.add(refreshed)
         if resync:
             _mark_seen(session, plan, object_type, [o.external_id for o in page.objects])
-            state.resync_cursor = {**page.cursor, PASS_STARTED: pass_started}
+            tally = Counts.of_pass(committed)
+            tally.add(counts)
+            state.resync_cursor = {
+                **page.cursor,
+                PASS_STARTED: pass_started,
+                PASS_COUNTS: tally.saved(),
+            }
         else:
             state.cursor = page.cursor
         state.fetched += counts.fetched
@@ -677,6 +716,10 @@ def _commit_sweep(
         state.last_swept_at = utcnow()
         if resync:
             _mark_seen(session, plan, object_type, sorted(present))
+            if state.resync_cursor is not None:
+                tally = Counts.of_pass(state.resync_cursor)
+                tally.deleted += deleted
+                state.resync_cursor = {**state.resync_cursor, PASS_COUNTS: tally.saved()}
 
 
 def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
@@ -715,7 +758,11 @@ def pull_tombstones(svc: Services, plan: Plan) -> str | None:
     """Deleted-object feeds (QuickBooks CDC) since the last successful sync of the types."""
     try:
         purpose = Purpose(plan.tenant_id, plan.connection_id, entity_type="deletions")
-        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
+        with (
+            calls_for(purpose),
+            budget.yielding(svc.settings.budget_wait_seconds),
+            drift.lane(svc, plan.trigger, plan.connection_id),
+        ):
             asyncio.run(_tombstones(svc, plan))
     except BudgetExhausted:
         raise
@@ -749,14 +796,27 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         for object_type, stub in stubs:
             deleted_ids[object_type].append(stub.external_id)
         # A deleted transaction moved its customer's balance: read the customer again.
-        refreshed = await _refresh(http, puller, _parties_of_deleted(svc, plan, deleted_ids))
+        causes = _parties_of_deleted(svc, plan, deleted_ids)
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for parties in causes.values():
+            for dependent_type, refs in parties.items():
+                wanted[dependent_type] |= refs
+        refreshed = await _refresh(http, puller, {t: sorted(r) for t, r in wanted.items()})
     with svc.db.system() as session:
         _, mapper = MODULES[plan.provider]
+        moved: dict[str, Counts] = defaultdict(Counts)  # by the deleted type that moved them
         for dependent_type, objects in refreshed.items():
             lock_mirror(session, plan, dependent_type)
-            apply_objects(session, plan, dependent_type, objects, mapper)
+            for object_type, objects_moved in _by_cause(causes, dependent_type, objects):
+                counts = apply_objects(session, plan, dependent_type, objects_moved, mapper)
+                counts.fetched = 0
+                moved[object_type].add(counts)
         for object_type, ids in deleted_ids.items():
             state = lock_mirror(session, plan, object_type)
+            counts = moved.pop(object_type, Counts())
+            state.created += counts.created
+            state.updated += counts.updated
+            state.deleted += counts.deleted
             for raw in session.scalars(
                 by_key(session, plan, object_type, RawObject.external_id, ids)
             ):
@@ -773,15 +833,31 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         )
 
 
-def _parties_of_deleted(
-    svc: Services, plan: Plan, deleted_ids: dict[str, list[str]]
-) -> dict[str, list[str]]:
-    """The records whose derived fields the deletion of these objects moved, by type,
-    from the last payload the mirror keeps of each."""
+Causes = dict[str, dict[str, set[str]]]  # deleted type -> dependent type -> ids it moved
+
+
+def _by_cause(
+    causes: Causes, dependent_type: str, objects: list[RemoteObject]
+) -> list[tuple[str, list[RemoteObject]]]:
+    """The refreshed ``objects`` grouped by the deleted type that moved them (the first,
+    when several did), so that each change is counted once, with its cause."""
+    groups: dict[str, list[RemoteObject]] = defaultdict(list)
+    for obj in objects:
+        cause = next(
+            (t for t, found in causes.items() if obj.external_id in found.get(dependent_type, ())),
+            next(iter(causes)),
+        )
+        groups[cause].append(obj)
+    return list(groups.items())
+
+
+def _parties_of_deleted(svc: Services, plan: Plan, deleted_ids: dict[str, list[str]]) -> Causes:
+    """The records whose derived fields the deletion of these objects moved, by deleted
+    type and dependent type, from the last payload the mirror keeps of each."""
     puller, _ = MODULES[plan.provider]
-    parties: dict[str, set[str]] = defaultdict(set)
+    causes: Causes = {}
     with svc.db.system() as session:
-        for object_type, ids in deleted_ids.items():
+        for object_type, ids in sorted(deleted_ids.items()):
             kept = [
                 puller.remote_object(object_type, loads(raw.payload))
                 for raw in session.scalars(
@@ -789,9 +865,8 @@ def _parties_of_deleted(
                 )
                 if not raw.deleted
             ]
-            for dependent_type, refs in puller.dependents(object_type, kept).items():
-                parties[dependent_type] |= refs
-    return {t: sorted(refs) for t, refs in parties.items()}
+            causes[object_type] = puller.dependents(object_type, kept)
+    return causes
 
 
 def _schedule_full_pass(

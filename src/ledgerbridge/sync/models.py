@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
@@ -90,6 +100,15 @@ class SyncState(TenantOwned, Base):
     last_swept_at: Mapped[datetime | None]
     last_tombstones_at: Mapped[datetime | None]
     last_succeeded_at: Mapped[datetime | None]
+    # The drift audit (sync/drift.py): its latest pass over the type, and running totals.
+    last_audit_at: Mapped[datetime | None]
+    last_audit_run_id: Mapped[int | None] = mapped_column(BigId)
+    audit_checked: Mapped[int] = mapped_column(Integer, default=0)
+    audit_drifted: Mapped[int] = mapped_column(Integer, default=0)
+    audit_repaired: Mapped[int] = mapped_column(Integer, default=0)
+    audit_checked_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    audit_drifted_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    audit_repaired_total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SyncRun(TenantOwned, Timestamps, Base):
@@ -104,7 +123,7 @@ class SyncRun(TenantOwned, Timestamps, Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
     object_types: Mapped[list[str]] = mapped_column(JSON)
     full_resync: Mapped[bool] = mapped_column(Boolean, default=False)
-    trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook
+    trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook | window | audit
     requested_by: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.queued.value)
     started_at: Mapped[datetime | None]

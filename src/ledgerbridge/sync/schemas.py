@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ledgerbridge.sync.models import SyncRun, SyncState, SyncStatus
-from ledgerbridge.sync.service import WINDOW_TRIGGER
+from ledgerbridge.sync.service import AUDIT_TRIGGER, WINDOW_TRIGGER
 
 
 class SyncRequest(BaseModel):
@@ -37,7 +37,8 @@ class SyncRunOut(BaseModel):
     full_resync: bool
     trigger: str
     reason: str | None = Field(
-        None, description="Why the engine queued this run itself (trigger window), if it did."
+        None,
+        description="Why the engine queued this run itself (trigger window or audit), if it did.",
     )
     status: SyncStatus
     counts: Counters
@@ -54,7 +55,7 @@ class SyncRunOut(BaseModel):
             object_types=run.object_types,
             full_resync=run.full_resync,
             trigger=run.trigger,
-            reason=run.requested_by if run.trigger == WINDOW_TRIGGER else None,
+            reason=run.requested_by if run.trigger in (WINDOW_TRIGGER, AUDIT_TRIGGER) else None,
             status=SyncStatus(run.status),
             counts=Counters(
                 fetched=run.fetched, created=run.created, updated=run.updated, deleted=run.deleted
@@ -63,6 +64,28 @@ class SyncRunOut(BaseModel):
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
+        )
+
+
+class AuditOut(BaseModel):
+    """The drift audit's latest full pass over the type (docs/sync.md, "Guarantees")."""
+
+    last_audit_at: datetime = Field(description="When the pass that compared it started.")
+    sync_run_id: str | None
+    checked: int = Field(description="Objects compared with the provider's, by content.")
+    drifted: int = Field(description="Objects that differed: changed, missing, or gone.")
+    repaired: int = Field(description="Differences the audit repaired in the mirror.")
+
+    @classmethod
+    def of(cls, state: SyncState) -> AuditOut | None:
+        if state.last_audit_at is None:
+            return None
+        return cls(
+            last_audit_at=state.last_audit_at,
+            sync_run_id=str(state.last_audit_run_id) if state.last_audit_run_id else None,
+            checked=state.audit_checked,
+            drifted=state.audit_drifted,
+            repaired=state.audit_repaired,
         )
 
 
@@ -76,6 +99,7 @@ class SyncStateOut(BaseModel):
     counts: Counters
     cursor: dict[str, Any] | None
     last_error: str | None
+    audit: AuditOut | None = Field(None, description="The latest drift audit; null before one.")
 
     @classmethod
     def of(cls, state: SyncState) -> SyncStateOut:
@@ -94,6 +118,7 @@ class SyncStateOut(BaseModel):
             ),
             cursor=state.cursor,
             last_error=state.last_error,
+            audit=AuditOut.of(state),
         )
 
 

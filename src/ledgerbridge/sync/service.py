@@ -21,6 +21,15 @@ SYNC_WORKFLOW = "ledgerbridge.sync_run"
 SYNC_QUEUE = "ledgerbridge-sync"
 REENQUEUE_AFTER = timedelta(minutes=1)
 WINDOW_TRIGGER = "window"  # a full pass the engine queued itself; requested_by says why
+AUDIT_TRIGGER = "audit"  # a full pass of the drift audit (sync/drift.py)
+# Queue priority (lower first; DBOS's default is 0): a connection's waiting syncs go before
+# its drift audits.
+BACKGROUND_PRIORITY = 100
+
+
+def priority_of(trigger: str) -> dict[str, int]:
+    """The enqueue options that place a run of ``trigger`` in its connection's queue."""
+    return {"priority": BACKGROUND_PRIORITY} if trigger == AUDIT_TRIGGER else {}
 
 
 class UnknownObjectTypes(ValueError):
@@ -80,12 +89,15 @@ def enqueue(svc: Services, run: SyncRun) -> None:
             "queue_name": SYNC_QUEUE,
             "workflow_id": workflow_id(run.id),
             "queue_partition_key": str(run.connection_id),
+            **priority_of(run.trigger),  # type: ignore[typeddict-item]
         },
         run.id,
     )
 
 
-def continue_later(svc: Services, run_id: int, connection_id: int, after: float) -> str:
+def continue_later(
+    svc: Services, run_id: int, connection_id: int, after: float, trigger: str = "api"
+) -> str:
     """Hand a deferred run back to DBOS to continue in ``after`` seconds (its own workflow
     id per deferral: ``sync-run-7``, then ``sync-run-7-resume-1``, …)."""
     current = DBOS.workflow_id or workflow_id(run_id)
@@ -98,6 +110,7 @@ def continue_later(svc: Services, run_id: int, connection_id: int, after: float)
             "workflow_id": following,
             "queue_partition_key": str(connection_id),
             "delay_seconds": after,
+            **priority_of(trigger),  # type: ignore[typeddict-item]
         },
         run_id,
     )
@@ -134,7 +147,7 @@ def scheduled_connections() -> Select[Connection, datetime]:
     of ``ix_sync_runs_connection_created`` per connection, never a pass over all runs."""
     latest = (
         select(func.max(SyncRun.created_at))
-        .where(SyncRun.connection_id == Connection.id)
+        .where(SyncRun.connection_id == Connection.id, SyncRun.trigger != AUDIT_TRIGGER)
         .correlate(Connection)
         .scalar_subquery()
     )

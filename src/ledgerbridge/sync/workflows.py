@@ -15,9 +15,10 @@ from dbos import DBOS
 
 from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.services import Services
-from ledgerbridge.sync import engine, service
+from ledgerbridge.sync import drift, engine, service
 
 TICK_SCHEDULE = "ledgerbridge-sync-scheduler"
+AUDIT_SCHEDULE = "ledgerbridge-drift-audit-scheduler"
 _services: Services | None = None
 
 
@@ -38,7 +39,12 @@ def register() -> None:
                 "schedule_name": TICK_SCHEDULE,
                 "workflow_fn": schedule_tick,
                 "schedule": "*/30 * * * * *",
-            }
+            },
+            {
+                "schedule_name": AUDIT_SCHEDULE,
+                "workflow_fn": audit_tick,
+                "schedule": "0 */5 * * * *",
+            },
         ]
     )
 
@@ -73,7 +79,7 @@ def _finish(run_id: int, errors: dict[str, str]) -> None:
 @DBOS.step(name="ledgerbridge.sync.defer")
 def _defer(run_id: int, reason: str, after: float) -> str:
     plan = engine.defer_run(_svc(), run_id, reason)
-    return service.continue_later(_svc(), run_id, plan.connection_id, after)
+    return service.continue_later(_svc(), run_id, plan.connection_id, after, plan.trigger)
 
 
 @DBOS.workflow(name=service.SYNC_WORKFLOW)
@@ -106,3 +112,14 @@ def _queue_due(scheduled_at: datetime) -> int:
 @DBOS.workflow(name="ledgerbridge.sync_scheduler")
 def schedule_tick(scheduled_at: datetime, _context: Any) -> None:
     _queue_due(scheduled_at)
+
+
+@DBOS.step(name="ledgerbridge.sync.queue_due_audits")
+def _queue_due_audits(scheduled_at: datetime) -> int:
+    return drift.queue_due_audits(_svc(), scheduled_at)
+
+
+@DBOS.workflow(name="ledgerbridge.drift_audit_scheduler")
+def audit_tick(scheduled_at: datetime, _context: Any) -> None:
+    """Every five minutes: queue the drift audits that have come due (sync/drift.py)."""
+    _queue_due_audits(scheduled_at)
