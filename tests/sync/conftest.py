@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
+from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
@@ -60,18 +61,28 @@ def run_sync(svc: Services) -> RunSync:
                 requested_by="test",
             )
             run_id = created.id
-        plan = engine.start_run(svc, run_id)
-        errors = {}
+        return execute(svc, run_id)
+
+    return run
+
+
+def execute(svc: Services, run_id: int) -> SyncRun:
+    """The steps of the sync workflow for ``run_id``; a spent budget defers the run (the
+    workflow would queue its continuation: call this again to continue it)."""
+    plan = engine.start_run(svc, run_id)
+    errors = {}
+    try:
         for object_type in plan.object_types:
             if error := engine.pull_object_type(svc, plan, object_type):
                 errors[object_type] = error
         if error := engine.pull_tombstones(svc, plan):
             errors["deletions"] = error
+    except BudgetExhausted as exc:
+        engine.defer_run(svc, run_id, str(exc))
+    else:
         engine.finish_run(svc, run_id, errors)
-        with svc.db.system() as session:
-            finished = session.get(SyncRun, run_id)
-            assert finished is not None
-            session.expunge(finished)
-            return finished
-
-    return run
+    with svc.db.system() as session:
+        finished = session.get(SyncRun, run_id)
+        assert finished is not None
+        session.expunge(finished)
+        return finished

@@ -1,0 +1,276 @@
+"""The drift audit finds what incremental sync cannot see, repairs it, and says so.
+
+The sandbox makes the drift a real provider makes: a record changed without its change
+stamp moving (here: stamped with a time long before the cursor), a record that appears
+with an old stamp (an import), and the mirror holds a record the provider no longer has
+(a deletion no feed reported). Incremental sync misses all three; the audit's full pass
+repairs them, counts them per object type, shows them on the sync status, announces them
+with ``mirror.drift_repaired`` and in ``/metrics``; a second audit finds nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pyrate_limiter import Duration, Rate
+from sqlalchemy import select
+
+from ledgerbridge.connections.budget import scaled
+from ledgerbridge.connections.models import Connection
+from ledgerbridge.services import Services
+from ledgerbridge.settings import Settings
+from ledgerbridge.sync.drift import AUDIT_TRIGGER
+from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
+from ledgerbridge.sync.service import request_sync
+from tests.conftest import make_settings
+from tests.sync.conftest import RunSync, execute
+from tests.sync.mirroring import Account, connected
+
+pytestmark = pytest.mark.sandbox(seed=5, size=20, settings={"rate_limits": False})
+
+
+@pytest.fixture
+def lb_settings(database_url: str, sandbox_url: str, tmp_path: Path) -> Settings:
+    # Budgets stay on; generous, since on PostgreSQL the tests share the accounts' buckets.
+    return make_settings(
+        database_url,
+        tmp_path,
+        sandbox_url=sandbox_url,
+        sync_page_size=7,
+        xero_calls_per_minute=600,
+        drift_audit_budget_share=1.0,
+    )
+
+
+OLD_MS = 1_577_836_800_000  # 2020-01-01: long before anything the cursor has passed
+# provider -> (the audited type, the types synced, a field to change, a new record, old stamp)
+CASES: dict[str, tuple[str, list[str], str, dict[str, Any], int]] = {
+    "xero": ("Contacts", ["Contacts", "Invoices"], "EmailAddress", {"Name": "Drift In"}, OLD_MS),
+    "quickbooks": (
+        "Customer",
+        ["Customer", "Invoice"],
+        "CompanyName",
+        {"DisplayName": "Drift In"},
+        OLD_MS,
+    ),
+    "lightspeed": (
+        "customers",
+        ["customers", "sales"],
+        "note",
+        {"first_name": "Drift", "last_name": "In"},
+        1,  # a version
+    ),
+}
+
+
+def audit(svc: Services, connection_id: int, object_types: list[str]) -> SyncRun:
+    """Queue an audit run as the scheduler does and execute it."""
+    with svc.db.system() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection is not None
+        run, _ = request_sync(
+            session,
+            connection,
+            wanted=object_types,
+            full_resync=True,
+            trigger=AUDIT_TRIGGER,
+            requested_by="drift audit",
+        )
+        run_id = run.id
+    return execute(svc, run_id)
+
+
+def inject_drift(svc: Services, account: Account, provider: str) -> dict[str, str]:
+    """Three differences incremental sync cannot see; their ids by kind."""
+    object_type, _, field, new, stamp = CASES[provider]
+    live = [r for r in account.records(object_type) if not _gone(r)]
+    changed = account.id_of(object_type, live[0])
+    account.patch(object_type, changed, {field: "drifted", "_stamp": stamp})
+    created = account.sandbox.post(
+        f"/_sandbox/{provider}/{account.account_id}/{object_type}", json={**new, "_stamp": stamp}
+    )
+    assert created.status_code == 201, created.text
+    ghost = f"ghost-{provider}"
+    with svc.db.system() as session:  # the mirror keeps one the provider no longer has
+        raw = session.scalars(
+            select(RawObject).where(
+                RawObject.connection_id == account.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.external_id == account.id_of(object_type, live[1]),
+            )
+        ).one()
+        copy = RawObject(
+            tenant_id=raw.tenant_id,
+            connection_id=raw.connection_id,
+            object_type=object_type,
+            external_id=ghost,
+            payload=raw.payload,
+            content_hash=raw.content_hash,
+            deleted=False,
+            last_seen_at=raw.last_seen_at,
+        )
+        session.add(copy)
+        session.flush()
+        record = session.scalars(select(Record).where(Record.raw_object_id == raw.id)).one()
+        session.add(
+            Record(
+                tenant_id=record.tenant_id,
+                connection_id=record.connection_id,
+                model=record.model,
+                object_type=object_type,
+                remote_id=ghost,
+                raw_object_id=copy.id,
+                data=record.data,
+            )
+        )
+    appeared = account.id_of(object_type, created.json())
+    return {"changed": changed, "created": appeared, "ghost": ghost}
+
+
+def _gone(record: dict[str, Any]) -> bool:
+    return bool(
+        record.get("Status") in ("DELETED", "VOIDED", "ARCHIVED")
+        or record.get("deleted_at")
+        or record.get("Active") is False
+    )
+
+
+def _audits(lb: TestClient, connection_id: int, headers: dict[str, str]) -> dict[str, Any]:
+    answer = lb.get(f"/v1/connections/{connection_id}/sync-status", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return {s["object_type"]: s["audit"] for s in answer.json()["object_types"]}
+
+
+def _drift_events(lb: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    answer = lb.get("/v1/events", params={"type": "mirror.drift_repaired"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()["data"]
+    return events
+
+
+@pytest.mark.parametrize("provider", list(CASES))
+def test_the_audit_repairs_and_counts_what_incremental_sync_cannot_see(
+    provider: str,
+    lb: TestClient,
+    sandbox: httpx.Client,
+    svc: Services,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+) -> None:
+    object_type, types, *_ = CASES[provider]
+    headers = auth(tenant)
+    account = connected(lb, sandbox, headers, provider)
+    assert run_sync(account.connection_id, types).status == "succeeded"
+    drift = inject_drift(svc, account, provider)
+
+    missed = run_sync(account.connection_id, types)  # incremental sync cannot see it
+    assert missed.status == "succeeded", missed.error
+    mismatches = account.compare(svc, object_type).mismatches
+    assert len(mismatches) == 3, mismatches
+    assert all(any(i in m for m in mismatches) for i in drift.values()), (mismatches, drift)
+
+    run = audit(svc, account.connection_id, types)
+    assert (run.status, run.trigger, run.full_resync) == ("succeeded", "audit", True), run.error
+    for each in types:
+        assert account.compare(svc, each).mismatches == [], each
+    found = _audits(lb, account.connection_id, headers)
+    records = account.records(object_type)
+    assert found[object_type]["checked"] == len(records) + 1  # and the ghost
+    assert (found[object_type]["drifted"], found[object_type]["repaired"]) == (3, 3)
+    assert found[object_type]["sync_run_id"] == str(run.id)
+    for other in set(types) - {object_type}:
+        assert (found[other]["drifted"], found[other]["repaired"]) == (0, 0), other
+        assert found[other]["checked"] == len(account.records(other))
+    shown = lb.get(f"/v1/sync-runs/{run.id}", headers=headers).json()
+    assert (shown["trigger"], shown["reason"]) == ("audit", "drift audit")
+
+    [event] = _drift_events(lb, headers)
+    assert event["data"]["sync_run_id"] == str(run.id)
+    assert (event["data"]["drifted"], event["data"]["repaired"]) == (3, 3)
+    assert event["data"]["object_types"][object_type]["repaired"] == 3
+    metrics = lb.get("/metrics").text
+    repaired = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("ledgerbridge_drift_audit_objects_repaired_total{")
+        and f'provider="{provider}"' in line
+        and f'object_type="{object_type}"' in line
+    ]
+    assert repaired and float(repaired[0].rsplit(" ", 1)[1]) >= 3, metrics
+
+    again = audit(svc, account.connection_id, types)
+    assert again.status == "succeeded", again.error
+    found = _audits(lb, account.connection_id, headers)
+    assert all((f["drifted"], f["repaired"]) == (0, 0) for f in found.values()), found
+    assert found[object_type]["sync_run_id"] == str(again.id)
+    assert len(_drift_events(lb, headers)) == 1  # nothing repaired, nothing announced
+
+
+def test_an_audit_on_a_spent_budget_defers_and_syncs_go_on(
+    lb: TestClient,
+    sandbox: httpx.Client,
+    svc: Services,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+    lb_settings: Settings,
+) -> None:
+    """Audits use a share of the account's budget; when the share is spent, the audit is
+    deferred (its continuation queued), never failed, and syncs still have the rest."""
+    provider = "xero"
+    object_type, types, *_ = CASES[provider]
+    account = connected(lb, sandbox, auth(tenant), provider)
+    assert run_sync(account.connection_id, types).status == "succeeded"  # calls this minute
+    drift = inject_drift(svc, account, provider)
+
+    # Audits may use one of Xero's 600 calls a minute: the backfill already used more.
+    narrow = Services.build(
+        lb_settings.model_copy(
+            update={"drift_audit_budget_share": 0.001, "budget_wait_seconds": 0.2}
+        )
+    )
+    try:
+        deferred = audit(narrow, account.connection_id, types)
+    finally:
+        narrow.db.dispose()
+    assert deferred.status == "deferred", deferred.error
+    assert "kept for syncs" in (deferred.error or "")
+    with svc.db.system() as session:
+        states = {
+            s.object_type: s
+            for s in session.scalars(
+                select(SyncState).where(SyncState.connection_id == account.connection_id)
+            )
+        }
+    assert states[types[0]].status == "deferred"
+    assert all(s.last_audit_at is None for s in states.values())
+
+    incremental = run_sync(account.connection_id, types)  # the rest of the budget is there
+    assert incremental.status == "succeeded", incremental.error
+
+    resumed = execute(svc, deferred.id)  # the continuation, once the share has refilled
+    assert resumed.status == "succeeded", resumed.error
+    assert account.compare(svc, object_type).mismatches == []
+    with svc.db.system() as session:
+        state = session.scalars(
+            select(SyncState).where(
+                SyncState.connection_id == account.connection_id,
+                SyncState.object_type == object_type,
+            )
+        ).one()
+        assert (state.audit_drifted, state.audit_repaired) == (3, 3), drift
+        assert state.last_audit_run_id == deferred.id
+
+
+def test_the_budget_share_is_the_same_windows_with_smaller_limits() -> None:
+    rates = [Rate(60, Duration.MINUTE), Rate(5000, Duration.DAY)]
+    assert [(r.limit, r.interval) for r in scaled(rates, 0.5)] == [
+        (30, Duration.MINUTE),
+        (2500, Duration.DAY),
+    ]
+    assert [r.limit for r in scaled(rates, 0.001)] == [1, 5]
