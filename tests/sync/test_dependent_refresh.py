@@ -85,6 +85,8 @@ def test_paying_or_deleting_an_invoice_refreshes_its_customers_balance(
     customer_unseen(account, customer)
     run = run_sync(account.connection_id, TYPES)
     assert run.status == "succeeded", run.error
+    # Both changes counted: the deletion from the feed, and the balance it moved.
+    assert (run.created, run.updated, run.deleted) == (0, 1, 1)
     for object_type in TYPES:
         assert account.compare(svc, object_type).mismatches == [], object_type
 
