@@ -10,6 +10,7 @@ with ``mirror.drift_repaired`` and in ``/metrics``; a second audit finds nothing
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,20 @@ from fastapi.testclient import TestClient
 from pyrate_limiter import Duration, Rate
 from sqlalchemy import select
 
+from ledgerbridge import runtime
 from ledgerbridge.connections.budget import scaled
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
-from ledgerbridge.sync.drift import AUDIT_TRIGGER
+from ledgerbridge.sync.drift import AUDIT_TRIGGER, queue_due_audits
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
-from ledgerbridge.sync.service import request_sync
+from ledgerbridge.sync.service import (
+    BACKGROUND_PRIORITY,
+    SYNC_QUEUE,
+    request_sync,
+    scheduled_connections,
+    workflow_id,
+)
 from tests.conftest import make_settings
 from tests.sync.conftest import RunSync, execute
 from tests.sync.mirroring import Account, connected
@@ -274,3 +282,104 @@ def test_the_budget_share_is_the_same_windows_with_smaller_limits() -> None:
         (2500, Duration.DAY),
     ]
     assert [r.limit for r in scaled(rates, 0.001)] == [1, 5]
+
+
+def test_a_long_audit_gives_way_to_a_waiting_sync(
+    lb: TestClient,
+    sandbox: httpx.Client,
+    svc: Services,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+    lb_settings: Settings,
+) -> None:
+    """Past its slice, an audit that sees a sync waiting for its connection gives its
+    queue slot back (deferred, continued later from its cursor); the sync runs first."""
+    provider = "lightspeed"
+    object_type, types, *_ = CASES[provider]
+    account = connected(lb, sandbox, auth(tenant), provider)
+    assert run_sync(account.connection_id, types).status == "succeeded"
+    inject_drift(svc, account, provider)
+    with svc.db.system() as session:  # a scheduled sync waits in the queue
+        connection = session.get(Connection, account.connection_id)
+        assert connection is not None
+        waiting, _ = request_sync(
+            session,
+            connection,
+            wanted=None,
+            full_resync=False,
+            trigger="schedule",
+            requested_by="schedule",
+        )
+        waiting_id = waiting.id
+
+    hasty = Services.build(lb_settings.model_copy(update={"drift_audit_slice_seconds": 0}))
+    try:
+        gave_way = audit(hasty, account.connection_id, types)
+    finally:
+        hasty.db.dispose()
+    assert gave_way.status == "deferred"
+    assert "gives way to a sync" in (gave_way.error or "")
+
+    assert execute(svc, waiting_id).status == "succeeded"
+    done = execute(svc, gave_way.id)  # no sync waits now: the audit runs to its end
+    assert done.status == "succeeded", done.error
+    assert account.compare(svc, object_type).mismatches == []
+
+
+def test_the_scheduler_queues_due_audits_once_behind_syncs(
+    lb: TestClient,
+    sandbox: httpx.Client,
+    svc: Services,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+) -> None:
+    runtime.migrate(svc.settings)  # audits are enqueued for real (no worker takes them)
+    account = connected(lb, sandbox, auth(tenant), "quickbooks")
+    _, types, *_ = CASES["quickbooks"]
+    assert run_sync(account.connection_id, types).status == "succeeded"
+    now = datetime.now(UTC)
+    queue_due_audits(svc, now)
+    assert _audit_runs(svc, account.connection_id) == []  # a new connection waits its slot
+
+    later = now + timedelta(days=7, minutes=1)  # every slot has come round since
+    queue_due_audits(svc, later)
+    [run] = _audit_runs(svc, account.connection_id)
+    assert (run.trigger, run.full_resync, sorted(run.object_types)) == (
+        "audit",
+        True,
+        sorted(types),
+    )
+    queue_due_audits(svc, later)  # its audit is in hand: not asked again
+    assert len(_audit_runs(svc, account.connection_id)) == 1
+    client = svc.dbos_client()
+    try:
+        [status] = client.list_workflows(workflow_ids=[workflow_id(run.id)])
+    finally:
+        client.destroy()
+    assert status.priority == BACKGROUND_PRIORITY  # behind the connection's syncs
+    assert status.queue_name == SYNC_QUEUE
+
+    # The connection's latest sync, not its audit, paces its scheduled syncs.
+    latest = _latest_sync_requested(svc, account.connection_id)
+    assert latest is not None and latest < run.created_at
+
+
+def _audit_runs(svc: Services, connection_id: int) -> list[SyncRun]:
+    with svc.db.system() as session:
+        runs = session.scalars(
+            select(SyncRun).where(
+                SyncRun.connection_id == connection_id, SyncRun.trigger == AUDIT_TRIGGER
+            )
+        ).all()
+        session.expunge_all()
+        return list(runs)
+
+
+def _latest_sync_requested(svc: Services, connection_id: int) -> datetime | None:
+    with svc.db.system() as session:
+        for connection, latest in session.execute(scheduled_connections()):
+            if connection.id == connection_id:
+                return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+    return None
