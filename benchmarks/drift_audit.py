@@ -127,7 +127,7 @@ def audit_one(
     daily = per_10k / 7 / CALLS_PER_DAY[provider]
     print(
         f"{backend:<11} {provider:<11} {len(types):>5}  {checked:>7,}  {drifted:>7}  "
-        f"{repaired:>8}  {calls:>5}  {per_10k:>9.1f}  {daily:>34.3%}  {seconds:>7.1f}",
+        f"{repaired:>8}  {calls:>5}  {per_10k:>9.1f}  {daily:>34.4%}  {seconds:>7.1f}",
         flush=True,
     )
     for problem in list(errors.values())[:5]:
