@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.connections import budget
@@ -44,6 +44,7 @@ __all__ = ["AUDIT_TRIGGER", "lane", "queue_due_audits", "record", "report"]
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # slots are counted from here (a Monday)
 GOLDEN = 0.6180339887498949  # n * GOLDEN mod 1 spreads consecutive n evenly over [0, 1)
 RETRY_FAILED_AFTER = timedelta(hours=1)  # a failed audit is asked again no sooner
+RECENT_FAILURES = timedelta(days=1)  # how far back (by request) failed audits are looked for
 GIVE_WAY_CHECK_SECONDS = 5.0
 UNFINISHED = (SyncStatus.queued, SyncStatus.syncing, SyncStatus.deferred)
 
@@ -134,20 +135,18 @@ def queue_due_audits(svc: Services, now: datetime) -> int:
 
 
 def _audits_in_hand(session: Session, now: datetime) -> set[int]:
-    """Connections whose audit is unfinished, or failed too recently to try again."""
-    rows = session.execute(
-        select(SyncRun.connection_id).where(
-            SyncRun.trigger == AUDIT_TRIGGER,
-            or_(
-                SyncRun.status.in_(UNFINISHED),
-                and_(
-                    SyncRun.status == SyncStatus.failed,
-                    SyncRun.finished_at > now - RETRY_FAILED_AFTER,
-                ),
-            ),
-        )
+    """Connections whose audit is unfinished, or failed too recently to try again (both
+    read through ``ix_sync_runs_status_created``, never a pass over every run kept)."""
+    unfinished = select(SyncRun.connection_id).where(
+        SyncRun.status.in_(UNFINISHED), SyncRun.trigger == AUDIT_TRIGGER
     )
-    return {connection_id for (connection_id,) in rows}
+    failed = select(SyncRun.connection_id).where(
+        SyncRun.status == SyncStatus.failed,
+        SyncRun.created_at > now - RECENT_FAILURES,
+        SyncRun.trigger == AUDIT_TRIGGER,
+        SyncRun.finished_at > now - RETRY_FAILED_AFTER,
+    )
+    return set(session.scalars(unfinished)) | set(session.scalars(failed))
 
 
 # --- how: the audit's calls, in the background lane ---------------------------------------
