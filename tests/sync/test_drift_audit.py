@@ -21,6 +21,7 @@ from pyrate_limiter import Duration, Rate
 from sqlalchemy import select
 
 from ledgerbridge import runtime
+from ledgerbridge.app import create_app
 from ledgerbridge.connections.budget import scaled
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.services import Services
@@ -383,3 +384,80 @@ def _latest_sync_requested(svc: Services, connection_id: int) -> datetime | None
             if connection.id == connection_id:
                 return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
     return None
+
+
+@pytest.mark.sandbox(seed=11, size=20, settings={"rate_limits": False})
+def test_an_audit_interrupted_mid_pass_counts_every_repair_once(
+    sandbox: httpx.Client,
+    svc: Services,
+    auth: Any,
+    tenant: str,
+    lb_settings: Settings,
+) -> None:
+    """The audit's counts ride with its pass's cursor: a pass deferred after some pages,
+    with an incremental sync of the same type in between, still counts each repair once."""
+    provider = "lightspeed"
+    object_type, _, *_ = CASES[provider]
+    free = Services.build(lb_settings.model_copy(update={"provider_call_budgets": False}))
+    # Audits may make three calls in five minutes, and nothing else has used the budget.
+    tight = Services.build(
+        lb_settings.model_copy(
+            update={
+                "lightspeed_calls_per_5_minutes": 1000,
+                "drift_audit_budget_share": 0.003,
+                "budget_wait_seconds": 0.2,
+            }
+        )
+    )
+    try:
+        with TestClient(create_app(svc=free), raise_server_exceptions=False) as client:
+            account = connected(client, sandbox, auth(tenant), provider)
+        assert _sync(free, account.connection_id, [object_type]).status == "succeeded"
+        inject_drift(svc, account, provider)  # both sandbox changes sort first in a full pass
+
+        interrupted = audit(tight, account.connection_id, [object_type])
+        assert interrupted.status == "deferred", interrupted.error
+        state = _state(svc, account.connection_id, object_type)
+        assert state.resync_cursor is not None  # mid-pass, with repairs already committed
+        fetched, created, updated, _ = state.resync_cursor["pass_counts"]
+        assert fetched > 0 and created + updated >= 1, state.resync_cursor
+
+        between = _sync(free, account.connection_id, [object_type])  # takes the type's state
+        assert between.status == "succeeded", between.error
+
+        resumed = execute(free, interrupted.id)
+        assert resumed.status == "succeeded", resumed.error
+    finally:
+        free.db.dispose()
+        tight.db.dispose()
+    state = _state(svc, account.connection_id, object_type)
+    assert (state.audit_drifted, state.audit_repaired) == (3, 3)
+    assert state.last_audit_run_id == interrupted.id
+    assert account.compare(svc, object_type).mismatches == []
+
+
+def _sync(svc: Services, connection_id: int, object_types: list[str]) -> SyncRun:
+    with svc.db.system() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection is not None
+        run, _ = request_sync(
+            session,
+            connection,
+            wanted=object_types,
+            full_resync=False,
+            trigger="api",
+            requested_by="test",
+        )
+        run_id = run.id
+    return execute(svc, run_id)
+
+
+def _state(svc: Services, connection_id: int, object_type: str) -> SyncState:
+    with svc.db.system() as session:
+        state = session.scalars(
+            select(SyncState).where(
+                SyncState.connection_id == connection_id, SyncState.object_type == object_type
+            )
+        ).one()
+        session.expunge(state)
+        return state
