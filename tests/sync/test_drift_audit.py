@@ -36,6 +36,7 @@ from ledgerbridge.sync.service import (
     workflow_id,
 )
 from tests.conftest import make_settings
+from tests.connections.conftest import accounts, connect
 from tests.sync.conftest import RunSync, execute
 from tests.sync.mirroring import Account, connected
 
@@ -51,6 +52,8 @@ def lb_settings(database_url: str, sandbox_url: str, tmp_path: Path) -> Settings
         sandbox_url=sandbox_url,
         sync_page_size=7,
         xero_calls_per_minute=600,
+        quickbooks_calls_per_minute=5000,
+        lightspeed_calls_per_5_minutes=5000,
         drift_audit_budget_share=1.0,
     )
 
@@ -386,7 +389,8 @@ def _latest_sync_requested(svc: Services, connection_id: int) -> datetime | None
     return None
 
 
-@pytest.mark.sandbox(seed=11, size=20, settings={"rate_limits": False})
+# A store of its own: on PostgreSQL, call budgets are shared by every test of the session.
+@pytest.mark.sandbox(seed=11, size=20, settings={"rate_limits": False, "accounts": 9})
 def test_an_audit_interrupted_mid_pass_counts_every_repair_once(
     sandbox: httpx.Client,
     svc: Services,
@@ -410,8 +414,10 @@ def test_an_audit_interrupted_mid_pass_counts_every_repair_once(
         )
     )
     try:
+        [store] = [a for a in accounts(sandbox, provider) if a["account_id"].endswith("-9")]
         with TestClient(create_app(svc=free), raise_server_exceptions=False) as client:
-            account = connected(client, sandbox, auth(tenant), provider)
+            [made] = connect(client, auth(tenant), provider, [store["account_id"]])
+        account = Account(provider, store["account_id"], int(made["id"]), sandbox)
         assert _sync(free, account.connection_id, [object_type]).status == "succeeded"
         inject_drift(svc, account, provider)  # both sandbox changes sort first in a full pass
 
