@@ -13,7 +13,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,7 @@ HOUR = 3600
 # to 24 hours", schedule unpublished. QuickBooks: 0 s, 10 s, 20 s, 30 s, 5 min, 20 min,
 # 2 h, 4 h, 6 h, then every 6 h (here until three days). Lightspeed: 20 retries over 48 h,
 # exponential.
-RETRIES: dict[str, list[float]] = {
+RETRIES: dict[str, Sequence[float]] = {
     "xero": [60, 300, 900, 1800, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 8 * HOUR],
     "quickbooks": [0, 10, 20, 30, 300, 1200, 2 * HOUR, 4 * HOUR, 6 * HOUR] + [6 * HOUR] * 9,
     "lightspeed": [round(8.5 * 1.6**n, 1) for n in range(20)],
