@@ -72,6 +72,8 @@ def event(
             "tenantType": "ORGANISATION",
         }
     if provider == "quickbooks":
+        if "." in object_type:  # the emulator's own indexes ("Customer.active"), not entities
+            return None
         if quickbooks_format == "cloudevents":
             return {
                 "specversion": "1.0",
