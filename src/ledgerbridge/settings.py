@@ -130,11 +130,13 @@ class Settings(BaseSettings):
     lightspeed_api_url: str | None = None
     # Incoming provider webhooks (inbound/): Xero's webhook key and QuickBooks' verifier
     # token (Lightspeed signs with the OAuth client secret); a provider without its key has
-    # every delivery refused. Notifications arriving within ``coalesce`` seconds of the
-    # first of a burst become one sync; each is remembered (to drop a resend) for a while.
+    # every delivery refused. A burst of notifications (each within ``coalesce`` seconds of
+    # the last, for at most ``max_wait``) becomes one sync; each notification is remembered
+    # (to drop a resend) for a while.
     xero_webhook_key: SecretStr | None = None
     quickbooks_webhook_verifier: SecretStr | None = None
     provider_webhook_coalesce_seconds: float = Field(3.0, ge=0, le=300)
+    provider_webhook_max_wait_seconds: float = Field(30.0, ge=0, le=3600)
     provider_webhook_retention_days: int = Field(7, ge=1, le=3650)
 
     redis_url: str | None = None

@@ -4,6 +4,7 @@ unknown accounts and hostile bodies, and a burst coalesced into one targeted syn
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -212,3 +213,23 @@ def test_hostile_bodies_are_4xx_and_nothing_is_stored(
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_payload"
         assert "OR 1=1" not in answer.text
     assert notifications(svc, connection_id) == []
+
+
+def test_a_burst_that_goes_on_is_waited_for_but_not_for_ever(
+    lb: TestClient, svc: Services, sandbox: httpx.Client, auth: Any, tenant: str
+) -> None:
+    connection_id, realm = connected(lb, sandbox, auth, tenant, "quickbooks")
+    for n in range(2):
+        body, headers = signed("quickbooks", realm, "Invoice", str(n))
+        assert post(lb, "quickbooks", body, headers).status_code == 200
+    first, newest = notifications(svc, connection_id)
+    cid = int(connection_id)
+    window = svc.settings.provider_webhook_coalesce_seconds
+    going_on = service.unsettled(svc, cid, newest.received_at + timedelta(seconds=1))
+    assert going_on is not None and going_on[0] == first.id
+    assert 0 < going_on[1] <= window - 1
+    assert service.unsettled(svc, cid, newest.received_at + timedelta(seconds=window)) is None
+    svc.settings.provider_webhook_max_wait_seconds = 0.5  # this test's own settings
+    assert service.unsettled(svc, cid, newest.received_at + timedelta(seconds=1)) is None
+    service.claim(svc, cid)
+    assert service.unsettled(svc, cid, newest.received_at) is None  # nothing pending

@@ -2,20 +2,22 @@
 connection's pending notices into one targeted incremental sync.
 
 The provider is answered as soon as its notices are stored (one short transaction), never
-after a sync: a coalescing workflow, delayed by ``provider_webhook_coalesce_seconds``,
-claims every notice of the connection still pending and requests one sync of the object
-types they name (``trigger: "webhook"``; it joins a queued run covering them). Its
-workflow id is the connection and its oldest pending notice, so every delivery of one
-burst names the same workflow and DBOS starts it once. A sweep re-hands to DBOS notices a
-crash left pending.
+after a sync. A coalescing workflow, delayed by ``provider_webhook_coalesce_seconds``, then
+waits until the burst has settled (no notice for that long, or the oldest pending one is
+``provider_webhook_max_wait_seconds`` old) by queueing itself again for later, claims
+every notice of the connection still pending and requests one sync of the object types
+they name (``trigger: "webhook"``; it joins a queued run covering them). Its workflow id
+is the connection and its oldest pending notice, so every delivery of one burst names the
+same workflow and DBOS starts it once. A sweep re-hands to DBOS notices a crash (or a
+delivery racing a claim) left pending.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import func, select, update
@@ -47,8 +49,9 @@ class Received:
     connections: dict[int, int] = field(default_factory=dict)  # connection -> oldest pending
 
 
-def coalesce_id(connection_id: int, first_pending: int) -> str:
-    return f"provider-webhooks-{connection_id}-{first_pending}"
+def coalesce_id(connection_id: int, first_pending: int, again: int = 0) -> str:
+    base = f"provider-webhooks-{connection_id}-{first_pending}"
+    return f"{base}-again-{again}" if again else base
 
 
 def receive(svc: Services, provider: Provider, notices: list[Notice]) -> Received:
@@ -127,17 +130,45 @@ def _first_pending(session: Session, connection_ids: set[int]) -> dict[int, int]
     return {connection_id: first for connection_id, first in found}
 
 
-def hand_over(svc: Services, connection_id: int, first_pending: int, delay: float) -> None:
+def hand_over(
+    svc: Services, connection_id: int, first_pending: int, delay: float, again: int = 0
+) -> None:
     """Queue the connection's coalescing; the same burst names the same workflow."""
     svc.dbos_client().enqueue(
         {
             "workflow_name": COALESCE_WORKFLOW,
             "queue_name": COALESCE_QUEUE,
-            "workflow_id": coalesce_id(connection_id, first_pending),
+            "workflow_id": coalesce_id(connection_id, first_pending, again),
             "delay_seconds": delay,
         },
         connection_id,
+        again,
     )
+
+
+def unsettled(svc: Services, connection_id: int, now: datetime) -> tuple[int, float] | None:
+    """(oldest pending notice, seconds to wait) while the connection's burst goes on: its
+    newest notice is younger than the coalescing window and its oldest younger than the
+    longest wait. None when it has settled (or nothing is pending)."""
+    with svc.db.system(read_only=True) as session:
+        row = session.execute(
+            select(
+                func.min(ProviderNotification.id),
+                func.min(ProviderNotification.received_at),
+                func.max(ProviderNotification.received_at),
+            ).where(
+                ProviderNotification.connection_id == connection_id,
+                ProviderNotification.claimed_at.is_(None),
+            )
+        ).one()
+    first, oldest, newest = cast(tuple[int | None, datetime | None, datetime | None], tuple(row))
+    if first is None or oldest is None or newest is None:
+        return None
+    settings = svc.settings
+    quiet = settings.provider_webhook_coalesce_seconds - (now - _utc(newest)).total_seconds()
+    left = settings.provider_webhook_max_wait_seconds - (now - _utc(oldest)).total_seconds()
+    wait = min(quiet, left)
+    return (first, wait) if wait > 0 else None
 
 
 def claim(svc: Services, connection_id: int) -> int | None:
@@ -203,6 +234,11 @@ def sweep(svc: Services, now: datetime) -> int:
     for connection_id, first in stale:
         hand_over(svc, connection_id, first, 0)
     return len(stale)
+
+
+def _utc(value: datetime) -> datetime:
+    # An aggregate over a UTC column comes back naive from SQLite.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def prune(svc: Services, now: datetime) -> int:

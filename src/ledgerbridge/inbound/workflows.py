@@ -8,10 +8,12 @@ from typing import Any
 
 from dbos import DBOS
 
+from ledgerbridge.db.base import utcnow
 from ledgerbridge.inbound import service
 from ledgerbridge.services import Services
 
 SWEEP_SCHEDULE = "ledgerbridge-provider-webhooks-sweep"
+MAX_AGAIN = 100  # a bound on re-queueing, whatever the clock does (max wait bounds it first)
 _services: Services | None = None
 
 
@@ -49,8 +51,22 @@ def _start_sync(run_id: int) -> None:
     service.start_sync(_svc(), run_id)
 
 
+@DBOS.step(name="ledgerbridge.provider_webhooks.wait")
+def _wait(connection_id: int, again: int) -> bool:
+    """Whether the burst goes on: then this coalescing is queued again for later."""
+    going_on = service.unsettled(_svc(), connection_id, utcnow())
+    if going_on is None or again >= MAX_AGAIN:
+        return False
+    first, wait = going_on
+    service.hand_over(_svc(), connection_id, first, wait, again + 1)
+    return True
+
+
 @DBOS.workflow(name=service.COALESCE_WORKFLOW)
-def coalesce(connection_id: int) -> None:
+def coalesce(connection_id: int, again: int = 0) -> None:
+    """Once the connection's burst has settled, one sync for all of its pending notices."""
+    if _wait(connection_id, again):
+        return
     run_id = _claim(connection_id)
     if run_id is not None:
         _start_sync(run_id)
