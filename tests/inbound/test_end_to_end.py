@@ -170,3 +170,45 @@ def test_fifty_changes_in_a_burst_make_one_sync_run(
         assert run["object_types"] == ["Invoice"] and run["counts"]["updated"] >= 50
         time.sleep(4)  # past another coalescing window: no second run follows
         assert len(webhook_runs(lb, headers, position)) == 1
+
+
+@pytest.mark.sandbox(seed=3, size=12, settings=WEBHOOK_SETTINGS)
+def test_an_acknowledged_notification_survives_a_sigkill(
+    database: str, sandbox_url: str, sandbox: httpx.Client, tmp_path: Path, auth: Any
+) -> None:
+    headers = auth(ORG, "admin")
+    with lb_service(database, sandbox_url, tmp_path, coalesce=3) as lb:
+        realm, _, position = prepare(lb, sandbox, headers, "quickbooks")
+        invoice = sandbox.get(f"/_sandbox/quickbooks/{realm}/Invoice").json()[0]
+        sandbox.patch(
+            f"/_sandbox/quickbooks/{realm}/Invoice/{invoice['Id']}", json={"PrivateNote": "kill"}
+        ).raise_for_status()
+        until(
+            lambda: (
+                sandbox.get("/_sandbox/webhooks").json()["deliveries"][0]["status"] == "delivered"
+            ),
+            what="the delivery",
+        )
+        lb.kill()  # acknowledged, but its coalescing window has not ended yet
+        assert webhook_runs_offline(database) == 0
+        lb.start()
+        (run,) = until(lambda: webhook_runs(lb, headers, position), what="the sync after restart")
+        assert run["object_types"] == ["Invoice"] and run["counts"]["updated"] >= 1
+
+
+def webhook_runs_offline(database: str) -> int:
+    """Webhook-triggered runs, read from the database while the service is down."""
+    from sqlalchemy import create_engine, func, select
+
+    from ledgerbridge.settings import normalise_database_url
+    from ledgerbridge.sync.models import SyncRun
+
+    engine = create_engine(normalise_database_url(database))
+    try:
+        with engine.connect() as connection:
+            count = connection.scalar(
+                select(func.count()).select_from(SyncRun).where(SyncRun.trigger == "webhook")
+            )
+            return int(count or 0)
+    finally:
+        engine.dispose()
