@@ -7,9 +7,9 @@ waits until the burst has settled (no notice for that long, or the oldest pendin
 ``provider_webhook_max_wait_seconds`` old) by queueing itself again for later, claims
 every notice of the connection still pending and requests one sync of the object types
 they name (``trigger: "webhook"``; it joins a queued run covering them). Its workflow id
-is the connection and its oldest pending notice, so every delivery of one burst names the
-same workflow and DBOS starts it once. A sweep re-hands to DBOS notices a crash (or a
-delivery racing a claim) left pending.
+is the connection and its oldest pending notice: the delivery that stored that notice
+queues it, the rest of the burst joins it (and DBOS would start it once anyway). A sweep
+re-hands to DBOS notices a crash (or a delivery racing a claim) left pending.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Received:
     stored: int = 0
     duplicates: int = 0
     unknown_accounts: list[str] = field(default_factory=list)
-    connections: dict[int, int] = field(default_factory=dict)  # connection -> oldest pending
+    # connection -> its oldest pending notice, when this delivery began the burst
+    connections: dict[int, int] = field(default_factory=dict)
 
 
 def coalesce_id(connection_id: int, first_pending: int, again: int = 0) -> str:
@@ -87,9 +88,15 @@ def receive(svc: Services, provider: Provider, notices: list[Notice]) -> Receive
                         "received_at": now,
                     },
                 )
-        received.stored = _insert_new(session, list(rows.values()))
+        inserted = _insert_new(session, list(rows.values()))
+        received.stored = len(inserted)
         received.duplicates = len(rows) - received.stored
-        received.connections = _first_pending(session, {c for c, _ in rows})
+        # Only the delivery that began a burst queues its coalescing; the others join it.
+        received.connections = {
+            connection_id: first
+            for connection_id, first in _first_pending(session, {c for c, _ in rows}).items()
+            if first in inserted
+        }
     received.unknown_accounts = sorted(accounts - set(connections))
     if received.unknown_accounts:
         log.warning(
@@ -102,10 +109,10 @@ def receive(svc: Services, provider: Provider, notices: list[Notice]) -> Receive
     return received
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose (connection, event key) is new; how many were."""
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert the rows whose (connection, event key) is new; their ids."""
     if not rows:
-        return 0
+        return set()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(ProviderNotification)
@@ -113,7 +120,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
         .on_conflict_do_nothing(index_elements=["connection_id", "event_key"])
         .returning(ProviderNotification.id)
     )
-    return len(session.execute(statement).all())
+    return set(session.scalars(statement))
 
 
 def _first_pending(session: Session, connection_ids: set[int]) -> dict[int, int]:
