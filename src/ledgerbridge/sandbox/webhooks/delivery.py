@@ -33,6 +33,7 @@ RETRIES: dict[str, Sequence[float]] = {
     "lightspeed": [round(8.5 * 1.6**n, 1) for n in range(20)],
 }
 TIMEOUTS = {"xero": 5.0, "quickbooks": 3.0, "lightspeed": 5.0}  # the receiver must answer by
+KEPT = 10_000  # deliveries listed by GET /_sandbox/webhooks; older ones are forgotten
 
 
 @dataclass
@@ -158,6 +159,7 @@ class Webhooks:
         delivery = Delivery(next(self._ids), provider, registration.url, body, headers)
         with self._wake:
             self.deliveries.append(delivery)
+            del self.deliveries[:-KEPT]
             self._schedule(delivery, time.monotonic(), 0)
 
     def _schedule(self, delivery: Delivery, when: float, attempt: int) -> None:
