@@ -16,6 +16,7 @@ from ledgerbridge.connections import mappings
 from ledgerbridge.erasure import api as erasure
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
 from ledgerbridge.events import api as events
+from ledgerbridge.inbound import api as provider_webhooks
 from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics, Row, Totals
 from ledgerbridge.observability.middleware import RequestObservability
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         events.router,
         audit.router,
         erasure.router,
+        provider_webhooks.router,
     )
     for router in routers:
         app.include_router(router)
@@ -91,7 +93,13 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        routes={("POST", "/v1/statements"): statements_api.MAX_BYTES + UPLOAD_FORM_OVERHEAD},
+        routes={
+            ("POST", "/v1/statements"): statements_api.MAX_BYTES + UPLOAD_FORM_OVERHEAD,
+            **{
+                ("POST", path): provider_webhooks.MAX_BYTES
+                for path in provider_webhooks.PATHS.values()
+            },
+        },
     )
     if settings.cors_origins:
         app.add_middleware(

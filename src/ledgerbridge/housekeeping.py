@@ -3,7 +3,9 @@
 - ``events``: 90 days (``LEDGERBRIDGE_EVENT_RETENTION_DAYS``);
 - ``sync_runs``, once finished, each connection's latest kept: 90 days
   (``LEDGERBRIDGE_SYNC_RUN_RETENTION_DAYS``);
-- ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``).
+- ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``);
+- ``provider_notifications`` once claimed: 7 days
+  (``LEDGERBRIDGE_PROVIDER_WEBHOOK_RETENTION_DAYS``).
 
 The audit log has its own daily prune (``audit/workflows.py``). Each table is a step of its
 own, so a crash resumes with the next table, and each batch commits on its own.
@@ -18,6 +20,7 @@ from dbos import DBOS
 
 from ledgerbridge.connections.service import prune_oauth_states
 from ledgerbridge.events.service import prune as prune_events
+from ledgerbridge.inbound.service import prune as prune_notifications
 from ledgerbridge.services import Services
 from ledgerbridge.sync.service import prune_runs
 
@@ -69,8 +72,14 @@ def _oauth_states(now: datetime) -> int:
     return prune_states_before(_svc(), now)
 
 
+@DBOS.step(name="ledgerbridge.housekeeping.provider_notifications")
+def _provider_notifications(now: datetime) -> int:
+    return prune_notifications(_svc(), now)
+
+
 @DBOS.workflow(name="ledgerbridge.housekeeping")
 def housekeeping(scheduled_at: datetime, _context: Any) -> None:
     _events(scheduled_at)
     _sync_runs(scheduled_at)
     _oauth_states(scheduled_at)
+    _provider_notifications(scheduled_at)

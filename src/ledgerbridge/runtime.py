@@ -51,6 +51,7 @@ def launch(svc: Services) -> DBOS:
     from ledgerbridge.audit import workflows as audit_workflows
     from ledgerbridge.connections import workflows as connection_workflows
     from ledgerbridge.erasure import workflows as erasure_workflows
+    from ledgerbridge.inbound import workflows as inbound_workflows
     from ledgerbridge.push import workflows as push_workflows
     from ledgerbridge.reconcile import workflows as reconcile_workflows
     from ledgerbridge.sync import workflows as sync_workflows
@@ -62,6 +63,7 @@ def launch(svc: Services) -> DBOS:
         audit_workflows,
         connection_workflows,
         erasure_workflows,
+        inbound_workflows,
         housekeeping,
     )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     lightspeed_token_url: str | None = None
     lightspeed_revoke_url: str | None = None
     lightspeed_api_url: str | None = None
+    # Incoming provider webhooks (inbound/): Xero's webhook key and QuickBooks' verifier
+    # token (Lightspeed signs with the OAuth client secret); a provider without its key has
+    # every delivery refused. A burst of notifications (each within ``coalesce`` seconds of
+    # the last, for at most ``max_wait``) becomes one sync; each notification is remembered
+    # (to drop a resend) for a while.
+    xero_webhook_key: SecretStr | None = None
+    quickbooks_webhook_verifier: SecretStr | None = None
+    provider_webhook_coalesce_seconds: float = Field(3.0, ge=0, le=300)
+    provider_webhook_max_wait_seconds: float = Field(30.0, ge=0, le=3600)
+    provider_webhook_retention_days: int = Field(7, ge=1, le=3650)
 
     redis_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -181,6 +191,16 @@ class Settings(BaseSettings):
         if self.sandbox_url and not client_id:
             return SANDBOX_CLIENT
         return None
+
+    def webhook_key(self, provider: str) -> str | None:
+        """The key ``provider`` signs its webhooks with, or None when not configured."""
+        if provider == "lightspeed":
+            client = self.oauth_client("lightspeed")
+            return client[1] if client else None
+        key = {"xero": self.xero_webhook_key, "quickbooks": self.quickbooks_webhook_verifier}.get(
+            provider
+        )
+        return key.get_secret_value() if key is not None else None
 
     @property
     def request_concurrency(self) -> int:
@@ -299,6 +319,10 @@ class Settings(BaseSettings):
             if client_secret is not None:
                 name = f"LEDGERBRIDGE_{provider.upper()}_CLIENT_SECRET"
                 yield name, client_secret.get_secret_value()
+        for name in ("xero_webhook_key", "quickbooks_webhook_verifier"):
+            webhook_key: SecretStr | None = getattr(self, name)
+            if webhook_key is not None:
+                yield f"LEDGERBRIDGE_{name.upper()}", webhook_key.get_secret_value()
 
     def _reused_secrets(self) -> list[str]:
         first_use: dict[str, str] = {}

@@ -44,6 +44,7 @@ TABLES = (
     "reconciliation_runs",
     "statement_lines",
     "statements",
+    "provider_notifications",
     "records",
     "raw_objects",
     "sync_states",

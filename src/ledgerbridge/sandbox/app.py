@@ -13,6 +13,7 @@ from ledgerbridge.sandbox.middleware import SandboxMiddleware
 from ledgerbridge.sandbox.providers import provider_modules, seed_providers
 from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.sandbox.state import new_state
+from ledgerbridge.sandbox.webhooks import control as webhooks
 
 
 def create_app(settings: SandboxSettings | None = None, seed: int = 0, size: int = 100) -> FastAPI:
@@ -26,6 +27,7 @@ def create_app(settings: SandboxSettings | None = None, seed: int = 0, size: int
         redoc_url=None,
     )
     app.state.sandbox = state
+    app.include_router(webhooks.router, prefix="/_sandbox")
     app.include_router(control.router, prefix="/_sandbox")
     app.add_exception_handler(control.ControlError, control.control_error_response)
     app.include_router(oauth.router)

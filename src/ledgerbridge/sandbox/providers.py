@@ -56,10 +56,11 @@ def seed_providers(state: SandboxState) -> None:
 
 def reset(state: SandboxState) -> None:
     """Back to how the sandbox started: seeded data, initial settings, no grants,
-    faults, scheduled changes, rate-limit history or ledger. Registered clients are
+    faults, scheduled changes, webhooks, rate-limit history or ledger. Registered clients are
     forgotten too."""
     if state.initial_settings is not None:
         state.settings = state.initial_settings
+    state.webhooks.clear()  # first: re-seeding sends nothing
     with state.store.lock:
         state.store.clear()
         state.provider_data.clear()

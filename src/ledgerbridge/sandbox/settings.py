@@ -62,6 +62,9 @@ class SandboxSettings(BaseSettings):
     lightspeed_requests_base: int = Field(50, ge=0)
     lightspeed_window_seconds: int = Field(300, ge=1)
 
+    # Webhooks: every retry delay is multiplied by this (tests use a tiny one).
+    webhook_retry_scale: float = Field(1.0, ge=0, le=10)
+
     @field_validator("seed_providers", mode="before")
     @classmethod
     def _split_providers(cls, value: Any) -> Any:

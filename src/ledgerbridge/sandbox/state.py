@@ -15,6 +15,7 @@ from ledgerbridge.sandbox.scheduled import Scheduled
 from ledgerbridge.sandbox.settings import SandboxSettings
 from ledgerbridge.sandbox.store import Store
 from ledgerbridge.sandbox.tokens import Client, TokenRegistry
+from ledgerbridge.sandbox.webhooks.delivery import Webhooks
 
 
 @dataclass
@@ -28,6 +29,7 @@ class SandboxState:
     faults: Faults = field(default_factory=Faults)
     limits: RateLimits = field(default_factory=RateLimits)
     scheduled: Scheduled = field(default_factory=Scheduled)  # changes made while clients read
+    webhooks: Webhooks = field(default_factory=Webhooks)  # where changes are sent
     seed: int = 0
     size: int = 0
     initial_settings: SandboxSettings | None = None  # what POST /_sandbox/reset goes back to
@@ -51,6 +53,8 @@ def new_state(
         initial_settings=settings,
     )
     register_default_client(state)
+    state.webhooks.retry_scale = lambda: state.settings.webhook_retry_scale
+    state.store.listener = lambda *change: state.webhooks.changed(state.clock.time_ms(), *change)
     return state
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,11 @@ from sortedcontainers import SortedList
 
 Record = dict[str, Any]
 _Key = tuple[int, int, str]
+# (record id, the record or None when hard-deleted, action: "create" | "update" | "delete")
+ChangeHook = Callable[[str, Record | None, str], None]
+# (provider, account id, object type, record id, record or None, action): every change a
+# provider's user or API makes, e.g. to send that provider's webhooks (``webhooks/``).
+Listener = Callable[[str, str, str, str, Record | None, str], None]
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,9 @@ class Account:
 class Collection:
     """The records of one object type in one account, in change order."""
 
-    def __init__(self, seq: Iterator[int]) -> None:
+    def __init__(self, seq: Iterator[int], on_change: ChangeHook | None = None) -> None:
         self._seq = seq
+        self._on_change = on_change
         self._records: dict[str, Record] = {}
         self._keys: dict[str, _Key] = {}
         self._order: SortedList = SortedList()
@@ -66,6 +72,8 @@ class Collection:
         self._records[record_id] = record
         self._order.add(key)
         self._max_stamp = max(self._max_stamp, stamp)
+        if self._on_change is not None:
+            self._on_change(record_id, record, "create" if old is None else "update")
 
     def remove(self, record_id: str) -> Record | None:
         """Hard-delete a record: it vanishes from every listing (Xero Items, QBO transactions)."""
@@ -73,7 +81,10 @@ class Collection:
         if key is None:
             return None
         self._order.remove(key)
-        return self._records.pop(record_id)
+        removed = self._records.pop(record_id)
+        if self._on_change is not None:
+            self._on_change(record_id, None, "delete")
+        return removed
 
     def stamp_of(self, record_id: str) -> int | None:
         key = self._keys.get(record_id)
@@ -118,6 +129,7 @@ class Store:
 
     accounts: dict[tuple[str, str], Account] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    listener: Listener | None = None  # told of every change after seeding (see Collection)
     _collections: dict[tuple[str, str, str], Collection] = field(default_factory=dict)
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -136,8 +148,15 @@ class Store:
         key = (provider, account_id, object_type)
         found = self._collections.get(key)
         if found is None:
-            found = self._collections[key] = Collection(self._seq)
+            found = self._collections[key] = Collection(self._seq, self._hook(*key))
         return found
+
+    def _hook(self, provider: str, account_id: str, object_type: str) -> ChangeHook:
+        def changed(record_id: str, record: Record | None, action: str) -> None:
+            if self.listener is not None:
+                self.listener(provider, account_id, object_type, record_id, record, action)
+
+        return changed
 
     def clear(self) -> None:
         self.accounts.clear()

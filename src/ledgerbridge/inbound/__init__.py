@@ -1,0 +1,1 @@
+"""Incoming provider webhooks: verified, stored, coalesced into targeted syncs."""

@@ -1,0 +1,149 @@
+"""Routes: where Xero, QuickBooks and Lightspeed send their webhooks.
+
+No authentication header: each delivery is verified by its provider's signature over the
+raw body, compared in constant time, before anything else is read. A wrong or missing
+signature (or a provider whose key is not configured) is a 401 and nothing happens; a
+signed body that is not the provider's format is a 400 and nothing happens. Otherwise the
+notices are stored and the provider answered at once; the sync comes later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Annotated, Any, Protocol, cast
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ledgerbridge.errors import ApiError
+from ledgerbridge.inbound import service
+from ledgerbridge.providers import Provider
+from ledgerbridge.providers.lightspeed import webhooks as lightspeed
+from ledgerbridge.providers.quickbooks import webhooks as quickbooks
+from ledgerbridge.providers.webhooks import InvalidPayload, Notice
+from ledgerbridge.providers.xero import webhooks as xero
+from ledgerbridge.services import Services, services
+
+router = APIRouter(tags=["provider webhooks"])
+Svc = Annotated[Services, Depends(services)]
+MAX_BYTES = 512 * 1024  # larger than any provider's batch; a larger body is a 413 unread
+PATHS = {p: f"/v1/provider-webhooks/{p.value}" for p in Provider}
+
+
+class Verifier(Protocol):
+    def verify(self, body: bytes, headers: Mapping[str, str], key: str) -> bool: ...
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[Notice]: ...
+
+
+def _verifier(module: ModuleType) -> Verifier:
+    return cast(Verifier, module)
+
+
+VERIFIERS: dict[Provider, Verifier] = {
+    Provider.xero: _verifier(xero),
+    Provider.quickbooks: _verifier(quickbooks),
+    Provider.lightspeed: _verifier(lightspeed),
+}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Verified and stored (or a resend, dropped); no body.", "content": {}}
+}
+
+
+def _body(media: str, description: str) -> dict[str, Any]:
+    schema = {"type": "object", "additionalProperties": True}
+    if media == "application/json":
+        schema = {"oneOf": [schema, {"type": "array", "items": schema}]}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media: {"schema": schema}},
+        }
+    }
+
+
+async def _receive(request: Request, svc: Services, provider: Provider) -> Response:
+    body = await request.body()
+    key = svc.settings.webhook_key(provider.value)
+    verifier = VERIFIERS[provider]
+    if key is None or not verifier.verify(body, request.headers, key):
+        raise ApiError(
+            401, "invalid_signature", f"the {provider.value} webhook signature is missing or wrong"
+        )
+    try:
+        notices = verifier.parse(body, request.headers)
+    except InvalidPayload as exc:
+        raise ApiError(400, "invalid_payload", f"{provider.value} webhook: {exc}") from None
+    await run_in_threadpool(service.receive, svc, provider, notices)
+    return Response(status_code=200)
+
+
+@router.post(
+    PATHS[Provider.xero],
+    status_code=200,
+    response_class=Response,
+    responses=ACCEPTED,
+    openapi_extra=_body(
+        "application/json",
+        "Xero's `{events, firstEventSequence, lastEventSequence, entropy}`; the "
+        "intent-to-receive check has no events.",
+    ),
+)
+async def receive_xero_webhook(
+    request: Request,
+    svc: Svc,
+    x_xero_signature: Annotated[
+        str | None,
+        Header(description="base64 HMAC-SHA256 of the raw body keyed with the webhook key"),
+    ] = None,
+) -> Response:
+    """Xero webhooks and its intent-to-receive check: 200 when the signature matches
+    (`LEDGERBRIDGE_XERO_WEBHOOK_KEY`), 401 otherwise."""
+    return await _receive(request, svc, Provider.xero)
+
+
+@router.post(
+    PATHS[Provider.quickbooks],
+    status_code=200,
+    response_class=Response,
+    responses=ACCEPTED,
+    openapi_extra=_body(
+        "application/json",
+        "The classic `{eventNotifications: [...]}` or a CloudEvents array.",
+    ),
+)
+async def receive_quickbooks_webhook(
+    request: Request,
+    svc: Svc,
+    intuit_signature: Annotated[
+        str | None,
+        Header(description="base64 HMAC-SHA256 of the raw body keyed with the verifier token"),
+    ] = None,
+) -> Response:
+    """QuickBooks Online webhooks, classic or CloudEvents, signed with
+    `LEDGERBRIDGE_QUICKBOOKS_WEBHOOK_VERIFIER`."""
+    return await _receive(request, svc, Provider.quickbooks)
+
+
+@router.post(
+    PATHS[Provider.lightspeed],
+    status_code=200,
+    response_class=Response,
+    responses=ACCEPTED,
+    openapi_extra=_body(
+        "application/x-www-form-urlencoded",
+        "Form fields `type`, `payload` (the object as JSON) and `domain_prefix`.",
+    ),
+)
+async def receive_lightspeed_webhook(
+    request: Request,
+    svc: Svc,
+    x_signature: Annotated[
+        str | None,
+        Header(description="`signature=<hex HMAC-SHA256 of the raw body>,algorithm=HMAC-SHA256`"),
+    ] = None,
+) -> Response:
+    """Lightspeed X-Series webhooks, signed with the OAuth client secret."""
+    return await _receive(request, svc, Provider.lightspeed)
