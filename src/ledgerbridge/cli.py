@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -86,6 +87,12 @@ def _serve(svc: Services, host: str, port: int) -> None:
     from ledgerbridge.app import create_app
 
     app = create_app(svc=svc)
+    # Whatever start-up made lives as long as the process: kept out of the collector's
+    # full passes, which walk every tracked object holding the interpreter lock (a
+    # second on a busy machine, while a large import allocates) and so stall the event
+    # loop and /health with it.
+    gc.collect()
+    gc.freeze()
     # Admission control happens inside the app (observability/overload.py), which queues
     # and sheds in the one error shape; uvicorn's own limit is only a last guard against
     # connections piling up beyond what that queue would ever hold.
