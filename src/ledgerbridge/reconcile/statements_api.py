@@ -141,9 +141,11 @@ def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[S
     is), so an import is still all or nothing: a bad line, a crash or a concurrent
     import of the same file leaves nothing visible."""
     tenant = principal.tenant_id
-    digest = hashlib.sha256(
-        b"|".join([upload.kind.encode(), upload.mapping_text.encode(), upload.data])
-    ).hexdigest()
+    # Fed in parts, not joined first: a copy of 50 MiB would hold the interpreter lock,
+    # while hashing a large buffer releases it.
+    hasher = hashlib.sha256(b"|".join([upload.kind.encode(), upload.mapping_text.encode(), b""]))
+    hasher.update(upload.data)
+    digest = hasher.hexdigest()
     with svc.db.tenant(tenant, read_only=True) as session:
         existing = _imported(session, digest)
     if existing is not None:
