@@ -8,8 +8,12 @@ For each mode, a sandbox serves in-process and ledgerbridge runs as its own proc
 database. One QuickBooks company is connected through the real OAuth flow. Then, for each
 client count, that many concurrent clients list the connection's records
 (``GET /v1/connections/{id}/records/contact?limit=20``) as fast as they are answered,
-while one prober asks ``/health`` every 50 ms. Printed per step: requests answered per
-second, 5xx other than deliberate 503 sheds, 503 sheds, request p50/p99, /health p99.
+while one prober asks ``/health`` every 50 ms. Each client is one keep-alive connection
+spoken to directly (``KeepAlive``): a general HTTP client costs milliseconds of CPU per
+request at hundreds of connections, which on a small machine the service would lose.
+Printed per step: requests answered per second, 5xx other than deliberate 503 sheds, 503
+sheds, request p50/p99, /health p99, and the CPU the service and the load generator used
+(cores): on a machine shared with other work, compare steps of one run, not runs.
 """
 
 from __future__ import annotations
@@ -49,7 +53,48 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def load(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
+class KeepAlive:
+    """One HTTP/1.1 keep-alive connection, asking GETs one after another: a client far
+    cheaper than a general one (httpx spends milliseconds of CPU per request at hundreds
+    of connections), so that on a small machine the figures measure the service rather
+    than the load generator competing with it for the CPU."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port or 80
+        lines = [f"GET {parsed.raw_path.decode()} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self) -> int:
+        """The status of one answer (its body read and dropped)."""
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        try:
+            writer.write(self.request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+            fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+            await reader.readexactly(int(fields.get(b"content-length", b"0")))
+            if fields.get(b"connection", b"").lower() == b"close":
+                self.close()
+            return status
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def load(
+    url: str, headers: dict[str, str], clients: int, seconds: float, server_pid: int
+) -> dict[str, float]:
     """``clients`` concurrent loops on ``url`` for ``seconds``, and a /health prober."""
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
@@ -57,35 +102,40 @@ async def load(url: str, headers: dict[str, str], clients: int, seconds: float) 
     health: list[float] = []
     origin = str(httpx.URL(url).copy_with(path="/", query=None)).rstrip("/")
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
 
-        async def client() -> None:
+    async def client() -> None:
+        connection = KeepAlive(url, headers)
+        try:
             while time.monotonic() < deadline:
                 began = time.monotonic()
                 try:
-                    answer = await http.get(url, headers=headers)
-                    statuses[answer.status_code] += 1
-                except httpx.HTTPError as exc:
+                    statuses[await asyncio.wait_for(connection.get(), 120)] += 1
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     statuses[0] += 1
                     errors[type(exc).__name__] += 1
                 latencies.append(time.monotonic() - began)
+        finally:
+            connection.close()
 
-        def prober() -> None:  # a thread and connection of its own: not behind the clients
-            with httpx.Client(timeout=120) as own:
-                while time.monotonic() < deadline:
-                    began = time.monotonic()
-                    answer = own.get(f"{origin}/health")
-                    health.append(time.monotonic() - began)
-                    assert answer.status_code == 200
-                    time.sleep(0.05)
+    def prober() -> None:  # a thread and connection of its own: not behind the clients
+        with httpx.Client(timeout=120) as own:
+            while time.monotonic() < deadline:
+                began = time.monotonic()
+                answer = own.get(f"{origin}/health")
+                health.append(time.monotonic() - began)
+                assert answer.status_code == 200
+                time.sleep(0.05)
 
-        started = time.monotonic()
-        probing = threading.Thread(target=prober)
-        probing.start()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.monotonic() - started
-        probing.join()
+    started = time.monotonic()
+    client_cpu = time.process_time()
+    server_cpu = _cpu_seconds(server_pid)
+    probing = threading.Thread(target=prober)
+    probing.start()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.monotonic() - started
+    client_cpu = time.process_time() - client_cpu
+    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    probing.join()
     ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     if errors:
         print(f"no answer: {dict(errors)}")
@@ -98,13 +148,21 @@ async def load(url: str, headers: dict[str, str], clients: int, seconds: float) 
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "health_p99_ms": percentile(health, 0.99) * 1000,
+        "server_cpu": server_cpu / elapsed,
+        "client_cpu": client_cpu / elapsed,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
 def ledgerbridge(
     command: str, database_url: str, sandbox_url: str, folder: Path, extra: dict[str, str]
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERBRIDGE_")}
     env.update(
@@ -131,7 +189,7 @@ def ledgerbridge(
         )
         try:
             wait_for_port(port, timeout=120)
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", process.pid
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -145,7 +203,7 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
         tempfile.TemporaryDirectory() as directory,
     ):
         upgrade(url)
-        with ledgerbridge(command, url, sandbox, Path(directory), extra) as origin:
+        with ledgerbridge(command, url, sandbox, Path(directory), extra) as (origin, pid):
             token = issue_development_token(
                 Settings(jwt_secret=JWT_SECRET), org_id=ORG, role=Role.admin, subject="bench"
             )
@@ -159,13 +217,17 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
             connection = connect(service, headers, "quickbooks", realm)
             url_records = f"{origin}/v1/connections/{connection}/records/contact?limit=20"
             print(f"\n{mode}")
-            print("clients   req/s    5xx    503  no answer   p50 ms   p99 ms   /health p99 ms")
+            print(
+                "clients   req/s    5xx    503  no answer   p50 ms   p99 ms   /health p99 ms"
+                "   server CPU   client CPU"
+            )
             for clients in steps:
-                row = asyncio.run(load(url_records, headers, clients, seconds))
+                row = asyncio.run(load(url_records, headers, clients, seconds, pid))
                 print(
                     f"{row['clients']:>7} {row['rps']:>7.1f} {row['5xx']:>6} {row['503']:>6}"
                     f" {row['failed']:>10}"
                     f" {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f} {row['health_p99_ms']:>16.1f}"
+                    f" {row['server_cpu']:>12.2f} {row['client_cpu']:>12.2f}"
                 )
                 time.sleep(2)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -36,6 +38,7 @@ app.add_typer(apikeys, name="apikeys")
 app.add_typer(keys, name="keys")
 log = structlog.get_logger(__name__)
 out = Console()
+SWITCH_INTERVAL_SECONDS = 0.001
 err = Console(stderr=True)
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -86,6 +89,16 @@ def _serve(svc: Services, host: str, port: int) -> None:
     from ledgerbridge.app import create_app
 
     app = create_app(svc=svc)
+    # Whatever start-up made lives as long as the process: kept out of the collector's
+    # full passes, which walk every tracked object holding the interpreter lock (a
+    # second on a busy machine, while a large import allocates) and so stall the event
+    # loop and /health with it.
+    gc.collect()
+    gc.freeze()
+    # Worker threads (routes, imports, durable steps) keep the interpreter lock busy; the
+    # event loop, /health included, waits up to this long each time it needs it back
+    # (5 ms by default, several times per request).
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     # Admission control happens inside the app (observability/overload.py), which queues
     # and sheds in the one error shape; uvicorn's own limit is only a last guard against
     # connections piling up beyond what that queue would ever hold.

@@ -45,4 +45,6 @@ class Operation(TenantOwned, Timestamps, Base):
     requested_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Pending, waiting for the account's call budget (or behind one that does) until then.
+    deferred_until: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]

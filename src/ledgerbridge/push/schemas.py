@@ -34,6 +34,7 @@ class OperationOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    deferred_until: datetime | None = None  # pending: waits for the call budget until then
 
     @classmethod
     def of(cls, op: Operation) -> OperationOut:
@@ -55,4 +56,5 @@ class OperationOut(BaseModel):
             created_at=op.created_at,
             started_at=op.started_at,
             finished_at=op.finished_at,
+            deferred_until=op.deferred_until,
         )

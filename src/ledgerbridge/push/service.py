@@ -21,6 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import Purpose, calls_for
+from ledgerbridge.connections import budget
+from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.db.base import utcnow
@@ -42,6 +44,9 @@ PUSH_WORKFLOW = "ledgerbridge.push_operation"
 PUSH_QUEUE = "ledgerbridge-push"
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 REENQUEUE_AFTER = timedelta(minutes=1)
+DEFERRED = "budget_deferred"  # the error_code of an operation waiting for the call budget
+# An operation behind a deferred one continues this long after it, so it never overtakes.
+BEHIND = timedelta(seconds=1)
 
 
 class Transient(Exception):
@@ -213,8 +218,18 @@ class Job:
     object_type: str | None  # where the record lives at the provider, once it exists
 
 
-def begin(svc: Services, operation_id: int) -> Job | None:
-    """Mark the operation running; None when it is no longer to be run (cancelled, done)."""
+@dataclass(frozen=True)
+class Deferral:
+    """The operation must wait until ``until``: its account's call budget is spent, or an
+    earlier operation of its connection waits for it (and must go first)."""
+
+    until: datetime
+    reason: str
+
+
+def begin(svc: Services, operation_id: int) -> Job | Deferral | None:
+    """Mark the operation running; None when it is no longer to be run (cancelled, done);
+    a Deferral when an earlier operation of its connection waits for the call budget."""
     with svc.db.system() as session:
         operation = session.get(Operation, operation_id)
         if operation is None or operation.status not in (
@@ -222,11 +237,29 @@ def begin(svc: Services, operation_id: int) -> Job | None:
             OperationStatus.running,  # resumed after a crash
         ):
             return None
+        ahead = session.scalars(
+            select(Operation)
+            .where(
+                Operation.connection_id == operation.connection_id,
+                Operation.id < operation.id,
+                Operation.status == OperationStatus.pending,
+                Operation.deferred_until.is_not(None),
+            )
+            .order_by(Operation.id)
+            .limit(1)
+        ).first()
+        if ahead is not None and ahead.deferred_until is not None:
+            return Deferral(
+                max(ahead.deferred_until, utcnow()) + BEHIND,
+                f"waits behind operation {ahead.id}, which waits for the call budget",
+            )
         connection = session.get(Connection, operation.connection_id)
         assert connection is not None
         record = session.get(Record, operation.record_id) if operation.record_id else None
         operation.status = OperationStatus.running
         operation.started_at = operation.started_at or utcnow()
+        if operation.deferred_until is not None:
+            operation.deferred_until = operation.error = operation.error_code = None
         return Job(
             operation_id=operation.id,
             uid=operation.uid,
@@ -244,9 +277,49 @@ def begin(svc: Services, operation_id: int) -> Job | None:
         )
 
 
+def defer(svc: Services, operation_id: int, current_workflow: str, deferral: Deferral) -> str:
+    """Hand the operation back to DBOS to continue at ``deferral.until`` (a workflow id of
+    its own per deferral: ``push-op-7-0``, then ``push-op-7-0-resume-1``, …) and mark it
+    pending until then: it has not failed. Repeating this (a replayed step) is harmless."""
+    base, _, number = current_workflow.partition("-resume-")
+    following = f"{base}-resume-{int(number or 0) + 1}"
+    with svc.db.system() as session:
+        operation = session.get(Operation, operation_id)
+        assert operation is not None
+        if operation.status not in (OperationStatus.pending, OperationStatus.running):
+            return following  # cancelled meanwhile
+        svc.dbos_client().enqueue(
+            {
+                "workflow_name": PUSH_WORKFLOW,
+                "queue_name": PUSH_QUEUE,
+                "workflow_id": following,
+                "queue_partition_key": str(operation.connection_id),
+                "delay_seconds": max(0.0, (deferral.until - utcnow()).total_seconds()),
+            },
+            operation_id,
+        )
+        if operation.deferred_until is None or operation.status != OperationStatus.pending:
+            append(
+                session,
+                operation.tenant_id,
+                "operation.deferred",
+                f"operation:{operation.id}",
+                operation_id=str(operation.id),
+                connection_id=str(operation.connection_id),
+                until=deferral.until.isoformat(),
+                reason=deferral.reason,
+            )
+        operation.status = OperationStatus.pending
+        operation.deferred_until = deferral.until
+        operation.error, operation.error_code = deferral.reason, DEFERRED
+    return following
+
+
 def execute(svc: Services, job: Job) -> dict[str, Any]:
-    """Call the provider. A JSON-able outcome (``ok`` or the provider's error); transient
-    trouble raises ``Transient`` so the workflow step tries again."""
+    """Call the provider. A JSON-able outcome (``ok``, the provider's error, or
+    ``deferred``: seconds until the account's call budget allows the call, when that is
+    longer than ``budget_wait_seconds``); transient trouble raises ``Transient`` so the
+    workflow step tries again."""
     if job.action is not Action.create and job.remote_id is None:
         return _failure("the record was never created at the provider", [], None)
     body: Write | None = (
@@ -260,8 +333,10 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
         operation_id=job.operation_id,
     )
     try:
-        with calls_for(purpose):
+        with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             pushed = asyncio.run(_execute(svc, job, body))
+    except BudgetExhausted as exc:  # not a failure: the workflow continues it later
+        return {"ok": False, "deferred": exc.retry_after, "error": str(exc)}
     except ProviderError as exc:
         if exc.status >= 500 or exc.status == 429:
             raise Transient(exc.message) from exc

@@ -8,12 +8,13 @@ the record it already made, never a second one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
+from ledgerbridge.db.base import utcnow
 from ledgerbridge.push import service
 from ledgerbridge.services import Services
 
@@ -66,8 +67,15 @@ def _svc() -> Services:
 
 
 @DBOS.step(name="ledgerbridge.push.begin")
-def _begin(operation_id: int) -> service.Job | None:
+def _begin(operation_id: int) -> service.Job | service.Deferral | None:
     return service.begin(_svc(), operation_id)
+
+
+@DBOS.step(name="ledgerbridge.push.defer")
+def _defer(operation_id: int, deferral: service.Deferral) -> str:
+    current = DBOS.workflow_id
+    assert current is not None
+    return service.defer(_svc(), operation_id, current, deferral)
 
 
 @DBOS.step(
@@ -90,11 +98,22 @@ def _finish(job: service.Job, outcome: dict[str, Any]) -> None:
 
 @DBOS.workflow(name=service.PUSH_WORKFLOW)
 def push_operation(operation_id: int) -> None:
+    """Run the operation. When its account's call budget is spent (or an earlier
+    operation of its connection waits for it), the operation stays ``pending``: this
+    workflow ends, giving its queue slot to other connections' operations, and a
+    continuation is queued for when the budget has refilled."""
     job = _begin(operation_id)
     if job is None:
+        return
+    if isinstance(job, service.Deferral):
+        _defer(operation_id, job)
         return
     try:
         outcome = _execute(job)
     except DBOSMaxStepRetriesExceeded as exc:
         outcome = service.transient_failure(str(exc)[:500])
+    if outcome.get("deferred") is not None:
+        until = utcnow() + timedelta(seconds=outcome["deferred"])
+        _defer(operation_id, service.Deferral(until, outcome["error"]))
+        return
     _finish(job, outcome)

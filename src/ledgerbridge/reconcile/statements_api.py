@@ -8,17 +8,20 @@ mapping) returns the statement already imported instead of a second copy.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
+import time
 import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
@@ -32,9 +35,9 @@ from ledgerbridge.reconcile.statements import (
     CsvMapping,
     StatementError,
     StatementLine,
+    iter_ofx,
     parse_camt053,
     parse_csv,
-    parse_ofx,
 )
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
@@ -49,6 +52,7 @@ MAX_BYTES = 50 * 1024 * 1024
 MAX_ID = 128  # statement_lines.external_id
 INSERT_BATCH = 5000
 IMPORTS_AT_ONCE = 2  # per process
+WRITE_PAUSE = 0.002  # seconds between two batches on SQLite
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
@@ -129,66 +133,200 @@ class Upload:
 
 def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[Statement, bool]:
     """The statement of ``upload`` and whether it was imported just now (False: the same
-    file was imported before). The file is parsed with no transaction open; its lines are
-    then stored in one transaction, in batches of set-based inserts."""
-    digest = hashlib.sha256(
-        b"|".join([upload.kind.encode(), upload.mapping_text.encode(), upload.data])
-    ).hexdigest()
-    with svc.db.tenant(principal.tenant_id, read_only=True) as session:
+    file was imported before). The file is parsed with no transaction open, a batch of
+    lines at a time, and each batch is stored by one set-based insert in a short
+    transaction of its own: a large file never holds SQLite's write lock (or a
+    PostgreSQL connection) for longer than one batch, so other tenants' writes proceed
+    in between. Until its last line is stored the statement is hidden (as a deleted one
+    is), so an import is still all or nothing: a bad line, a crash or a concurrent
+    import of the same file leaves nothing visible."""
+    tenant = principal.tenant_id
+    # Fed in parts, not joined first: a copy of 50 MiB would hold the interpreter lock,
+    # while hashing a large buffer releases it.
+    hasher = hashlib.sha256(b"|".join([upload.kind.encode(), upload.mapping_text.encode(), b""]))
+    hasher.update(upload.data)
+    digest = hasher.hexdigest()
+    with svc.db.tenant(tenant, read_only=True) as session:
         existing = _imported(session, digest)
     if existing is not None:
         return existing, False
-    lines = _parse(upload.kind, upload.data, upload.mapping, upload.currency)
-    _require_unique_ids(lines)
-    with svc.db.tenant(principal.tenant_id) as session:
-        # One import of a file at a time per tenant; a second one finds the first's.
-        lock(session, f"statement:{principal.tenant_id}:{digest}")
-        existing = _imported(session, digest)
-        if existing is not None:
-            return existing, False
-        statement = Statement(
-            tenant_id=principal.tenant_id,
+    with svc.db.tenant(tenant) as session:
+        hidden = Statement(
+            tenant_id=tenant,
             name=upload.name,
             format="ofx" if upload.kind == "qfx" else upload.kind,
             filename=upload.filename,
             content_hash=digest,
-            line_count=len(lines),
-            currencies=sorted({line.currency for line in lines}),
-            first_date=min((line.date for line in lines), default=None),
-            last_date=max((line.date for line in lines), default=None),
+            line_count=0,
+            currencies=[],
             imported_by=principal.subject,
+            deleted_at=utcnow(),  # hidden until every line is stored
         )
-        session.add(statement)
+        session.add(hidden)
         session.flush()
-        table = StatementEntry.metadata.tables[StatementEntry.__tablename__]
-        for first in range(0, len(lines), INSERT_BATCH):
-            batch = lines[first : first + INSERT_BATCH]
-            session.execute(
-                insert(table), [_row(principal.tenant_id, statement.id, line) for line in batch]
+        statement_id = hidden.id
+    summary = _Summary()
+    try:
+        for batch in _batches(_parse(upload.kind, upload.data, upload.mapping, upload.currency)):
+            summary.add(batch)
+            with svc.db.tenant(tenant) as session:
+                insert_lines(session, tenant, statement_id, batch)
+            if svc.db.is_sqlite:
+                time.sleep(WRITE_PAUSE)  # let writers waiting for the lock in first
+        return _publish(svc, tenant, statement_id, digest, summary)
+    except BaseException:
+        _discard(svc, tenant, statement_id)
+        raise
+
+
+class _Summary:
+    """What the statement row records of its lines, gathered batch by batch; and the
+    check that no transaction id repeats (as stored, truncated)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.currencies: set[str] = set()
+        self.first: dt.date | None = None
+        self.last: dt.date | None = None
+        self.ids: dict[str, int] = {}
+
+    def add(self, batch: list[StatementLine]) -> None:
+        ids = self.ids
+        for line in batch:
+            stored = line.id[:MAX_ID]
+            if stored in ids:
+                raise ApiError(
+                    422,
+                    "invalid_statement",
+                    f"the statement was not imported: line {line.line}: transaction id "
+                    f"{line.id!r} repeats the one on line {ids[stored]}",
+                    {"line": line.line, "problem": "repeated transaction id"},
+                )
+            ids[stored] = line.line
+        self.count += len(batch)
+        self.currencies.update(line.currency for line in batch)
+        dates = [line.date for line in batch]
+        if dates:
+            low, high = min(dates), max(dates)
+            self.first = low if self.first is None else min(self.first, low)
+            self.last = high if self.last is None else max(self.last, high)
+
+
+def _batches(lines: Iterable[StatementLine]) -> Iterator[list[StatementLine]]:
+    batch: list[StatementLine] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= INSERT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _publish(
+    svc: Services, tenant: str, statement_id: int, digest: str, summary: _Summary
+) -> tuple[Statement, bool]:
+    with svc.db.tenant(tenant) as session:
+        # Imports of one file take turns here: the second finds the first's statement.
+        lock(session, f"statement:{tenant}:{digest}")
+        existing = _imported(session, digest)
+        if existing is None:
+            statement = session.get(Statement, statement_id)
+            assert statement is not None
+            statement.line_count = summary.count
+            statement.currencies = sorted(summary.currencies)
+            statement.first_date, statement.last_date = summary.first, summary.last
+            statement.deleted_at = None
+            return statement, True
+    _discard(svc, tenant, statement_id)
+    return existing, False
+
+
+def _discard(svc: Services, tenant: str, statement_id: int) -> None:
+    """Remove a hidden statement's lines (a batch per transaction) and then itself."""
+    while True:
+        with svc.db.tenant(tenant) as session:
+            ids = (
+                select(StatementEntry.id)
+                .where(StatementEntry.statement_id == statement_id)
+                .limit(INSERT_BATCH)
             )
-    return statement, True
+            result = session.execute(
+                delete(StatementEntry).where(StatementEntry.id.in_(ids)),
+                execution_options={"synchronize_session": False},
+            )
+            removed: int = result.rowcount  # type: ignore[attr-defined]
+        if not removed:
+            break
+    with svc.db.tenant(tenant) as session:
+        session.execute(delete(Statement).where(Statement.id == statement_id))
+
+
+_COLUMNS = (
+    "tenant_id",
+    "statement_id",
+    "line",
+    "external_id",
+    "booked_on",
+    "value_date",
+    "amount",
+    "currency",
+    "description",
+    "reference",
+    "counterparty",
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO statement_lines ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+# One statement per batch: every column sent as one array, unnested into rows.
+_POSTGRES_INSERT = (
+    f"INSERT INTO statement_lines ({', '.join(_COLUMNS)}) "
+    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[], %s::date[], "
+    "%s::date[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+)
+
+
+def insert_lines(
+    session: Session, tenant: str, statement_id: int, lines: list[StatementLine]
+) -> None:
+    """Store ``lines`` with one set-based statement, straight through the driver: an
+    executemany on SQLite, one INSERT ... SELECT FROM unnest(arrays) on PostgreSQL
+    (COPY FROM is refused on tables with row-level security)."""
+    rows = [
+        (
+            tenant,
+            statement_id,
+            line.line,
+            line.id[:MAX_ID],
+            line.date,
+            line.value_date,
+            str(line.amount),
+            line.currency,
+            line.description,
+            line.reference[:255] if line.reference else None,
+            line.counterparty[:255] if line.counterparty else None,
+        )
+        for line in lines
+    ]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        connection.exec_driver_sql(_POSTGRES_INSERT, tuple(columns))
+    else:
+        # SQLite keeps dates as ISO text, as SQLAlchemy's Date type writes them.
+        connection.exec_driver_sql(
+            _SQLITE_INSERT,
+            [
+                (*row[:4], row[4].isoformat(), row[5] and row[5].isoformat(), *row[6:])
+                for row in rows
+            ],
+        )
 
 
 def _imported(session: Session, digest: str) -> Statement | None:
     return session.scalars(
         select(Statement).where(Statement.content_hash == digest, Statement.deleted_at.is_(None))
     ).first()
-
-
-def _row(tenant_id: str, statement_id: int, line: StatementLine) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant_id,
-        "statement_id": statement_id,
-        "line": line.line,
-        "external_id": line.id[:MAX_ID],
-        "booked_on": line.date,
-        "value_date": line.value_date,
-        "amount": str(line.amount),
-        "currency": line.currency,
-        "description": line.description,
-        "reference": line.reference[:255] if line.reference else None,
-        "counterparty": line.counterparty[:255] if line.counterparty else None,
-    }
 
 
 def _format_from_name(filename: str | None) -> Format:
@@ -234,14 +372,16 @@ def _csv_mapping(kind: Format, preset: str | None, mapping: str | None) -> CsvMa
 
 def _parse(
     kind: Format, data: bytes, mapping: CsvMapping | str | None, currency: str | None
-) -> list[StatementLine]:
+) -> Iterator[StatementLine]:
+    """The file's lines as they are read; a bad one ends the import with a 422."""
     try:
         if kind == "csv":
             assert mapping is not None
-            return parse_csv(data, mapping, currency=currency)
-        if kind == "camt053":
-            return parse_camt053(data)
-        return parse_ofx(data)
+            yield from parse_csv(data, mapping, currency=currency)
+        elif kind == "camt053":
+            yield from parse_camt053(data)
+        else:
+            yield from iter_ofx(data)
     except StatementError as exc:
         raise ApiError(
             422,
@@ -249,21 +389,6 @@ def _parse(
             f"the statement was not imported: {exc}",
             {"line": exc.line, "problem": exc.problem},
         ) from None
-
-
-def _require_unique_ids(lines: list[StatementLine]) -> None:
-    first: dict[str, int] = {}
-    for line in lines:
-        stored = line.id[:MAX_ID]  # ids are unique as stored
-        if stored in first:
-            raise ApiError(
-                422,
-                "invalid_statement",
-                f"the statement was not imported: line {line.line}: transaction id "
-                f"{line.id!r} repeats the one on line {first[stored]}",
-                {"line": line.line, "problem": "repeated transaction id"},
-            )
-        first[stored] = line.line
 
 
 @router.get("/v1/statements", response_model=Page[StatementOut])

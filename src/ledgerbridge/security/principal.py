@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -73,10 +74,11 @@ async def authenticate(
     raise _unauthorized("missing credentials: send 'Authorization: Bearer <JWT>' or 'X-API-Key'")
 
 
-def requires(role: Role, scope: Scope) -> Callable[[Principal], Principal]:
+def requires(role: Role, scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits callers with at least ``role`` and access to ``scope``."""
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    # Async: a few comparisons, not worth a trip through the thread pool.
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.role.allows(role):
             raise ApiError(403, "forbidden", f"this action needs the {role.value} role or higher")
         if principal.scopes is not None and scope not in principal.scopes:
@@ -86,15 +88,29 @@ def requires(role: Role, scope: Scope) -> Callable[[Principal], Principal]:
     return check
 
 
-def tenant_session(
+async def tenant_session(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     svc: Annotated[Services, Depends(services)],
-) -> Iterator[Session]:
-    """A transaction that sees only the caller's tenant, committed when the route returns."""
+) -> AsyncIterator[Session]:
+    """A transaction that sees only the caller's tenant, committed when the route returns.
+
+    A read begins lazily (no connection is taken until the route, in its worker thread,
+    first queries), so it is opened here on the event loop; a write takes SQLite's write
+    lock as it begins, so it is opened in the thread pool. Either ends in the pool."""
     read_only = request.method in ("GET", "HEAD")
-    with svc.db.tenant(principal.tenant_id, read_only=read_only) as session:
+    transaction = svc.db.tenant(principal.tenant_id, read_only=read_only)
+    if read_only:
+        session = transaction.__enter__()
+    else:
+        session = await run_in_threadpool(transaction.__enter__)
+    failed = True
+    try:
         yield session
+        failed = False
+    finally:
+        raised = sys.exc_info() if failed else (None, None, None)
+        await run_in_threadpool(transaction.__exit__, *raised)
 
 
 TenantSession = Annotated[Session, Depends(tenant_session)]

@@ -15,6 +15,7 @@ from ledgerbridge.reconcile.statements.lines import (
     check_amount,
     check_text,
     content_ids,
+    decode,
 )
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -141,10 +142,7 @@ def _decode(data: bytes, encoding: str) -> str:
     if not data.strip():
         raise StatementError(None, "the file is empty")
     try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise StatementError(line, f"not valid {encoding} text: {error.reason}") from None
+        return decode(data, encoding)
     except LookupError:
         raise StatementError(None, f"unknown encoding {encoding!r}") from None
 

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import re
 import xml.sax.saxutils
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from ledgerbridge.reconcile.statements.lines import (
+    ContentIds,
     StatementError,
     StatementLine,
     check_amount,
     check_text,
-    content_ids,
+    decode,
 )
 
 # Every "<" starts exactly one token: a tag with the text up to the next "<"; a CDATA
@@ -61,30 +63,36 @@ class _Transaction:
 @dataclass
 class _Statement:
     currency: str | None = None
-    transactions: list[_Transaction] = field(default_factory=list)
+    waiting: list[_Transaction] = field(default_factory=list)  # read before its CURDEF
 
 
 def parse_ofx(data: bytes) -> list[StatementLine]:
     """Every transaction of every bank or card statement in an OFX/QFX file."""
+    return list(iter_ofx(data))
+
+
+def iter_ofx(data: bytes) -> Iterator[StatementLine]:
+    """The transactions of every bank or card statement in an OFX/QFX file, each as soon
+    as it is read: a large file is never held as lines all at once. A problem found
+    later raises StatementError then, after earlier lines were given."""
     if not data.strip():
         raise StatementError(None, "the file is empty")
     text = _decode(data)
     check_text(text)
-    statements = _read(text)
-    if not statements:
+    ids = ContentIds()
+    seen = False
+    for statement, transaction in _read(text):
+        seen = True
+        if transaction is not None and (statement.waiting or statement.currency is None):
+            statement.waiting.append(transaction)  # its currency may come later
+        if statement.currency is not None or transaction is None:
+            ready = statement.waiting or ([transaction] if transaction is not None else [])
+            statement.waiting = []
+            for each in ready:
+                line = _line(each, statement.currency)
+                yield line if line.id else replace(line, id=ids.next(line))
+    if not seen:
         raise StatementError(None, "no bank or credit card statement in the file")
-    found = [
-        _line(transaction, statement.currency)
-        for statement in statements
-        for transaction in statement.transactions
-    ]
-    if all(line.id for line in found):
-        return found
-    ids = content_ids((line.date, line.amount, line.description) for line in found)
-    return [
-        line if line.id else replace(line, id=generated)
-        for line, generated in zip(found, ids, strict=True)
-    ]
 
 
 def _decode(data: bytes) -> str:
@@ -98,11 +106,7 @@ def _decode(data: bytes) -> str:
         )
         if fields.get("ENCODING", "").upper() != "UTF-8":
             codec = _CODECS.get(fields.get("CHARSET", "NONE").upper(), "cp1252")
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise StatementError(line, f"not valid {codec} text: {error.reason}") from None
+    return decode(data, codec)
 
 
 class _Lines:
@@ -120,13 +124,14 @@ class _Lines:
         return self.lines
 
 
-def _read(text: str) -> list[_Statement]:
+def _read(text: str) -> Iterator[tuple[_Statement, _Transaction | None]]:
+    """Each transaction of a statement as its element closes, and (statement, None)
+    as each statement closes."""
     lines = _Lines(text)
     start = text.find("<")
     if start < 0 or re.search(r"<OFX>", text[start : start + 65536]) is None:
         raise StatementError(None, "not a readable OFX file: no <OFX> element")
     stack: list[str] = []
-    statements: list[_Statement] = []
     statement: _Statement | None = None
     transaction: _Transaction | None = None
     pending = ""  # a leaf just read, whose closing tag may follow (OFX 2)
@@ -165,10 +170,10 @@ def _read(text: str) -> list[_Statement]:
             ended = not stack
             if transaction is not None and len(stack) < transaction.depth:
                 if statement is not None:
-                    statement.transactions.append(transaction)
+                    yield statement, transaction
                 transaction = None
             elif statement is not None and tag in _STATEMENTS and tag not in stack:
-                statements.append(statement)
+                yield statement, None
                 statement = None
             continue
         pending = ""
@@ -204,7 +209,6 @@ def _read(text: str) -> list[_Statement]:
         opened = tag
     if stack:
         raise StatementError(lines.at(len(text)), f"the file ends inside <{stack[-1]}>")
-    return statements
 
 
 _SIMPLE_TOKEN = re.compile(r"<(/?)([A-Z][A-Z0-9._]*)>([^<]*)")
