@@ -32,6 +32,7 @@ from ledgerbridge.security.limits import BodyLimit
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
+from ledgerbridge.webhooks import api as webhooks
 
 UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's small fields
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         events.router,
         audit.router,
         erasure.router,
+        webhooks.router,
     )
     for router in routers:
         app.include_router(router)
