@@ -163,9 +163,11 @@ def test_webhook_endpoint(
         next_attempt_at=now,
     )
     session.add(delivery)
+    session.flush()
+    answer = _delivery_out(session, delivery)
     session.commit()  # stored before it is handed over: a crash leaves it to the dispatcher
     dispatch.hand_over(svc, [delivery])
-    return _delivery_out(session, delivery)
+    return answer
 
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=Page[DeliveryOut])
@@ -221,6 +223,8 @@ def retry_webhook_delivery(
     delivery.enqueued = False
     delivery.next_attempt_at = utcnow()
     delivery.finished_at = None
+    session.flush()
+    answer = _delivery_out(session, delivery)
     session.commit()  # as above
     dispatch.hand_over(svc, [delivery])
-    return _delivery_out(session, delivery)
+    return answer

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -149,9 +149,9 @@ def _pass(session: Session) -> tuple[int, int]:
             insert(WebhookDelivery)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+            .returning(WebhookDelivery.id)
         )
-        result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-        made = result.rowcount or 0
+        made = len(session.execute(statement).all())
     cursor.after_xid, cursor.after_id = events[-1].xid, events[-1].id
     return len(events), made
 
