@@ -70,10 +70,10 @@ def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a multicast address"
     if address.is_unspecified or address in _THIS_NETWORK:
         return "an unspecified address"
+    if address.is_loopback:  # before reserved: ::1 lies in IPv6's reserved ::/8
+        return None if allow_private else "a loopback address"
     if address.is_reserved:
         return "a reserved address"
-    if address.is_loopback:
-        return None if allow_private else "a loopback address"
     if address.is_private or not address.is_global:
         return None if allow_private else "a private address"
     return None
