@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from ledgerbridge.webhooks.schemas import (
     EndpointWithSecret,
 )
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
 Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.events))]
 Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.events))]
@@ -46,6 +48,15 @@ def _endpoint(session: Session, endpoint_id: int, *, lock: bool = False) -> Webh
     if endpoint is None:
         raise not_found("webhook endpoint")
     return endpoint
+
+
+def _hand_over(svc: Services, delivery: WebhookDelivery) -> None:
+    """Enqueue now; should that fail, the stored delivery waits for the dispatcher's next
+    pass, which enqueues whatever was not (the answer is the same either way)."""
+    try:
+        _hand_over(svc, delivery)
+    except Exception as exc:
+        log.warning("webhook delivery left to the dispatcher", error_type=type(exc).__name__)
 
 
 def _delivery_out(session: Session, delivery: WebhookDelivery) -> DeliveryOut:
@@ -166,7 +177,7 @@ def test_webhook_endpoint(
     session.flush()
     answer = _delivery_out(session, delivery)
     session.commit()  # stored before it is handed over: a crash leaves it to the dispatcher
-    dispatch.hand_over(svc, [delivery])
+    _hand_over(svc, delivery)
     return answer
 
 
@@ -226,5 +237,5 @@ def retry_webhook_delivery(
     session.flush()
     answer = _delivery_out(session, delivery)
     session.commit()  # as above
-    dispatch.hand_over(svc, [delivery])
+    _hand_over(svc, delivery)
     return answer
