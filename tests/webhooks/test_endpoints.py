@@ -3,13 +3,24 @@ rotation) and stored encrypted; roles, validation and tenants are enforced."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from ledgerbridge.app import create_app
+from ledgerbridge.connections.vault import Vault, VaultError
+from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.engine import Database
+from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.services import Services
+from ledgerbridge.settings import new_encryption_key
+from ledgerbridge.webhooks import endpoints
+from ledgerbridge.webhooks import keys as webhook_keys
 from ledgerbridge.webhooks.models import WebhookEndpoint
+from tests.conftest import make_settings
 from tests.webhooks.receiver import Receiver
 
 
@@ -124,3 +135,33 @@ def test_another_tenant_can_neither_see_nor_touch_endpoints_or_deliveries(
         answer = lb.request(method, url, headers=theirs, json={} if method == "PATCH" else None)
         assert answer.status_code == 404, (method, url, answer.status_code)
     assert lb.get(base, headers=mine).status_code == 200
+
+
+def test_keys_rotate_re_encrypts_the_signing_secrets(
+    tmp_path: Path, auth: Any, tenant: str, receiver: Receiver
+) -> None:
+    """``ledgerbridge keys rotate`` re-encrypts the endpoints' secrets too (a database of
+    the test's own: rotation touches every tenant's rows)."""
+    url = f"sqlite:///{tmp_path / 'rotation.db'}"
+    upgrade(url)
+    settings = make_settings(url, tmp_path, webhook_allow_private_networks=True)
+    with TestClient(create_app(settings)) as client:
+        made = create(client, auth(tenant), f"{receiver.url}/h")
+        rotated = client.post(
+            f"/v1/webhook-endpoints/{made['id']}/rotate-secret", headers=auth(tenant)
+        ).json()
+    old_key = settings.token_encryption_keys[0].get_secret_value()
+    new_key = new_encryption_key()
+    db = Database.connect(settings)
+    both = Vault.from_keys([new_key, old_key])
+    assert webhook_keys.pending(db, both) == 1
+    assert webhook_keys.rotate(db, both) == 1
+    assert webhook_keys.pending(db, both) == 0
+    with db.system() as session:
+        endpoint = session.get(WebhookEndpoint, int(made["id"]))
+        assert endpoint is not None
+        found = endpoints.signing_secrets(Vault.from_keys([new_key]), endpoint, utcnow())
+        with pytest.raises(VaultError):
+            endpoints.signing_secrets(Vault.from_keys([old_key]), endpoint, utcnow())
+    assert found == [rotated["secret"], made["secret"]]
+    db.dispose()

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerbridge import __version__
+from ledgerbridge.connections.vault import VaultError
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
@@ -57,7 +58,13 @@ def send(svc: Services, delivery_id: int, replay: int, number: int) -> Outcome:
             return {"skip": "the endpoint was deleted"}
         if endpoint.status != EndpointStatus.enabled:
             return {"skip": "the endpoint is disabled"}
-        signing_secrets = endpoints.signing_secrets(svc.vault, endpoint, utcnow())
+        try:
+            signing_secrets = endpoints.signing_secrets(svc.vault, endpoint, utcnow())
+        except VaultError:
+            return {
+                "skip": "the signing secret cannot be decrypted: a token-encryption key "
+                "is missing (LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS)"
+            }
         url, message_id, payload = endpoint.url, delivery.message_id, delivery.payload
     return post(svc.settings, url, message_id, payload.encode(), signing_secrets)
 

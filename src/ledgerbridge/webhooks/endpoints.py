@@ -29,7 +29,7 @@ MAX_ENDPOINTS = 50  # per tenant
 END_OF_TRANSACTION = 2**63 - 1
 
 
-def _context(endpoint_id: int, field: str) -> str:
+def secret_context(endpoint_id: int, field: str) -> str:
     return f"webhook_endpoint:{endpoint_id}:{field}"
 
 
@@ -85,7 +85,7 @@ def create(
     session.add(endpoint)
     session.flush()  # the id binds the secret's ciphertext to this row
     secret = signing.new_secret()
-    endpoint.secret = vault.encrypt(secret, context=_context(endpoint.id, "secret"))
+    endpoint.secret = vault.encrypt(secret, context=secret_context(endpoint.id, "secret"))
     return endpoint, secret
 
 
@@ -117,21 +117,21 @@ def start_cursor(session: Session) -> None:
 
 def rotate(session: Session, vault: Vault, endpoint: WebhookEndpoint) -> str:
     """A new secret; the old one keeps signing beside it for 24 hours."""
-    old = vault.decrypt(endpoint.secret, context=_context(endpoint.id, "secret"))
-    endpoint.previous_secret = vault.encrypt(old, context=_context(endpoint.id, "previous"))
+    old = vault.decrypt(endpoint.secret, context=secret_context(endpoint.id, "secret"))
+    endpoint.previous_secret = vault.encrypt(old, context=secret_context(endpoint.id, "previous"))
     endpoint.previous_secret_expires_at = utcnow() + PREVIOUS_SECRET_GRACE
     secret = signing.new_secret()
-    endpoint.secret = vault.encrypt(secret, context=_context(endpoint.id, "secret"))
+    endpoint.secret = vault.encrypt(secret, context=secret_context(endpoint.id, "secret"))
     return secret
 
 
 def signing_secrets(vault: Vault, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The current secret, then the previous one while its grace period lasts."""
-    found = [vault.decrypt(endpoint.secret, context=_context(endpoint.id, "secret"))]
+    found = [vault.decrypt(endpoint.secret, context=secret_context(endpoint.id, "secret"))]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret is not None and expires is not None and expires > now:
         found.append(
-            vault.decrypt(endpoint.previous_secret, context=_context(endpoint.id, "previous"))
+            vault.decrypt(endpoint.previous_secret, context=secret_context(endpoint.id, "previous"))
         )
     return found
 
