@@ -3,7 +3,8 @@
 - ``events``: 90 days (``LEDGERBRIDGE_EVENT_RETENTION_DAYS``);
 - ``sync_runs``, once finished, each connection's latest kept: 90 days
   (``LEDGERBRIDGE_SYNC_RUN_RETENTION_DAYS``);
-- ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``).
+- ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``);
+- finished webhook deliveries and their attempts: as long as events.
 
 The audit log has its own daily prune (``audit/workflows.py``). Each table is a step of its
 own, so a crash resumes with the next table, and each batch commits on its own.
@@ -20,6 +21,7 @@ from ledgerbridge.connections.service import prune_oauth_states
 from ledgerbridge.events.service import prune as prune_events
 from ledgerbridge.services import Services
 from ledgerbridge.sync.service import prune_runs
+from ledgerbridge.webhooks.delivery import prune as prune_deliveries
 
 SCHEDULE = "ledgerbridge-housekeeping"
 _services: Services | None = None
@@ -54,6 +56,10 @@ def prune_states_before(svc: Services, now: datetime) -> int:
     return prune_oauth_states(svc.db, timedelta(days=svc.settings.oauth_state_retention_days), now)
 
 
+def prune_deliveries_before(svc: Services, now: datetime) -> int:
+    return prune_deliveries(svc.db, timedelta(days=svc.settings.event_retention_days), now)
+
+
 @DBOS.step(name="ledgerbridge.housekeeping.events")
 def _events(now: datetime) -> int:
     return prune_events_before(_svc(), now)
@@ -69,8 +75,14 @@ def _oauth_states(now: datetime) -> int:
     return prune_states_before(_svc(), now)
 
 
+@DBOS.step(name="ledgerbridge.housekeeping.webhook_deliveries")
+def _webhook_deliveries(now: datetime) -> int:
+    return prune_deliveries_before(_svc(), now)
+
+
 @DBOS.workflow(name="ledgerbridge.housekeeping")
 def housekeeping(scheduled_at: datetime, _context: Any) -> None:
     _events(scheduled_at)
     _sync_runs(scheduled_at)
     _oauth_states(scheduled_at)
+    _webhook_deliveries(scheduled_at)

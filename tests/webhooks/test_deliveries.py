@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from ledgerbridge import housekeeping
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
 from ledgerbridge.services import Services
@@ -272,3 +273,17 @@ def test_deliveries_go_only_to_enabled_matching_endpoints_of_the_tenant(
     assert deliveries(lb, auth(tenant + "-x", "admin"), elsewhere["id"]) == []
     with svc.db.tenant(tenant) as session:
         assert session.scalars(select(WebhookCursor)).one().after_id > 0
+
+
+def test_finished_deliveries_are_pruned_with_their_attempts(
+    lb: TestClient, svc: Services, auth: Any, tenant: str, receiver: Receiver, attempt: Attempt
+) -> None:
+    admin = auth(tenant, "admin")
+    made = create(lb, admin, f"{receiver.url}/h")
+    done = lb.post(f"/v1/webhook-endpoints/{made['id']}/test", headers=admin).json()
+    attempt(done["id"])
+    waiting = lb.post(f"/v1/webhook-endpoints/{made['id']}/test", headers=admin).json()
+    assert housekeeping.prune_deliveries_before(svc, utcnow()) == 0  # within the retention
+    later = utcnow() + timedelta(days=svc.settings.event_retention_days + 1)
+    assert housekeeping.prune_deliveries_before(svc, later) >= 1
+    assert [d["id"] for d in deliveries(lb, admin, made["id"])] == [waiting["id"]]

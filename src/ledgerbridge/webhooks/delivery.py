@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from ledgerbridge import __version__
 from ledgerbridge.connections.vault import VaultError
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.engine import Database
+from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.webhooks import endpoints, signing, ssrf
@@ -248,3 +250,11 @@ def _record(
     delivery.last_error = why[:500]
     delivery.next_attempt_at = now + timedelta(seconds=wait)
     return wait
+
+
+def prune(db: Database, older_than: timedelta, now: datetime) -> int:
+    """Delete deliveries finished before ``now - older_than``, their attempts first."""
+    before = now - older_than
+    finished = select(WebhookDelivery.id).where(WebhookDelivery.finished_at < before)
+    delete_in_batches(db, WebhookAttempt, WebhookAttempt.delivery_id.in_(finished))
+    return delete_in_batches(db, WebhookDelivery, WebhookDelivery.finished_at < before)
