@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.feed import feed_query, horizon
 from ledgerbridge.events.models import Event
+from ledgerbridge.observability.logging import redact
 from ledgerbridge.services import Services
 from ledgerbridge.sync.models import Record
 from ledgerbridge.webhooks import catalog
@@ -35,6 +37,7 @@ from ledgerbridge.webhooks.models import (
     WebhookEndpoint,
 )
 
+log = structlog.get_logger(__name__)
 BATCH = 200
 MAX_EVENTS_PER_PASS = 2_000  # per tenant, so one busy tenant cannot hold the others up
 DELIVERY_WORKFLOW = "ledgerbridge.webhook_delivery"
@@ -73,7 +76,19 @@ def tenants(svc: Services) -> list[str]:
 
 
 def dispatch_all(svc: Services) -> int:
-    return sum(dispatch_tenant(svc, tenant) for tenant in tenants(svc))
+    """A pass over every tenant with an endpoint; one tenant's trouble holds up no other."""
+    created = 0
+    for tenant in tenants(svc):
+        try:
+            created += dispatch_tenant(svc, tenant)
+        except Exception as exc:
+            log.error(
+                "webhook dispatch failed for a tenant; next pass tries again",
+                tenant_id=tenant,
+                error_type=type(exc).__name__,
+                error=redact(str(exc)),
+            )
+    return created
 
 
 def dispatch_tenant(svc: Services, tenant_id: str) -> int:
@@ -181,10 +196,12 @@ def enqueue(svc: Services, delivery: WebhookDelivery) -> None:
             "workflow_name": DELIVERY_WORKFLOW,
             "queue_name": DELIVERY_QUEUE,
             "workflow_id": workflow_id(delivery.id, delivery.replay, delivery.attempts),
+            "queue_partition_key": str(delivery.endpoint_id),
         },
         delivery.id,
         delivery.replay,
         delivery.attempts,
+        delivery.endpoint_id,
     )
 
 

@@ -19,6 +19,8 @@ from ledgerbridge.services import Services
 from ledgerbridge.webhooks import delivery, dispatch
 
 DISPATCH_SCHEDULE = "ledgerbridge-webhook-dispatch"
+WORKER_CONCURRENCY = 32  # attempts at once per worker: they mostly wait on receivers
+PER_ENDPOINT = 16
 _services: Services | None = None
 
 
@@ -28,7 +30,14 @@ def bind(svc: Services) -> None:
 
 
 def register() -> None:
-    DBOS.register_queue(dispatch.DELIVERY_QUEUE, worker_concurrency=8, polling_interval_sec=0.2)
+    # Partitioned by endpoint: a slow or dead receiver (15 s per attempt) holds at most its
+    # own partition's slots, never the other endpoints' deliveries.
+    DBOS.register_queue(
+        dispatch.DELIVERY_QUEUE,
+        worker_concurrency=WORKER_CONCURRENCY,
+        partition_concurrency=PER_ENDPOINT,
+        polling_interval_sec=0.2,
+    )
     every = _svc().settings.webhook_dispatch_seconds
     schedule = {
         "schedule_name": DISPATCH_SCHEDULE,
@@ -67,7 +76,7 @@ def _record(delivery_id: int, replay: int, number: int, outcome: delivery.Outcom
 
 
 @DBOS.workflow(name=dispatch.DELIVERY_WORKFLOW)
-def deliver(delivery_id: int, replay: int, number: int) -> None:
+def deliver(delivery_id: int, replay: int, number: int, endpoint_id: int) -> None:
     outcome = _send(delivery_id, replay, number)
     wait = _record(delivery_id, replay, number, outcome)
     if wait is None:
@@ -78,8 +87,10 @@ def deliver(delivery_id: int, replay: int, number: int) -> None:
             "queue_name": dispatch.DELIVERY_QUEUE,
             "workflow_id": dispatch.workflow_id(delivery_id, replay, number + 1),
             "delay_seconds": wait,
+            "queue_partition_key": str(endpoint_id),
         },
         delivery_id,
         replay,
         number + 1,
+        endpoint_id,
     )
