@@ -287,3 +287,18 @@ def test_finished_deliveries_are_pruned_with_their_attempts(
     later = utcnow() + timedelta(days=svc.settings.event_retention_days + 1)
     assert housekeeping.prune_deliveries_before(svc, later) >= 1
     assert [d["id"] for d in deliveries(lb, admin, made["id"])] == [waiting["id"]]
+
+
+def test_events_while_every_endpoint_was_disabled_are_not_sent_later(
+    lb: TestClient, svc: Services, auth: Any, tenant: str, receiver: Receiver
+) -> None:
+    admin = auth(tenant, "admin")
+    made = create(lb, admin, f"{receiver.url}/h")
+    url = f"/v1/webhook-endpoints/{made['id']}"
+    assert lb.patch(url, json={"enabled": False}, headers=admin).status_code == 200
+    emit(svc, tenant, "connection.created", connection_id="1")
+    dispatch_once(svc)  # no enabled endpoint: the tenant's feed is not read
+    assert lb.patch(url, json={"enabled": True}, headers=admin).json()["status"] == "enabled"
+    after = emit(svc, tenant, "connection.created", connection_id="2")
+    dispatch_once(svc)
+    assert [d["event_id"] for d in deliveries(lb, admin, made["id"])] == [after]

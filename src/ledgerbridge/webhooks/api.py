@@ -127,7 +127,7 @@ def update_webhook_endpoint(
         if "description" in body.model_fields_set:
             endpoint.description = body.description
         if body.enabled is True:
-            endpoints.enable(endpoint)
+            endpoints.enable(session, endpoint)
         elif body.enabled is False:
             endpoints.disable(session, endpoint, f"disabled by {principal.subject}")
         endpoint.updated_at = utcnow()

@@ -68,12 +68,11 @@ def create(
     created_by: str,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (the only time it is shown, but for rotations)."""
-    active = _active(session)
-    if active >= MAX_ENDPOINTS:
+    if _count(session) >= MAX_ENDPOINTS:
         raise ApiError(
             429, "too_many_endpoints", f"a tenant may keep {MAX_ENDPOINTS} webhook endpoints"
         )
-    if active == 0:
+    if _count(session, enabled=True) == 0:
         start_cursor(session)  # events from now on, not the backlog of the feed
     endpoint = WebhookEndpoint(
         url=url,
@@ -89,15 +88,12 @@ def create(
     return endpoint, secret
 
 
-def _active(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(WebhookEndpoint)
-            .where(WebhookEndpoint.deleted_at.is_(None))
-        )
-        or 0
-    )
+def _count(session: Session, *, enabled: bool = False) -> int:
+    query = select(func.count()).select_from(WebhookEndpoint)
+    query = query.where(WebhookEndpoint.deleted_at.is_(None))
+    if enabled:
+        query = query.where(WebhookEndpoint.status == EndpointStatus.enabled.value)
+    return int(session.scalar(query) or 0)
 
 
 def start_cursor(session: Session) -> None:
@@ -136,7 +132,13 @@ def signing_secrets(vault: Vault, endpoint: WebhookEndpoint, now: datetime) -> l
     return found
 
 
-def enable(endpoint: WebhookEndpoint) -> None:
+def enable(session: Session, endpoint: WebhookEndpoint) -> None:
+    """Deliver again, from now on. While no endpoint of the tenant was enabled its feed
+    was not read: start from its end, as for a first endpoint."""
+    if endpoint.status == EndpointStatus.enabled:
+        return
+    if _count(session, enabled=True) == 0:
+        start_cursor(session)
     endpoint.status = EndpointStatus.enabled.value
     endpoint.disabled_reason = None
     endpoint.failing_since = None
