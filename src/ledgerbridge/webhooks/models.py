@@ -47,7 +47,11 @@ class WebhookDelivery(TenantOwned, Timestamps, Base):
     __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    # Cascades: erasing a tenant deletes its endpoints even while a dispatcher pass adds
+    # deliveries to them.
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
     event_id: Mapped[int | None] = mapped_column(BigInteger)  # None: a webhook.test
     message_id: Mapped[str] = mapped_column(String(40), unique=True)  # the webhook-id header
     event_type: Mapped[str] = mapped_column(String(64))
@@ -69,7 +73,9 @@ class WebhookAttempt(TenantOwned, Base):
     __table_args__ = (UniqueConstraint("delivery_id", "replay", "number"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
     replay: Mapped[int] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(Integer)  # 0 for the first attempt of a replay
     started_at: Mapped[datetime]

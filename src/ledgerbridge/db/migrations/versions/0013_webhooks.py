@@ -92,6 +92,7 @@ def upgrade() -> None:
             ["endpoint_id"],
             ["webhook_endpoints.id"],
             name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
@@ -127,6 +128,7 @@ def upgrade() -> None:
             ["delivery_id"],
             ["webhook_deliveries.id"],
             name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
         sa.UniqueConstraint(
