@@ -34,6 +34,7 @@ from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
 from ledgerbridge.sync import drift
+from ledgerbridge.webhooks import api as webhooks
 
 UPLOAD_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the form's small fields
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         audit.router,
         erasure.router,
         provider_webhooks.router,
+        webhooks.router,
     )
     for router in routers:
         app.include_router(router)

@@ -323,15 +323,17 @@ def keys_rotate() -> None:
 
     from ledgerbridge.connections import rotation
     from ledgerbridge.connections.vault import Vault, VaultError
+    from ledgerbridge.webhooks import keys as webhook_keys
 
     settings = _settings()
     vault = Vault.from_keys([k.get_secret_value() for k in settings.token_encryption_keys])
     db = Database.connect(settings)
-    total = rotation.pending(db, vault)
+    total = rotation.pending(db, vault) + webhook_keys.pending(db, vault)
     try:
         with Progress(console=err) as progress:
             task = progress.add_task(f"re-encrypting under key {vault.active_id}", total=total)
             done = rotation.rotate(db, vault, lambda n: progress.advance(task, n))
+            done += webhook_keys.rotate(db, vault, lambda n: progress.advance(task, n))
     except VaultError as exc:
         err.print(
             f"[red]{exc}: keep every key still in use in LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS "
@@ -339,7 +341,7 @@ def keys_rotate() -> None:
         )
         raise typer.Exit(1) from None
     out.print(f"{done} rows re-encrypted; every secret is now under key {vault.active_id}")
-    left = rotation.pending(db, vault)
+    left = rotation.pending(db, vault) + webhook_keys.pending(db, vault)
     if left:
         err.print(f"[yellow]{left} rows changed meanwhile: run it again[/yellow]")
         raise typer.Exit(1)

@@ -6,6 +6,7 @@
 - ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``);
 - ``provider_notifications`` once claimed: 7 days
   (``LEDGERBRIDGE_PROVIDER_WEBHOOK_RETENTION_DAYS``).
+- finished webhook deliveries and their attempts: as long as events.
 
 The audit log has its own daily prune (``audit/workflows.py``). Each table is a step of its
 own, so a crash resumes with the next table, and each batch commits on its own.
@@ -23,6 +24,7 @@ from ledgerbridge.events.service import prune as prune_events
 from ledgerbridge.inbound.service import prune as prune_notifications
 from ledgerbridge.services import Services
 from ledgerbridge.sync.service import prune_runs
+from ledgerbridge.webhooks.delivery import prune as prune_deliveries
 
 SCHEDULE = "ledgerbridge-housekeeping"
 _services: Services | None = None
@@ -57,6 +59,10 @@ def prune_states_before(svc: Services, now: datetime) -> int:
     return prune_oauth_states(svc.db, timedelta(days=svc.settings.oauth_state_retention_days), now)
 
 
+def prune_deliveries_before(svc: Services, now: datetime) -> int:
+    return prune_deliveries(svc.db, timedelta(days=svc.settings.event_retention_days), now)
+
+
 @DBOS.step(name="ledgerbridge.housekeeping.events")
 def _events(now: datetime) -> int:
     return prune_events_before(_svc(), now)
@@ -75,6 +81,9 @@ def _oauth_states(now: datetime) -> int:
 @DBOS.step(name="ledgerbridge.housekeeping.provider_notifications")
 def _provider_notifications(now: datetime) -> int:
     return prune_notifications(_svc(), now)
+@DBOS.step(name="ledgerbridge.housekeeping.webhook_deliveries")
+def _webhook_deliveries(now: datetime) -> int:
+    return prune_deliveries_before(_svc(), now)
 
 
 @DBOS.workflow(name="ledgerbridge.housekeeping")
@@ -83,3 +92,4 @@ def housekeeping(scheduled_at: datetime, _context: Any) -> None:
     _sync_runs(scheduled_at)
     _oauth_states(scheduled_at)
     _provider_notifications(scheduled_at)
+    _webhook_deliveries(scheduled_at)

@@ -18,6 +18,7 @@ from ledgerbridge.connections.models import OAuthGrant
 from ledgerbridge.connections.vault import Vault, VaultError, token_context
 from ledgerbridge.db.engine import Database
 from ledgerbridge.services import Services
+from ledgerbridge.webhooks.models import WebhookEndpoint
 
 SAMPLE = 5  # the latest grants whose tokens are decrypted
 log = structlog.get_logger(__name__)
@@ -87,6 +88,13 @@ def vault_problems(db: Database, vault: Vault, *, every_key: bool = True) -> lis
                         select(func.substr(column, 4, 12)).where(column.is_not(None)).distinct()
                     )
                 )
+            if inspect(db.engine).has_table(WebhookEndpoint.__tablename__):
+                for secret in (WebhookEndpoint.secret, WebhookEndpoint.previous_secret):
+                    in_use.update(
+                        session.scalars(
+                            select(func.substr(secret, 4, 12)).where(secret.is_not(None)).distinct()
+                        )
+                    )
     missing = {kid for kid in in_use if kid not in vault.keys}
     undecryptable: list[int] = []
     for grant_id, *stored in latest:
@@ -102,8 +110,8 @@ def vault_problems(db: Database, vault: Vault, *, every_key: bool = True) -> lis
                 else:
                     missing.add(kid)
     found = [
-        f"LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS lacks key {kid}, which stored provider tokens "
-        "were encrypted with: add that key after the active one"
+        f"LEDGERBRIDGE_TOKEN_ENCRYPTION_KEYS lacks key {kid}, which stored secrets (provider "
+        "tokens, webhook signing secrets) were encrypted with: add that key after the active one"
         for kid in sorted(missing)
     ]
     if undecryptable:

@@ -55,6 +55,7 @@ def launch(svc: Services) -> DBOS:
     from ledgerbridge.push import workflows as push_workflows
     from ledgerbridge.reconcile import workflows as reconcile_workflows
     from ledgerbridge.sync import workflows as sync_workflows
+    from ledgerbridge.webhooks import workflows as webhook_workflows
 
     capabilities = (
         sync_workflows,
@@ -64,6 +65,7 @@ def launch(svc: Services) -> DBOS:
         connection_workflows,
         erasure_workflows,
         inbound_workflows,
+        webhook_workflows,
         housekeeping,
     )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)

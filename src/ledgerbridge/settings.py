@@ -30,6 +30,20 @@ PROVIDERS = ("xero", "quickbooks", "lightspeed")
 PROVIDER_URLS = ("authorize", "token", "revoke", "api")
 MIN_DISTINCT_CHARACTERS = 10  # a secret with fewer is a pattern, not random
 MIN_DISTINCT_KEY_BYTES = 16  # 32 random bytes have ~30 distinct values
+# The Standard Webhooks retry schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 14 h, 20 h, 24 h (each the wait before that attempt).
+DEFAULT_WEBHOOK_SCHEDULE = (
+    0.0,
+    5.0,
+    300.0,
+    1800.0,
+    7200.0,
+    18000.0,
+    36000.0,
+    50400.0,
+    72000.0,
+    86400.0,
+)
 log = structlog.get_logger(__name__)
 
 
@@ -147,6 +161,16 @@ class Settings(BaseSettings):
     provider_webhook_max_wait_seconds: float = Field(30.0, ge=0, le=3600)
     provider_webhook_retention_days: int = Field(7, ge=1, le=3650)
 
+    # Outgoing webhooks (webhooks/): private and loopback receivers are refused unless
+    # allowed here (link-local never); the retry delays, in seconds, one per attempt.
+    webhook_allow_private_networks: bool = False
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_SCHEDULE), min_length=1, max_length=50
+    )
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
+    webhook_disable_after_days: float = Field(5.0, gt=0, le=365)
+    webhook_dispatch_seconds: int = Field(2, ge=1, le=30)
+
     redis_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: on outside production
@@ -160,6 +184,18 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _retry_schedule(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _retry_delays(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 or delay > 7 * 86_400 for delay in value):
+            raise ValueError("each webhook retry delay is 0 to 604800 seconds")
+        return value
 
     @field_validator("secret_key_previous", mode="before")
     @classmethod

@@ -9,8 +9,11 @@ the caller's role forbids (nor any of the owner's data shown to the other tenant
 from __future__ import annotations
 
 import io
+import ipaddress
+import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,10 +166,33 @@ def fuzz(
     )
     report.operations += len(operations)
 
-    for operation in operations:
-        needed = roles.get(operation.definition.raw.get("operationId", ""))
-        _fuzz_one(operation, needed, identities, ids, examples, report, on_failure)
+    with loopback_names_only():
+        for operation in operations:
+            needed = roles.get(operation.definition.raw.get("operationId", ""))
+            _fuzz_one(operation, needed, identities, ids, examples, report, on_failure)
     return report
+
+
+@contextmanager
+def loopback_names_only() -> Iterator[None]:
+    """Generated webhook URLs name made-up hosts, which the API resolves: only address
+    literals and localhost resolve meanwhile, so no DNS query leaves the machine."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(name.split("%")[0])
+        except ValueError:
+            if name != "localhost":
+                raise socket.gaierror(socket.EAI_NONAME, "not resolved while fuzzing") from None
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
 
 
 def _fuzz_one(

@@ -25,6 +25,7 @@ from ledgerbridge.security.models import ApiKey
 from ledgerbridge.security.tokens import TokenVerifier
 from ledgerbridge.settings import Settings
 from ledgerbridge.sync.models import RawObject, Record, SyncRun
+from ledgerbridge.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # How to make a resource of tenant A for each path parameter the API has. A new route with
 # a new path parameter must add its maker here, or the test below fails and says so.
@@ -167,6 +168,30 @@ def _reconciliation(settings: Settings, tenant: str) -> dict[str, str]:
     return made
 
 
+def _webhook(settings: Settings, tenant: str) -> dict[str, str]:
+    """An endpoint and one finished delivery to it (made directly: registering one through
+    the API resolves its URL)."""
+    db = Database.connect(settings)
+    with db.tenant(tenant) as session:
+        endpoint = WebhookEndpoint(
+            url="https://hooks.example.com/x", secret="v1.x.y", created_by="t"
+        )
+        session.add(endpoint)
+        session.flush()
+        delivery = WebhookDelivery(
+            endpoint_id=endpoint.id,
+            message_id=f"msg_{secrets.token_hex(16)}",
+            event_type="webhook.test",
+            payload="{}",
+            status="failed",
+        )
+        session.add(delivery)
+        session.flush()
+        made = {"endpoint_id": str(endpoint.id), "delivery_id": str(delivery.id)}
+    db.dispose()
+    return made
+
+
 def _tenant_of(headers: dict[str, str], settings: Settings) -> str:
     return TokenVerifier(settings).verify(headers["Authorization"].split()[1]).tenant_id
 
@@ -211,6 +236,12 @@ MAKERS: dict[str, Maker] = {
     "erasure_id": lambda _client, headers, settings: _erasure(
         settings, _tenant_of(headers, settings)
     ),
+    **{
+        name: lambda _client, headers, settings, name=name: _webhook(
+            settings, _tenant_of(headers, settings)
+        )[name]
+        for name in ("endpoint_id", "delivery_id")
+    },
     "model": lambda _client, _headers, _settings: "invoice",
     "external_org_id": _mapping("organisation"),
     "external_location_id": _mapping("location"),

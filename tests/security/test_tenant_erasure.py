@@ -82,12 +82,22 @@ def test_erasure_removes_one_tenant_and_leaves_the_other_as_it_was(
     sandbox = httpx.Client(base_url=sandbox_url, timeout=30)
     realms = [a["account_id"] for a in accounts(sandbox, "quickbooks")][:2]
     gone, kept = "org-erased", "org-kept"
-    with service(database, sandbox_url, tmp_path) as lb:
+    # Webhooks to a loopback port where nothing listens: deliveries and failed attempts.
+    private = {"LEDGERBRIDGE_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"}
+    with service(database, sandbox_url, tmp_path, **private) as lb:
+        hook = httpx.post(
+            f"{lb.url}/v1/webhook-endpoints",
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["connection.created"]},
+            headers=auth(gone, "admin"),
+        )
+        assert hook.status_code == 201, hook.text
         connection_id = _populate(lb, auth(gone), realms[0])
         _populate(lb, auth(kept), realms[1])
         svc = Services.build(make_settings(database, tmp_path / "data", sandbox_url=sandbox_url))
+        _until(lambda: _rows(svc, gone)["webhook_attempts"] > 0)
         before, others_before = _rows(svc, gone), _rows(svc, kept)
-        assert all(before[t] > 0 for t in ("records", "raw_objects", "statement_lines", "events"))
+        held = ("records", "raw_objects", "statement_lines", "events", "webhook_deliveries")
+        assert all(before[t] > 0 for t in held), before
 
         refused = httpx.delete(f"{lb.url}/v1/tenant-data", headers=auth(gone, "admin"))
         assert refused.status_code == 403

@@ -10,5 +10,6 @@ from ledgerbridge.push import models as _push  # noqa: F401
 from ledgerbridge.reconcile import models as _reconcile  # noqa: F401
 from ledgerbridge.security import models as _security  # noqa: F401
 from ledgerbridge.sync import models as _sync  # noqa: F401
+from ledgerbridge.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

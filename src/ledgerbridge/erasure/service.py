@@ -50,6 +50,10 @@ TABLES = (
     "sync_states",
     "sync_runs",
     "oauth_states",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_cursors",
     "events",
 )
 ACTIVE = (ErasureStatus.queued.value, ErasureStatus.running.value)
