@@ -246,8 +246,9 @@ def list_records(
     cursor: Cursor = None,
 ) -> Page[RecordOut]:
     with_raw = _wants_remote_data(principal, include_remote_data, default=False)
+    query = records_query(model, filters)
     connection = _connection(session, connection_id)
-    query = records_query(model, filters).where(Record.connection_id == connection.id)
+    query = query.where(Record.connection_id == connection.id)
     return _page(session, query, with_raw, limit, cursor)
 
 
