@@ -57,9 +57,11 @@ def _fill(svc: Services, tenant: str, connection_id: int) -> None:
                 "INSERT INTO records (tenant_id, connection_id, model, object_type, remote_id,"
                 " remote_was_deleted, data, status, contact_remote_id, business_date, currency,"
                 " created_at, updated_at)"
-                " SELECT :tenant, :connection, (CAST(:models AS text[]))[1 + i % 4], 'T' || (i % 4),"
-                " 'r-' || i, false, '{}', (CAST(:statuses AS text[]))[1 + (i / 4) % 6], 'c-' || (i % 900),"
-                " DATE '2025-01-01' + (i % 730), (CAST(:currencies AS text[]))[1 + (i / 24) % 8], now(), now()"
+                " SELECT :tenant, :connection, (CAST(:models AS text[]))[1 + i % 4],"
+                " 'T' || (i % 4), 'r-' || i, false, '{}',"
+                " (CAST(:statuses AS text[]))[1 + (i / 4) % 6], 'c-' || (i % 900),"
+                " DATE '2025-01-01' + (i % 730), (CAST(:currencies AS text[]))[1 + (i / 24) % 8],"
+                " now(), now()"
                 " FROM generate_series(1, :rows) AS i"
             ),
             {
