@@ -136,6 +136,15 @@ def test_migration_0012_fills_the_columns_of_existing_rows_and_goes_down_again(
             )
             session.add(connection)
             session.flush()
+            written_before = Record(  # as records were written before money had its decimals
+                connection_id=connection.id,
+                model="payment",
+                object_type="Payments",
+                remote_id="old",
+                data='{"remote_id":"old","amount":"1326.1","currency":"NZD",'
+                '"allocations":[{"invoice_remote_id":"i","amount":"0"}]}',
+            )
+            session.add(written_before)
             for n, (model, unified) in enumerate(samples()):
                 session.add(
                     Record(
@@ -154,6 +163,10 @@ def test_migration_0012_fills_the_columns_of_existing_rows_and_goes_down_again(
         upgrade(fresh_url)
         with db.system() as session:
             rows = session.scalars(select(Record).where(Record.tenant_id == tenant)).all()
+            [old] = [row for row in rows if row.remote_id == "old"]
+            assert '"amount":"1326.10"' in old.data and '"amount":"0.00"' in old.data, old.data
+            assert old.currency == "NZD"
+            rows = [row for row in rows if row.remote_id != "old"]
             assert len(rows) == len(samples())
             for row, (model, unified) in zip(
                 sorted(rows, key=lambda r: r.id), samples(), strict=True

@@ -1,7 +1,9 @@
 """records: filter columns (status, contact, business date, currency) and their indexes
 
 The columns are what ``ledgerbridge.unified.record_columns`` derives from a record's data;
-existing rows are filled here from the same fields of their JSON, in the database.
+existing rows are filled here from the same fields of their JSON, in the database. Their
+money is rewritten in the currency's decimals ("1326.1" becomes "1326.10"), as records are
+now written.
 
 Revision ID: 0012
 Revises: 0010
@@ -47,6 +49,7 @@ def upgrade() -> None:
     for name, kind in COLUMNS:
         op.add_column("records", sa.Column(name, kind, nullable=True))
     _backfill()
+    _money_in_minor_units()
     for index, column in INDEXES.items():
         columns = ["tenant_id", "model", column] + ([] if column == "id" else ["id"])
         op.create_index(index, "records", columns)
@@ -86,3 +89,43 @@ def _backfill() -> None:
         f"currency = {clipped('currency', 8)}, "
         f"business_date = {business_date}"
     )
+
+
+BATCH = 1000
+
+
+def _money_in_minor_units() -> None:
+    """Each provider record's data made again through its unified model, in batches; one
+    the model no longer reads is left as it is."""
+    from ledgerbridge.unified import MODELS, Model  # the models as this release has them
+
+    bind = op.get_bind()
+    records = sa.table(
+        "records", sa.column("id"), sa.column("model"), sa.column("remote_id"), sa.column("data")
+    )
+    after = 0
+    while True:
+        rows = bind.execute(
+            sa.select(records.c.id, records.c.model, records.c.data)
+            .where(records.c.id > after, records.c.remote_id.is_not(None))
+            .order_by(records.c.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        changed = []
+        for row_id, model, data in rows:
+            try:
+                again = MODELS[Model(model)].model_validate_json(data).model_dump_json()
+            except ValueError:
+                continue
+            if again != data:
+                changed.append({"row_id": row_id, "again": again})
+        if changed:
+            bind.execute(
+                sa.update(records)
+                .where(records.c.id == sa.bindparam("row_id"))
+                .values(data=sa.bindparam("again")),
+                changed,
+            )
+        after = rows[-1].id
