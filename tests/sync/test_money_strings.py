@@ -19,6 +19,7 @@ from tests.connections.conftest import accounts, connect
 from tests.push.conftest import NoEnqueue
 from tests.push.writes import writes_for
 from tests.sync.conftest import RunSync
+from tests.sync.test_record_filters import every
 
 pytestmark = pytest.mark.sandbox(seed=5, size=24, settings={"rate_limits": False})
 
@@ -70,19 +71,6 @@ def right(key: str, text: object, currency: str | None) -> bool:
     else:
         fraction = rf"\.\d{{{n}}}" if n else ""
     return isinstance(text, str) and re.fullmatch(rf"-?\d+{fraction}", text) is not None
-
-
-def every(lb: TestClient, headers: dict[str, str], path: str, **params: Any) -> list[Any]:
-    rows: list[Any] = []
-    cursor = None
-    while True:
-        page = {**params, "limit": 100, **({"cursor": cursor} if cursor else {})}
-        answer = lb.get(path, params=page, headers=headers)
-        assert answer.status_code == 200, answer.text
-        rows.extend(answer.json()["data"])
-        cursor = answer.json()["next_cursor"]
-        if cursor is None:
-            return rows
 
 
 def test_every_money_string_has_its_currencys_decimals(
@@ -137,7 +125,7 @@ def test_every_money_string_has_its_currencys_decimals(
 
     found: list[tuple[str, str, str | None]] = []
     for model in Model:
-        for row in every(lb, headers, f"/v1/records/{model.value}", include_deleted="true"):
+        for row in every(lb, headers, f"/v1/records/{model.value}", 100, include_deleted="true"):
             walk(row["data"], None, found)
     events: list[Any] = []
     after = "0"

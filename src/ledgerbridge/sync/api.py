@@ -139,16 +139,29 @@ def _record_out(record: Record, raw: RawObject | None) -> RecordOut:
     )
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # PostgreSQL refuses NUL; no control characters at all
+
+
 @dataclass(frozen=True)
 class RecordFilters:
     """What a records list may be narrowed to, beside the model (each has an index)."""
 
     status: Annotated[
         str | None,
-        Query(max_length=32, description="The unified status, e.g. `open` (see the model)."),
+        Query(
+            max_length=32,
+            pattern=r"^[a-z_]+$",
+            description="The unified status, e.g. `open` (see the model).",
+        ),
     ] = None
     contact_remote_id: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="The contact's remote id.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=PRINTABLE,
+            description="The contact's remote id.",
+        ),
     ] = None
     date_from: Annotated[
         date | None,
@@ -162,7 +175,8 @@ class RecordFilters:
         str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. `NZD`.")
     ] = None
     remote_id: Annotated[
-        str | None, Query(min_length=1, max_length=128, description="The provider's id.")
+        str | None,
+        Query(min_length=1, max_length=128, pattern=PRINTABLE, description="The provider's id."),
     ] = None
     updated_since: Annotated[datetime | None, Query()] = None
     include_deleted: bool = False
