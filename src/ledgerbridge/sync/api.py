@@ -185,6 +185,16 @@ class RecordFilters:
 Filters = Annotated[RecordFilters, Depends()]
 
 
+@dataclass(frozen=True)
+class RecordPaging:
+    include_remote_data: RemoteDataParam = None
+    limit: Limit = 50
+    cursor: Cursor = None
+
+
+Paging = Annotated[RecordPaging, Depends()]
+
+
 def _invalid(message: str, details: Any = None) -> ApiError:
     return ApiError(422, "validation_error", message, details)
 
@@ -234,13 +244,10 @@ def records_query(model: Model, filters: RecordFilters) -> Select[Record]:
 
 
 def _page(
-    session: TenantSession,
-    query: Select[Record],
-    with_raw: bool,
-    limit: int,
-    cursor: str | None,
+    session: TenantSession, principal: Principal, query: Select[Record], paging: RecordPaging
 ) -> Page[RecordOut]:
-    rows, next_cursor = id_page(session, query, limit, cursor)
+    with_raw = _wants_remote_data(principal, paging.include_remote_data, default=False)
+    rows, next_cursor = id_page(session, query, paging.limit, paging.cursor)
     raws = _raws(session, rows) if with_raw else {}
     return Page(
         data=[_record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None) for r in rows],
@@ -255,15 +262,11 @@ def list_records(
     principal: RecordsViewer,
     session: TenantSession,
     filters: Filters,
-    include_remote_data: RemoteDataParam = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    paging: Paging,
 ) -> Page[RecordOut]:
-    with_raw = _wants_remote_data(principal, include_remote_data, default=False)
     query = records_query(model, filters)
     connection = _connection(session, connection_id)
-    query = query.where(Record.connection_id == connection.id)
-    return _page(session, query, with_raw, limit, cursor)
+    return _page(session, principal, query.where(Record.connection_id == connection.id), paging)
 
 
 @router.get("/v1/records/{model}", response_model=Page[RecordOut])
@@ -272,23 +275,20 @@ def list_tenant_records(
     principal: RecordsViewer,
     session: TenantSession,
     filters: Filters,
+    paging: Paging,
     connection_id: Annotated[
         int | None, Query(ge=1, le=2**63 - 1, description="Only this connection's records.")
     ] = None,
     provider: Annotated[Provider | None, Query(description="Only this provider's.")] = None,
-    include_remote_data: RemoteDataParam = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[RecordOut]:
     """Records of every connection of the tenant, in one list (same filters and paging)."""
-    with_raw = _wants_remote_data(principal, include_remote_data, default=False)
     query = records_query(model, filters)
     if connection_id is not None:
         query = query.where(Record.connection_id == _connection(session, connection_id).id)
     if provider is not None:
         of_provider = select(Connection.id).where(Connection.provider == provider.value)
         query = query.where(Record.connection_id.in_(of_provider))
-    return _page(session, query, with_raw, limit, cursor)
+    return _page(session, principal, query, paging)
 
 
 def _wants_remote_data(principal: Principal, asked: bool | None, default: bool) -> bool:

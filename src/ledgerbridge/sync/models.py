@@ -11,17 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
@@ -94,7 +84,7 @@ class Record(TenantOwned, Base):
     # Filter columns, from ``data`` by ``ledgerbridge.unified.record_columns``.
     status: Mapped[str | None] = mapped_column(String(32))
     contact_remote_id: Mapped[str | None] = mapped_column(String(200))
-    business_date: Mapped[date | None] = mapped_column(Date)
+    business_date: Mapped[date | None]
     currency: Mapped[str | None] = mapped_column(String(8))
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
