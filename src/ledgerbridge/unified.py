@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self, get_args
+from functools import cache
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 import iso4217
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -50,6 +51,7 @@ Money = Annotated[Decimal, _MoneyMark()]
 MaybeMoney = Annotated[Decimal | None, _MoneyMark()]
 
 
+@cache
 def currency_exponent(currency: str | None) -> int:
     """The currency's decimals per ISO 4217 (USD 2, JPY 0, KWD 3); 2 where it has none."""
     entry = iso4217.raw_table.get(currency or "")
@@ -57,38 +59,65 @@ def currency_exponent(currency: str | None) -> int:
     return int(units) if units.isdigit() else DEFAULT_EXPONENT
 
 
+@cache
+def _step(currency: str | None) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
 def in_minor_units(amount: Decimal, currency: str | None) -> Decimal:
     """``amount`` with exactly the currency's decimals: 1326.1 → 1326.10, 0 → 0.00,
     JPY 1326.0 → 1326. Never rounds: digits the currency has no place for (a unit price
     to four decimals) are kept as the provider sent them."""
-    if not amount.is_finite():
-        return amount
+    step = _step(currency)
+    negative_zero = amount.is_zero() and amount.is_signed()
+    if not amount.is_finite() or (amount.same_quantum(step) and not negative_zero):
+        return amount  # already so (the usual case: a record read back, a line re-checked)
     try:
-        fixed = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), context=_EXACT)
+        fixed = amount.quantize(step, context=_EXACT)
     except (Inexact, InvalidOperation):
         return amount
     return fixed.copy_abs() if fixed.is_zero() else fixed  # never "-0.00"
 
 
+@cache
+def _money_fields(cls: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A model's money fields, and its fields holding lists of models (lines)."""
+    money, nested = [], []
+    for name, field in cls.model_fields.items():
+        if any(isinstance(mark, _MoneyMark) for mark in field.metadata):
+            money.append(name)
+        elif get_origin(field.annotation) is list and any(
+            isinstance(kind, type) and issubclass(kind, BaseModel)
+            for kind in get_args(field.annotation)
+        ):
+            nested.append(name)
+    return tuple(money), tuple(nested)
+
+
 def _money_fixed(model: BaseModel, currency: str | None) -> dict[str, Any]:
     """The fields of ``model`` (and of its lines) that change when put in minor units."""
     changed: dict[str, Any] = {}
-    for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
-        if isinstance(value, Decimal) and any(isinstance(m, _MoneyMark) for m in field.metadata):
+    money, nested = _money_fields(type(model))
+    values = model.__dict__
+    for name in money:
+        value = values[name]
+        if value is not None:
             fixed = in_minor_units(value, currency)
-            if fixed.as_tuple() != value.as_tuple():
+            if fixed is not value:
                 changed[name] = fixed
-        elif isinstance(value, list) and any(isinstance(part, BaseModel) for part in value):
-            parts = [
-                part.model_copy(update=_money_fixed(part, currency))
-                if isinstance(part, BaseModel)
-                else part
-                for part in value
-            ]
-            if any(new is not old for new, old in zip(parts, value, strict=True)):
-                changed[name] = parts
+    for name in nested:
+        parts = [_with_money_fixed(part, currency) for part in values[name]]
+        if any(new is not old for new, old in zip(parts, values[name], strict=True)):
+            changed[name] = parts
     return changed
+
+
+def _with_money_fixed(part: object, currency: str | None) -> object:
+    """A line in minor units: itself when nothing changes, else a changed copy."""
+    if not isinstance(part, BaseModel):
+        return part
+    changed = _money_fixed(part, currency)
+    return part.model_copy(update=changed) if changed else part
 
 
 class _InMinorUnits(BaseModel):
