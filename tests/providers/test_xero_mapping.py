@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from ledgerbridge.providers.numbers import to_decimal as money
 from ledgerbridge.providers.pulling import RemoteObject
 from ledgerbridge.providers.xero.dates import parse_date, parse_datetime, parse_utc
-from ledgerbridge.providers.xero.mapping import money, to_unified
+from ledgerbridge.providers.xero.mapping import to_unified
 from ledgerbridge.providers.xero.pull import OBJECT_TYPES
 from ledgerbridge.unified import (
     MODELS,

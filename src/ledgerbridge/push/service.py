@@ -38,7 +38,7 @@ from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES
 from ledgerbridge.sync.engine import Plan, apply_objects, dumps, loads, lock_mirror
 from ledgerbridge.sync.models import Record
-from ledgerbridge.unified import Model
+from ledgerbridge.unified import Model, record_columns
 
 PUSH_WORKFLOW = "ledgerbridge.push_operation"
 PUSH_QUEUE = "ledgerbridge-push"
@@ -154,6 +154,7 @@ def _record_for(
             remote_id=None,
             data=body.model_dump_json(),
             push_status="pending",
+            **record_columns(model, dict(body)),
         )
         session.add(record)
         session.flush()

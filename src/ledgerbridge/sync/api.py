@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.errors import ApiError, conflict, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.providers import Provider
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
@@ -27,7 +29,7 @@ from ledgerbridge.sync.schemas import (
     SyncStateOut,
     SyncStatusOut,
 )
-from ledgerbridge.unified import Model
+from ledgerbridge.unified import Model, model_filters, statuses
 
 router = APIRouter(tags=["sync"])
 Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
@@ -137,33 +139,156 @@ def _record_out(record: Record, raw: RawObject | None) -> RecordOut:
     )
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # PostgreSQL refuses NUL; no control characters at all
+
+
+@dataclass(frozen=True)
+class RecordFilters:
+    """What a records list may be narrowed to, beside the model (each has an index)."""
+
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            pattern=r"^[a-z_]+$",
+            description="The unified status, e.g. `open` (see the model).",
+        ),
+    ] = None
+    contact_remote_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=PRINTABLE,
+            description="The contact's remote id.",
+        ),
+    ] = None
+    date_from: Annotated[
+        date | None,
+        Query(
+            description="Business date on or after (invoice, credit note and purchase order: "
+            "issue date; payment, bank transaction: date; sale: its UTC date)."
+        ),
+    ] = None
+    date_to: Annotated[date | None, Query(description="Business date on or before.")] = None
+    currency: Annotated[
+        str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. `NZD`.")
+    ] = None
+    remote_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=128, pattern=PRINTABLE, description="The provider's id."),
+    ] = None
+    updated_since: Annotated[datetime | None, Query()] = None
+    include_deleted: bool = False
+
+
+Filters = Annotated[RecordFilters, Depends()]
+
+
+@dataclass(frozen=True)
+class RecordPaging:
+    include_remote_data: RemoteDataParam = None
+    limit: Limit = 50
+    cursor: Cursor = None
+
+
+Paging = Annotated[RecordPaging, Depends()]
+
+
+def _invalid(message: str, details: Any = None) -> ApiError:
+    return ApiError(422, "validation_error", message, details)
+
+
+def records_query(model: Model, filters: RecordFilters) -> Select[Record]:
+    """The records of ``model`` that ``filters`` lets through; a filter the model has no
+    field for, or a value it can never hold, is a 422."""
+    query = select(Record).where(Record.model == model.value)
+    has = model_filters(model)
+    wanted: dict[str, Any] = {
+        "status": filters.status,
+        "contact_remote_id": filters.contact_remote_id,
+        "currency": filters.currency,
+    }
+    if filters.date_from is not None or filters.date_to is not None:
+        wanted["business_date"] = True
+    for name, value in wanted.items():
+        if value is not None and name not in has:
+            shown = "date_from / date_to" if name == "business_date" else name
+            raise _invalid(f"{model.value} records have no {shown} to filter on")
+    if filters.status is not None:
+        allowed = statuses(model)
+        if filters.status not in allowed:
+            raise _invalid(
+                f"{model.value} status is one of {', '.join(allowed)}", {"status": allowed}
+            )
+        query = query.where(Record.status == filters.status)
+    if filters.contact_remote_id is not None:
+        query = query.where(Record.contact_remote_id == filters.contact_remote_id)
+    if filters.currency is not None:
+        query = query.where(Record.currency == filters.currency)
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise _invalid("date_from is after date_to")
+    if filters.date_from is not None:
+        query = query.where(Record.business_date >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(Record.business_date <= filters.date_to)
+    if filters.remote_id is not None:
+        query = query.where(Record.remote_id == filters.remote_id)
+    if filters.updated_since is not None:
+        if filters.updated_since.tzinfo is None:
+            raise _invalid("updated_since needs a timezone (e.g. Z)")
+        query = query.where(Record.updated_at >= filters.updated_since)
+    if not filters.include_deleted:
+        query = query.where(Record.remote_was_deleted.is_(False))
+    return query
+
+
+def _page(
+    session: TenantSession, principal: Principal, query: Select[Record], paging: RecordPaging
+) -> Page[RecordOut]:
+    with_raw = _wants_remote_data(principal, paging.include_remote_data, default=False)
+    rows, next_cursor = id_page(session, query, paging.limit, paging.cursor)
+    raws = _raws(session, rows) if with_raw else {}
+    return Page(
+        data=[_record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
 @router.get("/v1/connections/{connection_id}/records/{model}", response_model=Page[RecordOut])
 def list_records(
     connection_id: Id,
     model: Model,
     principal: RecordsViewer,
     session: TenantSession,
-    updated_since: Annotated[datetime | None, Query()] = None,
-    include_deleted: bool = False,
-    include_remote_data: RemoteDataParam = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    filters: Filters,
+    paging: Paging,
 ) -> Page[RecordOut]:
-    with_raw = _wants_remote_data(principal, include_remote_data, default=False)
+    query = records_query(model, filters)
     connection = _connection(session, connection_id)
-    if updated_since is not None and updated_since.tzinfo is None:
-        raise ApiError(422, "validation_error", "updated_since needs a timezone (e.g. Z)")
-    query = select(Record).where(Record.connection_id == connection.id, Record.model == model.value)
-    if not include_deleted:
-        query = query.where(Record.remote_was_deleted.is_(False))
-    if updated_since is not None:
-        query = query.where(Record.updated_at >= updated_since)
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    raws = _raws(session, rows) if with_raw else {}
-    return Page(
-        data=[_record_out(r, raws.get(r.raw_object_id) if r.raw_object_id else None) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return _page(session, principal, query.where(Record.connection_id == connection.id), paging)
+
+
+@router.get("/v1/records/{model}", response_model=Page[RecordOut])
+def list_tenant_records(
+    model: Model,
+    principal: RecordsViewer,
+    session: TenantSession,
+    filters: Filters,
+    paging: Paging,
+    connection_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only this connection's records.")
+    ] = None,
+    provider: Annotated[Provider | None, Query(description="Only this provider's.")] = None,
+) -> Page[RecordOut]:
+    """Records of every connection of the tenant, in one list (same filters and paging)."""
+    query = records_query(model, filters)
+    if connection_id is not None:
+        query = query.where(Record.connection_id == _connection(session, connection_id).id)
+    if provider is not None:
+        of_provider = select(Connection.id).where(Connection.provider == provider.value)
+        query = query.where(Record.connection_id.in_(of_provider))
+    return _page(session, principal, query, paging)
 
 
 def _wants_remote_data(principal: Principal, asked: bool | None, default: bool) -> bool:

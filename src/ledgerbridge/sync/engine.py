@@ -36,7 +36,7 @@ from ledgerbridge.sync import drift
 from ledgerbridge.sync.catalog import MODULES, Puller
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
-from ledgerbridge.unified import MODELS, Unified
+from ledgerbridge.unified import MODELS, Unified, record_columns
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
@@ -655,8 +655,14 @@ def _upsert_record(
     record.remote_updated_at = unified.remote_updated_at
     record.remote_was_deleted = unified.remote_was_deleted
     record.data = unified.model_dump_json()
+    _set_columns(record, dict(unified))
     record.updated_at = utcnow()
     return record, kind
+
+
+def _set_columns(record: Record, data: dict[str, Any]) -> None:
+    for column, value in record_columns(record.model, data).items():
+        setattr(record, column, value)
 
 
 def _model_name(unified: Unified) -> str:
@@ -737,6 +743,7 @@ def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
     data = loads(record.data)
     data["remote_was_deleted"] = True
     record.data = simplejson.dumps(data)
+    _set_columns(record, data)
     record.remote_was_deleted = True
     record.updated_at = utcnow()
     append(

@@ -8,7 +8,7 @@ unified record derived from it; ``sync_states`` is one row per connection and ob
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -54,6 +54,18 @@ class RawObject(TenantOwned, Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The records API's filters, each answered by an index that leads with the tenant and the
+# model and ends with the id the pages are ordered by (``ledgerbridge.unified.record_columns``
+# fills the columns).
+RECORD_FILTER_INDEXES = {
+    "status": "ix_records_tenant_model_status",
+    "contact_remote_id": "ix_records_tenant_model_contact",
+    "business_date": "ix_records_tenant_model_business_date",
+    "currency": "ix_records_tenant_model_currency",
+    "remote_id": "ix_records_tenant_model_remote_id",
+}
+
+
 class Record(TenantOwned, Base):
     """A unified record; ``data`` is the unified model as JSON (money as decimal strings)."""
 
@@ -61,6 +73,11 @@ class Record(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "object_type", "remote_id"),
         Index("ix_records_connection_model_id", "connection_id", "model", "id"),
+        Index("ix_records_tenant_model_id", "tenant_id", "model", "id"),
+        *(
+            Index(name, "tenant_id", "model", column, "id")
+            for column, name in RECORD_FILTER_INDEXES.items()
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -74,6 +91,11 @@ class Record(TenantOwned, Base):
     data: Mapped[str] = mapped_column(Text)
     raw_object_id: Mapped[int | None] = mapped_column(ForeignKey("raw_objects.id"))
     push_status: Mapped[str | None] = mapped_column(String(16))  # pending | synced | failed
+    # Filter columns, from ``data`` by ``ledgerbridge.unified.record_columns``.
+    status: Mapped[str | None] = mapped_column(String(32))
+    contact_remote_id: Mapped[str | None] = mapped_column(String(200))
+    business_date: Mapped[date | None]
+    currency: Mapped[str | None] = mapped_column(String(8))
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,10 +11,12 @@ record) carries the real one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from ledgerbridge.providers.lightspeed.dates import parse_time
+from ledgerbridge.providers.mapping import Mapper, map_with
+from ledgerbridge.providers.mapping import common as _common
+from ledgerbridge.providers.mapping import text as _text
 from ledgerbridge.providers.numbers import optional_decimal, to_decimal
 from ledgerbridge.providers.pulling import RemoteObject
 from ledgerbridge.unified import Contact, Item, Line, Location, Sale, SalePayment, Unified
@@ -44,22 +46,7 @@ Payload = dict[str, Any]
 
 
 def to_unified(object_type: str, obj: RemoteObject) -> Unified:
-    mapper = _MAPPERS.get(object_type)
-    if mapper is None:
-        raise ValueError(f"no mapping for Lightspeed {object_type!r}")
-    return mapper(obj)
-
-
-def _text(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
-def _common(obj: RemoteObject) -> dict[str, Any]:
-    return {
-        "remote_id": obj.external_id,
-        "remote_updated_at": obj.updated_at,
-        "remote_was_deleted": obj.deleted,
-    }
+    return map_with(_MAPPERS, "Lightspeed", object_type, obj)
 
 
 def _customer(obj: RemoteObject) -> Contact:
@@ -145,7 +132,7 @@ def _payment(payment: Payload) -> SalePayment:
     )
 
 
-_MAPPERS: dict[str, Callable[[RemoteObject], Unified]] = {
+_MAPPERS: dict[str, Mapper] = {
     "customers": _customer,
     "products": _product,
     "sales": _sale,

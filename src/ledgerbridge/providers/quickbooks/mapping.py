@@ -22,11 +22,11 @@ and currency ``XXX`` (ISO 4217's "no currency").
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+from ledgerbridge.providers.mapping import Mapper, common, map_with
 from ledgerbridge.providers.numbers import optional_decimal, to_decimal
 from ledgerbridge.providers.pulling import RemoteObject
 from ledgerbridge.unified import (
@@ -57,12 +57,9 @@ CLASSIFICATIONS: dict[str, Classification] = {
 
 
 def to_unified(object_type: str, obj: RemoteObject) -> Unified:
-    mapper = _MAPPERS.get(object_type)
-    if mapper is None:
-        raise ValueError(f"Unknown QuickBooks object type {object_type!r}")
-    if obj.payload.get("status") == "Deleted":
+    if object_type in _MAPPERS and obj.payload.get("status") == "Deleted":
         return _deleted(object_type, obj)
-    return mapper(obj)
+    return map_with(_MAPPERS, "QuickBooks", object_type, obj)
 
 
 # --- name lists ----------------------------------------------------------------------
@@ -72,9 +69,7 @@ def _contact(obj: RemoteObject, *, customer: bool) -> Contact:
     p = obj.payload
     tax_number = p.get("PrimaryTaxIdentifier") or p.get("TaxIdentifier") or p.get("BusinessNumber")
     return Contact(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         name=_name(p, "DisplayName"),
         email=(p.get("PrimaryEmailAddr") or {}).get("Address"),
         phone=(p.get("PrimaryPhone") or {}).get("FreeFormNumber"),
@@ -89,9 +84,7 @@ def _contact(obj: RemoteObject, *, customer: bool) -> Contact:
 def _item(obj: RemoteObject) -> Item:
     p = obj.payload
     return Item(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         code=p.get("Sku") or p.get("Name"),
         name=_name(p, "Name"),
         description=p.get("Description"),
@@ -104,9 +97,7 @@ def _item(obj: RemoteObject) -> Item:
 def _account(obj: RemoteObject) -> Account:
     p = obj.payload
     return Account(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         code=p.get("AcctNum"),
         name=_name(p, "Name"),
         type=p.get("AccountType"),
@@ -123,9 +114,7 @@ def _invoice(obj: RemoteObject, *, kind: Literal["sales", "bill"]) -> Invoice:
     p = obj.payload
     total, tax, balance = to_decimal(p["TotalAmt"]), _tax(p), to_decimal(p.get("Balance", 0))
     return Invoice(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         type=kind,
         number=p.get("DocNumber"),
         contact_remote_id=_ref(p, "CustomerRef" if kind == "sales" else "VendorRef"),
@@ -145,9 +134,7 @@ def _invoice(obj: RemoteObject, *, kind: Literal["sales", "bill"]) -> Invoice:
 def _payment(obj: RemoteObject) -> Payment:
     p = obj.payload
     return Payment(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         contact_remote_id=_ref(p, "CustomerRef"),
         date=_date(p.get("TxnDate")),
         amount=to_decimal(p["TotalAmt"]),
@@ -167,9 +154,7 @@ def _payment(obj: RemoteObject) -> Payment:
 def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
     p = obj.payload
     return PurchaseOrder(
-        remote_id=obj.external_id,
-        remote_updated_at=obj.updated_at,
-        remote_was_deleted=obj.deleted,
+        **common(obj),
         number=p.get("DocNumber"),
         contact_remote_id=_ref(p, "VendorRef"),
         issue_date=_date(p.get("TxnDate")),
@@ -184,15 +169,11 @@ def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
 
 def _deleted(object_type: str, obj: RemoteObject) -> Unified:
     """A change-data-capture stub: all QuickBooks still says is that the record is gone."""
-    common: dict[str, Any] = {
-        "remote_id": obj.external_id,
-        "remote_updated_at": obj.updated_at,
-        "remote_was_deleted": True,
-    }
+    stub = {**common(obj), "remote_was_deleted": True}
     if object_type in ("Invoice", "Bill"):
         kind = "sales" if object_type == "Invoice" else "bill"
         return Invoice(
-            **common,
+            **stub,
             type=kind,
             currency=NO_CURRENCY,
             subtotal=ZERO,
@@ -202,9 +183,9 @@ def _deleted(object_type: str, obj: RemoteObject) -> Unified:
             status="deleted",
         )
     if object_type == "Payment":
-        return Payment(**common, amount=ZERO, currency=NO_CURRENCY, status="deleted")
+        return Payment(**stub, amount=ZERO, currency=NO_CURRENCY, status="deleted")
     if object_type == "PurchaseOrder":
-        return PurchaseOrder(**common, currency=NO_CURRENCY, total=ZERO, status="deleted")
+        return PurchaseOrder(**stub, currency=NO_CURRENCY, total=ZERO, status="deleted")
     raise ValueError(f"QuickBooks never deletes a {object_type}: it deactivates it")
 
 
@@ -235,7 +216,7 @@ def _lines(lines: list[Record] | None) -> list[Line]:
     return found
 
 
-_MAPPERS: dict[str, Callable[[RemoteObject], Unified]] = {
+_MAPPERS: dict[str, Mapper] = {
     "Customer": lambda obj: _contact(obj, customer=True),
     "Vendor": lambda obj: _contact(obj, customer=False),
     "Invoice": lambda obj: _invoice(obj, kind="sales"),

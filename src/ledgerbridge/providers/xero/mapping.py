@@ -1,18 +1,21 @@
 """Xero records as unified models: one mapper per object type (``pull.OBJECT_TYPES``).
 
-Money is ``Decimal`` from the digits Xero sent. Xero's line amounts are tax-inclusive
-when the document's ``LineAmountTypes`` is ``Inclusive``; a unified line's ``amount``
-always excludes tax. Lines name their account by ``AccountCode`` and their item by the
-``Item.ItemID`` Xero includes, else by ``ItemCode``.
+Money is ``Decimal`` from the digits Xero sent (``providers.numbers``). Xero's line
+amounts are tax-inclusive when the document's ``LineAmountTypes`` is ``Inclusive``; a
+unified line's ``amount`` always excludes tax. Lines name their account by
+``AccountCode`` and their item by the ``Item.ItemID`` Xero includes, else by ``ItemCode``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
+from ledgerbridge.providers.mapping import Mapper, map_with
+from ledgerbridge.providers.mapping import common as _common
+from ledgerbridge.providers.mapping import text as _text
+from ledgerbridge.providers.numbers import amount as _amount
+from ledgerbridge.providers.numbers import optional_amount as _optional_amount
 from ledgerbridge.providers.pulling import RemoteObject
 from ledgerbridge.providers.xero.dates import parse_date
 from ledgerbridge.unified import (
@@ -64,27 +67,7 @@ _CLASSIFICATIONS: dict[str, Literal["asset", "liability", "equity", "revenue", "
 
 
 def to_unified(object_type: str, obj: RemoteObject) -> Unified:
-    try:
-        mapper = _MAPPERS[object_type]
-    except KeyError:
-        raise ValueError(f"Unknown Xero object type {object_type!r}") from None
-    return mapper(obj)
-
-
-def money(value: object) -> Decimal:
-    """A Xero amount as ``Decimal``: exact from ``Decimal``, ``int`` or text.
-
-    A float only arrives when a stored payload was decoded without ``Decimal``; its
-    ``repr`` is the shortest text that reads back as the same float, which is the text
-    Xero sent for any amount of up to 15 significant digits.
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{value!r} is not an amount")
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Decimal | int | str):
-        return Decimal(value)
-    raise ValueError(f"{value!r} is not an amount")
+    return map_with(_MAPPERS, "Xero", object_type, obj)
 
 
 def _contact(obj: RemoteObject) -> Contact:
@@ -226,7 +209,7 @@ def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
     )
 
 
-_MAPPERS: dict[str, Callable[[RemoteObject], Unified]] = {
+_MAPPERS: dict[str, Mapper] = {
     "Contacts": _contact,
     "Invoices": _invoice,
     "Payments": _payment,
@@ -236,14 +219,6 @@ _MAPPERS: dict[str, Callable[[RemoteObject], Unified]] = {
     "CreditNotes": _credit_note,
     "PurchaseOrders": _purchase_order,
 }
-
-
-def _common(obj: RemoteObject) -> dict[str, Any]:
-    return {
-        "remote_id": obj.external_id,
-        "remote_updated_at": obj.updated_at,
-        "remote_was_deleted": obj.deleted,
-    }
 
 
 def _lines(document: Payload) -> list[Line]:
@@ -274,16 +249,6 @@ def _sales_or_bill(p: Payload, *, sales: str, bill: str) -> SalesOrBill:
     return "sales" if kind == sales else "bill"
 
 
-def _amount(p: Payload, key: str) -> Decimal:
-    value = p.get(key)
-    return Decimal(0) if value is None else money(value)
-
-
-def _optional_amount(p: Payload, key: str) -> Decimal | None:
-    value = p.get(key)
-    return None if value is None else money(value)
-
-
 def _contact_id(p: Payload) -> str | None:
     return _text((p.get("Contact") or {}).get("ContactID"))
 
@@ -305,7 +270,3 @@ def _phone(phones: list[Payload]) -> str | None:
             ]
             return " ".join(str(part) for part in parts if part)
     return None
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)

@@ -30,6 +30,7 @@ from ledgerbridge.sandbox.quickbooks.entities import PEOPLE, Record, currency_re
 from ledgerbridge.sandbox.settings import account_profiles
 from ledgerbridge.sandbox.state import SandboxState
 from ledgerbridge.sandbox.store import Account
+from ledgerbridge.unified import currency_exponent
 
 DAY_MS = 86_400_000
 HISTORY_MS = 365 * DAY_MS
@@ -254,6 +255,11 @@ class _Seeder:
     def rate(self, currency: str) -> float:
         return float(exchange_rate(currency, self.realm.currency))
 
+    @staticmethod
+    def scale(currency: str) -> int:
+        """Minor units per unit of ``currency``: amounts are whole minor units (yen have none)."""
+        return int(10 ** currency_exponent(currency))
+
     # --- name lists --------------------------------------------------------------------
 
     def seed_accounts(self) -> None:
@@ -383,6 +389,7 @@ class _Seeder:
     def sales_lines(self, customer: Record) -> tuple[list[Record], int, int]:
         """Item lines, maybe a discount, and the subtotal line; (lines, subtotal, tax)."""
         rng = self.rng
+        scale = self.scale(customer["CurrencyRef"]["value"])
         lines: list[Record] = []
         subtotal = taxable = 0
         for n in range(1, rng.choice((1, 1, 2, 2, 3, 4)) + 1):
@@ -398,11 +405,11 @@ class _Seeder:
                     "Id": str(n),
                     "LineNum": n,
                     "Description": item["Description"],
-                    "Amount": amount / 100,
+                    "Amount": amount / scale,
                     "DetailType": "SalesItemLineDetail",
                     "SalesItemLineDetail": {
                         "ItemRef": self.ref(item),
-                        "UnitPrice": price / 100,
+                        "UnitPrice": price / scale,
                         "Qty": qty,
                         "TaxCodeRef": TAXED if taxed else NOT_TAXED,
                     },
@@ -415,14 +422,14 @@ class _Seeder:
                 {
                     "Id": str(len(lines) + 1),
                     "LineNum": len(lines) + 1,
-                    "Amount": discount / 100,
+                    "Amount": discount / scale,
                     "DetailType": "DiscountLineDetail",
                     "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10},
                 }
             )
         lines.append(
             {
-                "Amount": subtotal / 100,
+                "Amount": subtotal / scale,
                 "DetailType": "SubTotalLineDetail",
                 "SubTotalLineDetail": SUBTOTAL_DETAIL,
             }
@@ -430,15 +437,15 @@ class _Seeder:
         tax = round(taxable * float(self.realm.tax_rate))
         return lines, subtotal, tax
 
-    def tax_detail(self, tax: int) -> Record:
+    def tax_detail(self, tax: int, scale: int) -> Record:
         if not tax:
             return NO_TAX
         return {
             "TxnTaxCodeRef": {"value": "2"},
-            "TotalTax": tax / 100,
+            "TotalTax": tax / scale,
             "TaxLine": [
                 {
-                    "Amount": tax / 100,
+                    "Amount": tax / scale,
                     "DetailType": "TaxLineDetail",
                     "TaxLineDetail": {
                         "TaxRateRef": {"value": "3"},
@@ -462,7 +469,7 @@ class _Seeder:
             lines, subtotal, tax = self.sales_lines(customer)
             amount = subtotal + tax
             currency = customer["CurrencyRef"]["value"]
-            rate = self.rate(currency)
+            rate, scale = self.rate(currency), self.scale(currency)
             record: Record = {
                 "Id": str(i),
                 "SyncToken": "0",
@@ -473,9 +480,9 @@ class _Seeder:
                 "ExchangeRate": rate,
                 "CustomerRef": self.ref(customer),
                 "Line": lines,
-                "TxnTaxDetail": self.tax_detail(tax),
-                "TotalAmt": amount / 100,
-                "Balance": amount / 100,
+                "TxnTaxDetail": self.tax_detail(tax, scale),
+                "TotalAmt": amount / scale,
+                "Balance": amount / scale,
                 "EmailStatus": rng.choice(("NotSet", "EmailSent", "NeedToSend")),
                 "PrintStatus": "NotSet",
                 "ApplyTaxAfterDiscount": False,
@@ -506,10 +513,10 @@ class _Seeder:
                     balance -= paid
                     updated = received
                 record["SyncToken"] = str(len(instalments))
-                record["Balance"] = balance / 100
+                record["Balance"] = balance / scale
             if currency != self.realm.currency:
                 record["HomeTotalAmt"] = round(record["TotalAmt"] * rate, 2)
-                record["HomeBalance"] = round(balance / 100 * rate, 2)
+                record["HomeBalance"] = round(balance / scale * rate, 2)
             key = ("Customer", customer["Id"])
             self.balances[key] = self.balances.get(key, 0) + balance
             self.store("Invoice", record, created, updated)
@@ -518,17 +525,18 @@ class _Seeder:
         self.seed_payments(payments)
 
     def payment(self, customer: Record, cents: int, invoice: Record, account: Record) -> Record:
+        scale = self.scale(customer["CurrencyRef"]["value"])
         return {
             "CustomerRef": self.ref(customer),
             "CurrencyRef": customer["CurrencyRef"],
             "ExchangeRate": invoice["ExchangeRate"],
             "DepositToAccountRef": account,
-            "TotalAmt": cents / 100,
+            "TotalAmt": cents / scale,
             "UnappliedAmt": 0,
             "ProcessPayment": False,
             "Line": [
                 {
-                    "Amount": cents / 100,
+                    "Amount": cents / scale,
                     "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
                 }
             ],
@@ -561,7 +569,7 @@ class _Seeder:
                     )
         self.company.next_ids["Payment"] = len(payments) + 1
 
-    def expense_lines(self, by_item: bool) -> tuple[list[Record], int]:
+    def expense_lines(self, by_item: bool, scale: int) -> tuple[list[Record], int]:
         rng = self.rng
         lines: list[Record] = []
         total = 0
@@ -573,7 +581,7 @@ class _Seeder:
                 amount = qty * price
                 detail: Record = {
                     "ItemRef": self.ref(item),
-                    "UnitPrice": price / 100,
+                    "UnitPrice": price / scale,
                     "Qty": qty,
                     "BillableStatus": "NotBillable",
                     "TaxCodeRef": NOT_TAXED,
@@ -593,7 +601,7 @@ class _Seeder:
                 {
                     "Id": str(n),
                     "LineNum": n,
-                    "Amount": amount / 100,
+                    "Amount": amount / scale,
                     "DetailType": kind,
                     kind: detail,
                 }
@@ -609,9 +617,9 @@ class _Seeder:
                 continue
             vendor = rng.choice(self.vendors)
             by_item = entity == "PurchaseOrder" or rng.random() < 0.3
-            lines, amount = self.expense_lines(by_item)
             currency = vendor["CurrencyRef"]["value"]
-            rate = self.rate(currency)
+            rate, scale = self.rate(currency), self.scale(currency)
+            lines, amount = self.expense_lines(by_item, scale)
             record: Record = {
                 "Id": str(i),
                 "SyncToken": "0",
@@ -621,21 +629,21 @@ class _Seeder:
                 "VendorRef": self.ref(vendor),
                 "APAccountRef": ap,
                 "Line": lines,
-                "TotalAmt": amount / 100,
+                "TotalAmt": amount / scale,
             }
             updated = created
             if entity == "Bill":
                 record["DocNumber"] = f"INV-{rng.randrange(10_000, 99_999)}"
                 record["DueDate"] = self.date(created + 30 * DAY_MS)
                 balance = amount if rng.random() < 0.5 else rng.choice((0, amount // 2))
-                record["Balance"] = balance / 100
+                record["Balance"] = balance / scale
                 if balance != amount:
                     record["SyncToken"] = "1"
                     updated = self.later(created, 30)
                 key = ("Vendor", vendor["Id"])
                 self.balances[key] = self.balances.get(key, 0) + balance
                 if currency != self.realm.currency:
-                    record["HomeBalance"] = round(balance / 100 * rate, 2)
+                    record["HomeBalance"] = round(balance / scale * rate, 2)
             else:
                 record["DocNumber"] = str(2000 + i)
                 closed = created < self.now_ms - 60 * DAY_MS and rng.random() < 0.7
@@ -654,9 +662,10 @@ class _Seeder:
             record, stamp = collection.get(party_id), collection.stamp_of(party_id)
             if record is None or stamp is None:
                 continue
-            record["Balance"] = cents / 100
+            scale = self.scale(record["CurrencyRef"]["value"])
+            record["Balance"] = cents / scale
             if entity == "Customer":
-                record["BalanceWithJobs"] = cents / 100
+                record["BalanceWithJobs"] = cents / scale
 
 
 def seed(state: SandboxState, rng: random.Random, size: int) -> None:
