@@ -81,6 +81,8 @@ def _oauth_states(now: datetime) -> int:
 @DBOS.step(name="ledgerbridge.housekeeping.provider_notifications")
 def _provider_notifications(now: datetime) -> int:
     return prune_notifications(_svc(), now)
+
+
 @DBOS.step(name="ledgerbridge.housekeeping.webhook_deliveries")
 def _webhook_deliveries(now: datetime) -> int:
     return prune_deliveries_before(_svc(), now)

@@ -1,7 +1,7 @@
 """outgoing webhooks: endpoints, deliveries, attempts, each tenant's feed cursor
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import ledgerbridge.db.base
 from ledgerbridge.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

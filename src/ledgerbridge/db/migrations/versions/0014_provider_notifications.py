@@ -1,7 +1,7 @@
 """incoming provider webhooks: notifications stored until a sync claims them
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import ledgerbridge.db.base
 from ledgerbridge.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
