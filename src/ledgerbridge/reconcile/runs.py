@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
+from ledgerbridge.reconcile import learning
 from ledgerbridge.reconcile.matching import (
     Decisions,
     Evidence,
@@ -130,10 +132,13 @@ def execute(svc: Services, run_id: int) -> None:
         with svc.db.tenant(tenant_id, read_only=True) as session:
             left, right = (load_items(session, source) for source in sources)
             decisions = active_decisions(session, job_id)
+            learned = learning.standing(session, job_id)
     except SourceError as exc:
         fail(svc, run_id, str(exc))
         return
-    result = reconcile(left, right, config, decisions, progress=_progress_writer(svc, run_id))
+    result = reconcile(
+        left, right, config, decisions, progress=_progress_writer(svc, run_id), learned=learned
+    )
     with svc.db.system() as session:
         run = session.get(ReconciliationRun, run_id, with_for_update=True)
         assert run is not None
@@ -255,6 +260,7 @@ def _store(
                     "right_ids": list(match.right_ids),
                     "evidence": [_evidence(e) for e in match.evidence],
                     "explanation": match.explanation,
+                    "remaining": str(match.remaining) if match.remaining is not None else None,
                 }
                 for position, match in enumerate(result.matches)
             ],
@@ -366,6 +372,7 @@ def _compare_with_last_run(session: Session, run: ReconciliationRun, result: Res
                 MatchStatus(row.status),
                 row.rule,
                 (),
+                Decimal(row.remaining) if row.remaining is not None else None,
             )
             for row in rows
         ]

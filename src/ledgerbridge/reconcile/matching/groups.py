@@ -188,7 +188,12 @@ def _name_similarity(first: Prepared, second: Prepared) -> float:
         if named.name and memo.memo_name:
             contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
             cut = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
-            return max(contained, cut)
+            learned = (
+                name_similarity(named.name, named.full_name, memo.alias_name, memo.alias_full)
+                if memo.alias is not None
+                else 0.0
+            )
+            return max(contained, cut, learned)
     if first.memo_name and second.memo_name:
         return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
     return 0.0
@@ -264,6 +269,16 @@ def _proposal(
             f"all dated within the {rule.window_days}-day window (furthest {max(gaps)} days)",
         ),
     ]
+    for alias in dict.fromkeys(p.alias for p in (target, *parts) if p.alias is not None):
+        evidence.append(
+            Evidence(
+                "counterparty",
+                rule.name,
+                "match",
+                1.0,
+                f"memo words '{' '.join(alias.words)}' name '{alias.counterparty}': {alias.note}",
+            )
+        )
     if has_references:
         evidence.append(
             Evidence(

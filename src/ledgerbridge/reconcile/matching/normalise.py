@@ -11,17 +11,17 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 _NAME_SPLIT = re.compile(r"[^0-9a-z]+")
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
 # Legal forms and words that carry no identity in a name.
-_NAME_NOISE = _words(
+_NAME_NOISE = word_set(
     "the and of ltd limited inc incorporated llc llp plc co corp corporation company "
     "gmbh ag sa sarl sas bv nv pty srl spa oy ab as kg"
 )
 # Words banks put in memos that say nothing about who paid.
-_MEMO_NOISE = _words(
+_MEMO_NOISE = word_set(
     "payment pmt paym transfer trf ref reference invoice inv from to for thank thanks you "
     "bgc bacs chq csh dd so fp fpi fpo sepa sct giro credit debit"
 )
