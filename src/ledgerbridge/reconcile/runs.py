@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -339,7 +338,14 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[st
 
 
 def _evidence(evidence: Evidence) -> dict[str, Any]:
-    return {**asdict(evidence), "similarity": round(evidence.similarity, 4)}
+    # Field by field: dataclasses.asdict deep-copies, which costs seconds at scale.
+    return {
+        "field": evidence.field,
+        "rule": evidence.rule,
+        "outcome": evidence.outcome,
+        "similarity": round(evidence.similarity, 4),
+        "text": evidence.text,
+    }
 
 
 def last_completed_run(session: Session, job_id: int) -> ReconciliationRun | None:

@@ -8,12 +8,11 @@ from ledgerbridge.reconcile.matching.config import DateWindowRule, JobConfig
 from ledgerbridge.reconcile.matching.items import Item
 from ledgerbridge.reconcile.matching.learning import Alias, Learned, PayerHabit, usable_aliases
 from ledgerbridge.reconcile.matching.normalise import (
-    last_text_key,
+    memo_keys,
     name_blocking_keys,
     name_forms,
     name_tokens,
     reference_key,
-    text_keys,
 )
 
 
@@ -67,7 +66,8 @@ def _prepare(
     habits = {" ".join(name_forms(h.counterparty)[0]): h for h in learned.payers}
     prepared = []
     for item, memo_names in zip(items, memos, strict=True):
-        keys = frozenset(text_keys(item.text))
+        found, last_key = memo_keys(item.text)
+        keys = frozenset(found)
         names, full = name_forms(item.counterparty)
         alias = None if item.counterparty or not aliases else _alias_of(aliases, memo_names)
         alias_names, alias_full = name_forms(alias.counterparty) if alias else ([], "")
@@ -83,7 +83,7 @@ def _prepare(
                 end=max(start, due),
                 reference=reference_key(item.reference),
                 text_keys=keys,
-                last_key=last_text_key(item.text),
+                last_key=last_key,
                 name=" ".join(names),
                 full_name=full,
                 memo_name=" ".join(memo_names),

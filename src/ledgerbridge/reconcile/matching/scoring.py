@@ -390,5 +390,14 @@ def pair_scorer(config: JobConfig) -> PairScorer:
     return score
 
 
+_last_scorer: list[tuple[JobConfig, PairScorer]] = []
+
+
 def score_pair(config: JobConfig, left: Prepared, right: Prepared) -> PairScore:
-    return pair_scorer(config)(left, right)
+    """One pair's score; the scorer of the last config asked about is kept, so a run
+    that explains its matches one by one builds it once."""
+    last = _last_scorer[0] if _last_scorer else None
+    if last is None or last[0] is not config:
+        last = (config, pair_scorer(config))
+        _last_scorer[:] = [last]
+    return last[1](left, right)
