@@ -1,8 +1,9 @@
 """The engine against the splink library on splink's own bank-transfer data set.
 
-    python -m benchmarks.reconcile.splink_compare [--rows N] [--skip-splink]
+    python -m benchmarks.reconcile.splink_compare [--rows N] [--skip-splink] [--data DIR]
 
-Reads ../shared/datasets/splink-transactions (45,326 labelled transfers per side). The
+Reads ../shared/datasets/splink-transactions (45,326 labelled transfers per side), or
+the directory given with --data (a worktree sits elsewhere than ../shared). The
 engine gets its items through the statement import path the API uses: the parquet rows
 are written out as CSV bytes and read back with `parse_csv`. splink runs on the same
 rows in the same process, configured as in its own transactions example (blocking on
@@ -60,10 +61,10 @@ def engine_config() -> JobConfig:
     )
 
 
-def load(name: str, rows: int | None) -> list[dict[str, Any]]:
+def load(data: Path, name: str, rows: int | None) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(DATA / f"transactions_{name}.parquet")
+    table = pq.read_table(data / f"transactions_{name}.parquet")
     if rows is not None:
         table = table.slice(0, rows)
     records: list[dict[str, Any]] = table.to_pylist()
@@ -252,10 +253,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows")
     parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA, help="the data set's directory")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"{DATA.resolve()} is absent: this benchmark needs ../shared beside the repo.")
-    origin, destination = load("origin", args.rows), load("destination", args.rows)
+    if not args.data.is_dir():
+        sys.exit(f"{args.data.resolve()} is absent: this benchmark needs ../shared or --data.")
+    origin = load(args.data, "origin", args.rows)
+    destination = load(args.data, "destination", args.rows)
     truth = truth_of(origin, destination)
     print(
         f"{len(origin)} origin vs {len(destination)} destination transfers, {len(truth)} true links"

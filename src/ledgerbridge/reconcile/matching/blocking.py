@@ -25,8 +25,8 @@ from ledgerbridge.reconcile.matching.config import (
 )
 from ledgerbridge.reconcile.matching.prepare import Prepared
 
-# Amount blocks are bucketed by week so that a date window reads a few buckets only.
-BUCKET_DAYS = 7
+# Blocks are bucketed by fortnight so that a date window reads a few buckets only.
+BUCKET_DAYS = 14
 _EPSILON = 1e-9
 
 Pair = tuple[int, int]

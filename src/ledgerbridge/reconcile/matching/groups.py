@@ -29,6 +29,9 @@ from ledgerbridge.reconcile.matching.results import Evidence
 from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, signs_agree
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
 
+# How many items per name key the search for a target's parts looks at, per candidate.
+SCAN_FACTOR = 4
+
 
 @dataclass(frozen=True, slots=True)
 class Side:
@@ -139,29 +142,58 @@ def _block(
     earliest = target.start - rule.window_days - span
     latest = target.end + rule.window_days
     found: set[int] = set()
-    for key in target.block_keys:
-        starts, indexes = by_key.get(key, ([], []))
-        found.update(indexes[bisect_left(starts, earliest) : bisect_right(starts, latest)])
     found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
     if target.reference:  # parts whose memo cites the target's reference
         found.update(by_mention.get(target.reference, ()))
-    ceiling = target.magnitude + rule.abs_tolerance
-    parts = []
-    for index in found:
-        part = side.parts[index]
-        if (
-            side.parts_free[index]
-            and (target_index, index) not in side.rejected
-            and part.currency == target.currency
-            and signs_agree(config, target, part)
-            and 0 < part.magnitude <= ceiling
-            and _gap(target, part) <= rule.window_days
-            and not _cites_another(target, part)
-            and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
-        ):
-            parts.append(index)
+    parts = [index for index in found if _fits(config, rule, side, target_index, index)]
+    # By name: nearest in date first, the most specific key first, and no more than
+    # SCAN_FACTOR * max_candidates items looked at per key, so that a common word
+    # shared by thousands of items costs no more than a rare one.
+    limit = SCAN_FACTOR * rule.max_candidates
+    for key in target.block_keys:
+        starts, indexes = by_key.get(key, ([], []))
+        low, high = bisect_left(starts, earliest), bisect_right(starts, latest)
+        below = bisect_left(starts, target.start, low, high) - 1
+        above = below + 1
+        looked = 0
+        while looked < limit and (below >= low or above < high):
+            take_below = below >= low and (
+                above >= high or target.start - starts[below] <= starts[above] - target.start
+            )
+            if take_below:
+                index = indexes[below]
+                below -= 1
+            else:
+                index = indexes[above]
+                above += 1
+            if index in found:
+                continue
+            found.add(index)
+            looked += 1
+            if _fits(config, rule, side, target_index, index):
+                parts.append(index)
     parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
     return parts[: rule.max_candidates]
+
+
+def _fits(
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    target_index: int,
+    index: int,
+) -> bool:
+    target, part = side.targets[target_index], side.parts[index]
+    return (
+        side.parts_free[index]
+        and (target_index, index) not in side.rejected
+        and part.currency == target.currency
+        and signs_agree(config, target, part)
+        and 0 < part.magnitude <= target.magnitude + rule.abs_tolerance
+        and _gap(target, part) <= rule.window_days
+        and not _cites_another(target, part)
+        and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
+    )
 
 
 def _gap(first: Prepared, second: Prepared) -> int:
