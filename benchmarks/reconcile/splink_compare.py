@@ -202,11 +202,15 @@ def run_splink(
         retain_intermediate_calculation_columns=True,
     )
     db_api = DuckDBAPI()
-    origin_table = db_api.register(pa.Table.from_pylist(origin), dataset_display_name="__ori")
-    destination_table = db_api.register(
-        pa.Table.from_pylist(destination), dataset_display_name="_dest"
-    )
-    linker = Linker([origin_table, destination_table], settings)
+    tables = [pa.Table.from_pylist(origin), pa.Table.from_pylist(destination)]
+    if hasattr(db_api, "register"):  # splink 4.1 and later
+        registered = [
+            db_api.register(table, dataset_display_name=name)
+            for table, name in zip(tables, ["__ori", "_dest"], strict=True)
+        ]
+        linker = Linker(registered, settings)
+    else:  # splink 4.0
+        linker = Linker(tables, settings, db_api, input_table_aliases=["__ori", "_dest"])
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("memo"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("amount"))
