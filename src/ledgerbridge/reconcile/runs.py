@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.bulk import bulk_insert
 from ledgerbridge.events.service import append
 from ledgerbridge.reconcile import learning
 from ledgerbridge.reconcile.matching import (
@@ -245,9 +246,10 @@ def _store(
     for table in (RunItem, RunMatch, RunDiscrepancy):
         session.execute(delete(table).where(table.run_id == run.id))
     if result.matches:
-        session.execute(
-            insert(RunMatch),
-            [
+        bulk_insert(
+            session,
+            RunMatch,
+            (
                 {
                     "tenant_id": run.tenant_id,
                     "run_id": run.id,
@@ -262,7 +264,7 @@ def _store(
                     "remaining": str(match.remaining) if match.remaining is not None else None,
                 }
                 for position, match in enumerate(result.matches)
-            ],
+            ),
         )
     match_ids = dict(
         session.execute(
@@ -296,8 +298,7 @@ def _store(
             ],
         )
     for side, items in (("left", left), ("right", right)):
-        for batch in _batches(_item_rows(run, side, items, status_of), 5000):
-            session.execute(insert(RunItem), batch)
+        bulk_insert(session, RunItem, _item_rows(run, side, items, status_of))
 
 
 def _item_rows(
@@ -324,17 +325,6 @@ def _item_rows(
             "status": str(status),
             "match_id": match_id,
         }
-
-
-def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _evidence(evidence: Evidence) -> dict[str, Any]:
