@@ -215,7 +215,7 @@ def run_splink(
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("memo"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("amount"))
     predictions = linker.inference.predict(threshold_match_probability=0.001)
-    scored = predictions.as_pyarrow_table().to_pylist()
+    scored = _records(predictions)
     trained = time.perf_counter() - started
 
     def pairs_at(threshold: float) -> Pairs:
@@ -238,7 +238,7 @@ def run_splink(
         predictions, duplicate_free_datasets=["__ori", "_dest"], threshold_match_probability=0.5
     )
     members: dict[Any, dict[str, str]] = {}
-    for row in clusters.as_pyarrow_table().to_pylist():
+    for row in _records(clusters):
         members.setdefault(row["cluster_id"], {})[row["source_dataset"]] = str(row["unique_id"])
     one_to_one = {
         (group["__ori"], group["_dest"])
@@ -253,10 +253,20 @@ def run_splink(
     )
 
 
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A splink result's rows (splink 4.1 hands out arrow tables, 4.0 record dicts)."""
+    if hasattr(frame, "as_pyarrow_table"):
+        rows: list[dict[str, Any]] = frame.as_pyarrow_table().to_pylist()
+        return rows
+    records: list[dict[str, Any]] = frame.as_record_dict()
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows")
     parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA, help="the data set's directory")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -267,7 +277,8 @@ def main() -> None:
     print(
         f"{len(origin)} origin vs {len(destination)} destination transfers, {len(truth)} true links"
     )
-    run_engine(origin, destination, truth)
+    if not args.skip_engine:
+        run_engine(origin, destination, truth)
     if not args.skip_splink:
         run_splink(origin, destination, truth)
 
