@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.reconcile.test_service import (
     BANK_MAPPING,
@@ -36,8 +37,9 @@ def b2_match(rc: TestClient, headers: dict[str, str], run_id: str) -> dict[str, 
     )
 
 
-def test_a_hand_made_match_teaches_an_alias_that_the_next_run_uses_until_rejected(
-    rc: TestClient, run_job: Callable[[str], None], auth: Any, tenant: str
+@pytest.mark.parametrize("how", ["confirmed", "by hand"])
+def test_a_decision_teaches_an_alias_that_the_next_run_uses_until_rejected(
+    rc: TestClient, run_job: Callable[[str], None], auth: Any, tenant: str, how: str
 ) -> None:
     headers, reviewer = auth(tenant, "developer"), auth(tenant, "developer", sub="reviewer-3")
     left = statement(rc, headers, BANK, BANK_MAPPING)
@@ -58,17 +60,24 @@ def test_a_hand_made_match_teaches_an_alias_that_the_next_run_uses_until_rejecte
     b1 = next(
         m for m in all_matches(rc, headers, first) if m["left"][0]["text"] == "ZX TRADING 4471"
     )
-    undone = rc.post(f"/v1/reconciliation/matches/{b1['id']}/unreconcile", headers=reviewer)
-    assert undone.status_code == 200, undone.text
-    items = get(rc, headers, f"/v1/reconciliation/runs/{first}/unmatched")["data"]
-    ids = {i["text"]: i["item_id"] for i in items}
-    manual = rc.post(
-        f"/v1/reconciliation/jobs/{job['id']}/matches",
-        json={"left_ids": [ids["ZX TRADING 4471"]], "right_ids": [ids["INV-1"]]},
-        headers=reviewer,
-    )
-    assert manual.status_code == 201, manual.text
-    taught_by = manual.json()["id"]
+    if how == "confirmed":
+        # Equal scores are broken by ids: the earlier invoice line, INV-1, is suggested.
+        assert [i["text"] for i in b1["right"]] == ["INV-1"]
+        confirmed = rc.post(f"/v1/reconciliation/matches/{b1['id']}/confirm", headers=reviewer)
+        assert confirmed.status_code == 200, confirmed.text
+        taught_by = b1["id"]
+    else:
+        undone = rc.post(f"/v1/reconciliation/matches/{b1['id']}/unreconcile", headers=reviewer)
+        assert undone.status_code == 200, undone.text
+        items = get(rc, headers, f"/v1/reconciliation/runs/{first}/unmatched")["data"]
+        ids = {i["text"]: i["item_id"] for i in items}
+        manual = rc.post(
+            f"/v1/reconciliation/jobs/{job['id']}/matches",
+            json={"left_ids": [ids["ZX TRADING 4471"]], "right_ids": [ids["INV-1"]]},
+            headers=reviewer,
+        )
+        assert manual.status_code == 201, manual.text
+        taught_by = manual.json()["id"]
 
     second = start(rc, headers, job["id"])
     run_job(second)
