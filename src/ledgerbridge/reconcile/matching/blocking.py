@@ -14,7 +14,7 @@ linearly with the number of items, never quadratically:
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
@@ -188,22 +188,28 @@ def _nearest(
     start, stop = bisect_left(amounts, low), bisect_right(amounts, high)
     if stop - start <= cap:
         return [index for index in indexes[start:stop] if index not in taken]
-    below = bisect_left(amounts, center, start, stop) - 1
-    above = below + 1
     picked: list[int] = []
-    while len(picked) < cap and (below >= start or above < stop):
-        take_below = below >= start and (
-            above >= stop or center - amounts[below] <= amounts[above] - center
-        )
-        if take_below:
-            index = indexes[below]
-            below -= 1
-        else:
-            index = indexes[above]
-            above += 1
+    for index in nearest_first(amounts, indexes, start, stop, center):
+        if len(picked) >= cap:
+            break
         if index not in taken:
             picked.append(index)
     return picked
+
+
+def nearest_first(
+    values: Sequence[float], indexes: Sequence[int], start: int, stop: int, center: float
+) -> Iterator[int]:
+    """`indexes[start:stop]`, whose `values` are sorted, the nearest to `center` first."""
+    below = bisect_left(values, center, start, stop) - 1
+    above = below + 1
+    while below >= start or above < stop:
+        if below >= start and (above >= stop or center - values[below] <= values[above] - center):
+            yield indexes[below]
+            below -= 1
+        else:
+            yield indexes[above]
+            above += 1
 
 
 def _within_dates(left: Prepared, right: Prepared, rule: DateWindowRule | None) -> bool:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from rapidfuzz import fuzz
 
+from ledgerbridge.reconcile.matching.blocking import nearest_first
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
     CounterpartyRule,
@@ -153,19 +154,10 @@ def _block(
     for key in target.block_keys:
         starts, indexes = by_key.get(key, ([], []))
         low, high = bisect_left(starts, earliest), bisect_right(starts, latest)
-        below = bisect_left(starts, target.start, low, high) - 1
-        above = below + 1
         looked = 0
-        while looked < limit and (below >= low or above < high):
-            take_below = below >= low and (
-                above >= high or target.start - starts[below] <= starts[above] - target.start
-            )
-            if take_below:
-                index = indexes[below]
-                below -= 1
-            else:
-                index = indexes[above]
-                above += 1
+        for index in nearest_first(starts, indexes, low, high, target.start):
+            if looked >= limit:
+                break
             if index in found:
                 continue
             found.add(index)
