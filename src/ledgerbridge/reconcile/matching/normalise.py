@@ -104,6 +104,8 @@ def _cut_within(text: str, name: str) -> bool:
     """Whether `text` holds `name` as a bank cuts it: its words in order, the last one
     cut short (``ZEPHYR CYCLES ZURI BATCH`` for Zephyr Cycles Zürich LLP), at least
     TRUNCATED_NAME_LENGTH characters of it."""
+    if len(text) < TRUNCATED_NAME_LENGTH or name.split(" ", 1)[0] not in text:
+        return False  # the cheap refusal, for most pairs
     words, name_words = text.split(), name.split()
     if not name_words or name_words[0] not in words:
         return False
