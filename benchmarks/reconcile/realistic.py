@@ -138,7 +138,7 @@ def job_config() -> JobConfig:
                 rates={"EUR": Decimal(1), "USD": USD_IN_EUR},
                 tolerance=Decimal("0.016"),
             ),
-            GroupRule(name="batches and part payments", window_days=60, partial_payments=True),
+            GroupRule(name="batches and part payments", window_days=60),
         ]
     )
 

@@ -76,6 +76,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def cpu_seconds() -> float:
+    """User and system time of this process (the database server's is not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @contextmanager
 def database(backend: str, workdir: Path) -> Iterator[str]:
     if backend == "sqlite":
@@ -103,6 +109,8 @@ def measure(backend: str, left: bytes, right: bytes, config: dict[str, object]) 
         token = issue_development_token(settings, org_id="bench", role=Role.admin, subject="b")
         headers = {"Authorization": f"Bearer {token}"}
         with TestClient(create_app(svc=svc)) as client:
+            cpu_before = cpu_seconds()
+            total_started = time.perf_counter()
             started = time.perf_counter()
             ids = []
             for name, content in (("payments.csv", left), ("invoices.csv", right)):
@@ -141,6 +149,8 @@ def measure(backend: str, left: bytes, right: bytes, config: dict[str, object]) 
                 headers=headers,
             )
             exported = time.perf_counter() - started
+            total = time.perf_counter() - total_started
+            cpu = cpu_seconds() - cpu_before
         svc.db.dispose()
         counts = run["counts"]
         print(f"{backend}:")
@@ -158,6 +168,7 @@ def measure(backend: str, left: bytes, right: bytes, config: dict[str, object]) 
             f"{counts['discrepancies']} discrepancies, unmatched "
             f"{counts['unmatched_left']} + {counts['unmatched_right']}"
         )
+        print(f"  end to end:               {total:7.1f} s elapsed, {cpu:.1f} s of CPU here")
         print(f"  peak memory so far:       {peak_rss_mib():7.0f} MiB resident", flush=True)
 
 

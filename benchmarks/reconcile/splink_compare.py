@@ -1,8 +1,9 @@
 """The engine against the splink library on splink's own bank-transfer data set.
 
-    python -m benchmarks.reconcile.splink_compare [--rows N] [--skip-splink]
+    python -m benchmarks.reconcile.splink_compare [--rows N] [--skip-splink] [--data DIR]
 
-Reads ../shared/datasets/splink-transactions (45,326 labelled transfers per side). The
+Reads ../shared/datasets/splink-transactions (45,326 labelled transfers per side), or
+the directory given with --data (a worktree sits elsewhere than ../shared). The
 engine gets its items through the statement import path the API uses: the parquet rows
 are written out as CSV bytes and read back with `parse_csv`. splink runs on the same
 rows in the same process, configured as in its own transactions example (blocking on
@@ -60,10 +61,10 @@ def engine_config() -> JobConfig:
     )
 
 
-def load(name: str, rows: int | None) -> list[dict[str, Any]]:
+def load(data: Path, name: str, rows: int | None) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(DATA / f"transactions_{name}.parquet")
+    table = pq.read_table(data / f"transactions_{name}.parquet")
     if rows is not None:
         table = table.slice(0, rows)
     records: list[dict[str, Any]] = table.to_pylist()
@@ -201,16 +202,20 @@ def run_splink(
         retain_intermediate_calculation_columns=True,
     )
     db_api = DuckDBAPI()
-    origin_table = db_api.register(pa.Table.from_pylist(origin), dataset_display_name="__ori")
-    destination_table = db_api.register(
-        pa.Table.from_pylist(destination), dataset_display_name="_dest"
-    )
-    linker = Linker([origin_table, destination_table], settings)
+    tables = [pa.Table.from_pylist(origin), pa.Table.from_pylist(destination)]
+    if hasattr(db_api, "register"):  # splink 4.1 and later
+        registered = [
+            db_api.register(table, dataset_display_name=name)
+            for table, name in zip(tables, ["__ori", "_dest"], strict=True)
+        ]
+        linker = Linker(registered, settings)
+    else:  # splink 4.0
+        linker = Linker(tables, settings, db_api, input_table_aliases=["__ori", "_dest"])
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("memo"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("amount"))
     predictions = linker.inference.predict(threshold_match_probability=0.001)
-    scored = predictions.as_pyarrow_table().to_pylist()
+    scored = _records(predictions)
     trained = time.perf_counter() - started
 
     def pairs_at(threshold: float) -> Pairs:
@@ -233,7 +238,7 @@ def run_splink(
         predictions, duplicate_free_datasets=["__ori", "_dest"], threshold_match_probability=0.5
     )
     members: dict[Any, dict[str, str]] = {}
-    for row in clusters.as_pyarrow_table().to_pylist():
+    for row in _records(clusters):
         members.setdefault(row["cluster_id"], {})[row["source_dataset"]] = str(row["unique_id"])
     one_to_one = {
         (group["__ori"], group["_dest"])
@@ -248,19 +253,32 @@ def run_splink(
     )
 
 
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A splink result's rows (splink 4.1 hands out arrow tables, 4.0 record dicts)."""
+    if hasattr(frame, "as_pyarrow_table"):
+        rows: list[dict[str, Any]] = frame.as_pyarrow_table().to_pylist()
+        return rows
+    records: list[dict[str, Any]] = frame.as_record_dict()
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=None, help="use only the first N rows")
     parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA, help="the data set's directory")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"{DATA.resolve()} is absent: this benchmark needs ../shared beside the repo.")
-    origin, destination = load("origin", args.rows), load("destination", args.rows)
+    if not args.data.is_dir():
+        sys.exit(f"{args.data.resolve()} is absent: this benchmark needs ../shared or --data.")
+    origin = load(args.data, "origin", args.rows)
+    destination = load(args.data, "destination", args.rows)
     truth = truth_of(origin, destination)
     print(
         f"{len(origin)} origin vs {len(destination)} destination transfers, {len(truth)} true links"
     )
-    run_engine(origin, destination, truth)
+    if not args.skip_engine:
+        run_engine(origin, destination, truth)
     if not args.skip_splink:
         run_splink(origin, destination, truth)
 

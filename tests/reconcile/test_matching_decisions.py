@@ -93,7 +93,10 @@ def test_dry_run_diff_shows_matches_gained_and_lost(pay, inv):
     after = reconcile(payments, invoices, looser)
     change = diff(before.matches, after.matches)
     assert [(m.left_ids, m.right_ids) for m in change.gained] == [(("p1",), ("INV-1",))]
-    assert change.lost == ()
+    # Partial payments are on by default: 98.00 of 100.00 was a partial match before.
+    assert [(m.left_ids, m.right_ids, m.remaining) for m in change.lost] == [
+        (("p1",), ("INV-1",), Decimal("2.00"))
+    ]
     assert diff(after.matches, before.matches).lost == change.gained
     assert (
         diff(after.matches, after.matches).gained == diff(after.matches, after.matches).lost == ()

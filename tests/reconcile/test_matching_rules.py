@@ -226,11 +226,23 @@ def test_currency_without_a_rate_is_a_discrepancy_when_the_reference_agrees(pay,
     assert result.unmatched_left == result.unmatched_right == ()
 
 
-def test_amount_discrepancy_names_both_values(pay, inv):
+def test_a_part_payment_is_a_partial_match_by_default(pay, inv):
     result = reconcile(
         [pay("p1", "80.00", text="INV-7", payer="Acme")],
         [inv("INV-7", "100.00", customer="Acme")],
         config(),
+    )
+    (match,) = result.matches
+    assert (match.left_ids, match.right_ids, match.rule) == (("p1",), ("INV-7",), "partial payment")
+    assert match.remaining == Decimal("20.00") and result.discrepancies == ()
+    assert "partly paid: 80.00 EUR of 100.00 EUR; 20.00 EUR remains open" in match.explanation
+
+
+def test_amount_discrepancy_names_both_values(pay, inv):
+    result = reconcile(
+        [pay("p1", "80.00", text="INV-7", payer="Acme")],
+        [inv("INV-7", "100.00", customer="Acme")],
+        config(group=GroupRule(name="batch", partial_payments=False)),
     )
     (discrepancy,) = result.discrepancies
     assert (discrepancy.kind, discrepancy.left_value, discrepancy.right_value) == (

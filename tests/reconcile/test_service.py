@@ -35,7 +35,7 @@ BANK = """date,description,amount,id
 2024-03-03,Card fee,-4.50,b3
 2024-03-04,Payment INV-300 Gamma SA,297.10,b4
 2024-03-06,Transfer from Delta Co,500.00,b5
-2024-03-07,INV-600 Zeta BV,75.00,b6
+2024-03-07,INV-600 Zeta BV,105.00,b6
 """
 INVOICES = """date,number,amount,customer,id
 2024-02-28,INV-100,100.00,Acme Ltd,i1
@@ -148,22 +148,22 @@ def test_a_run_reports_matches_with_reasons_unmatched_items_discrepancies_and_to
     assert run["status"] == "succeeded" and run["progress"] == 100
     assert (run["left_count"], run["right_count"]) == (6, 6)
     assert run["counts"] == {
-        "auto_matched": 2,
+        "auto_matched": 3,  # Gamma SA's part payment is a partial match
         "suggested": 1,  # Delta Co paid 500.00 once; it has two invoices of 500.00
         "confirmed": 0,
         "rejected": 0,
         "unreconciled": 0,
         "unmatched_left": 1,
         "unmatched_right": 1,
-        "discrepancies": 2,
+        "discrepancies": 1,
     }
     assert run["totals"]["EUR"] == {
-        "matched_left": "850",
-        "matched_right": "850",
+        "matched_left": "1147.1",
+        "matched_right": "1150",
         "unmatched_left": "-4.5",
         "unmatched_right": "500",
-        "discrepancy_left": "372.1",
-        "discrepancy_right": "390",
+        "discrepancy_left": "105",
+        "discrepancy_right": "90",
     }
 
     matches = by_texts(all_matches(rc, headers, run_id))
@@ -176,9 +176,11 @@ def test_a_run_reports_matches_with_reasons_unmatched_items_discrepancies_and_to
 
     discrepancies = get(rc, headers, f"/v1/reconciliation/runs/{run_id}/discrepancies")["data"]
     assert sorted((d["kind"], d["left_value"], d["right_value"]) for d in discrepancies) == [
-        ("amount", "297.10 EUR", "300.00 EUR"),
-        ("amount", "75.00 EUR", "90.00 EUR"),
+        ("amount", "105.00 EUR", "90.00 EUR"),  # paying more than the invoice
     ]
+    gamma = matches["Payment INV-300 Gamma SA", "INV-300"]
+    assert (gamma["rule"], gamma["remaining"]) == ("partial payment", "2.90")
+    assert "partly paid: 297.10 EUR of 300.00 EUR; 2.90 EUR remains open" in gamma["explanation"]
     assert all("INV-" in d["explanation"] for d in discrepancies)
     unmatched = get(rc, headers, f"/v1/reconciliation/runs/{run_id}/unmatched", side="left")
     assert [i["text"] for i in unmatched["data"]] == ["Card fee"]
@@ -187,8 +189,14 @@ def test_a_run_reports_matches_with_reasons_unmatched_items_discrepancies_and_to
 
     exported = csv_rows(rc, headers, f"/v1/reconciliation/runs/{run_id}/matches")
     assert exported[0][:4] == ["match_id", "status", "score", "rule"]
-    assert sorted(row[1] for row in exported[1:]) == ["auto_matched", "auto_matched", "suggested"]
-    assert len(csv_rows(rc, headers, f"/v1/reconciliation/runs/{run_id}/discrepancies")) == 3
+    assert sorted(row[1] for row in exported[1:]) == [
+        "auto_matched",
+        "auto_matched",
+        "auto_matched",
+        "suggested",
+    ]
+    assert exported[0][-1] == "remaining" and sorted(row[-1] for row in exported[1:])[-1] == "2.90"
+    assert len(csv_rows(rc, headers, f"/v1/reconciliation/runs/{run_id}/discrepancies")) == 2
     left_csv = csv_rows(rc, headers, f"/v1/reconciliation/runs/{run_id}/unmatched", side="left")
     assert [row[4:6] for row in left_csv[1:]] == [["-4.50", "EUR"]]
 
@@ -225,9 +233,9 @@ def test_review_decisions_are_remembered_by_later_runs(
     }
     items = get(rc, headers, f"/v1/reconciliation/runs/{first}/unmatched")["data"]
     ids |= {i["text"]: i["item_id"] for i in items}
-    # Zeta's 75.00 against INV-600's 90.00 is a discrepancy; the reviewer knows better.
+    # Zeta's 105.00 against INV-600's 90.00 is a discrepancy; the reviewer knows better.
     discrepancy_ids = get(rc, headers, f"/v1/reconciliation/runs/{first}/discrepancies")["data"]
-    zeta_pair = next(d for d in discrepancy_ids if d["left_value"] == "75.00 EUR")
+    zeta_pair = next(d for d in discrepancy_ids if d["left_value"] == "105.00 EUR")
     manual = rc.post(
         f"/v1/reconciliation/jobs/{job['id']}/matches",
         json={"left_ids": [zeta_pair["left_id"]], "right_ids": [zeta_pair["right_id"]]},
@@ -248,7 +256,7 @@ def test_review_decisions_are_remembered_by_later_runs(
     )
     assert unknown.status_code == 422 and "line:999999" in unknown.json()["message"]
     counts = get(rc, headers, f"/v1/reconciliation/runs/{first}")["counts"]
-    assert (counts["confirmed"], counts["rejected"], counts["discrepancies"]) == (2, 1, 1)
+    assert (counts["confirmed"], counts["rejected"], counts["discrepancies"]) == (2, 1, 0)
 
     second = start(rc, headers, job["id"])
     run_job(second)
@@ -268,7 +276,7 @@ def test_review_decisions_are_remembered_by_later_runs(
     third = start(rc, headers, job["id"])
     run_job(third)
     assert ("INV-600 Zeta BV", "INV-600") not in by_texts(all_matches(rc, headers, third))
-    assert len(get(rc, headers, f"/v1/reconciliation/runs/{third}/discrepancies")["data"]) == 2
+    assert len(get(rc, headers, f"/v1/reconciliation/runs/{third}/discrepancies")["data"]) == 1
     history = get(
         rc, headers, f"/v1/reconciliation/jobs/{job['id']}/decisions", include_revoked=True
     )["data"]
@@ -309,8 +317,11 @@ def test_a_dry_run_previews_a_rule_change_as_matches_gained_and_lost(
 
     run = get(rc, headers, f"/v1/reconciliation/runs/{preview}")
     assert run["dry_run"] is True and run["compared_with_run_id"] == real
-    assert run["changes"]["gained_count"] == 1 and run["changes"]["lost_count"] == 0
+    # Gamma SA's 297.10 against 300.00: a partial match before, a full one with 3.00.
+    assert run["changes"]["gained_count"] == 1 and run["changes"]["lost_count"] == 1
     [gained] = run["changes"]["gained"]
+    [lost] = run["changes"]["lost"]
+    assert (lost["left_ids"], lost["right_ids"]) == (gained["left_ids"], gained["right_ids"])
     gained_match = next(
         m
         for m in all_matches(rc, headers, preview)

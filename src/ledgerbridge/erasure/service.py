@@ -41,6 +41,7 @@ TABLES = (
     "reconciliation_items",
     "reconciliation_discrepancies",
     "reconciliation_decisions",
+    "reconciliation_learned",
     "reconciliation_runs",
     "statement_lines",
     "statements",

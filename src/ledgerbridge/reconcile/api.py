@@ -314,6 +314,7 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
         "explanation",
         "reviewed_by",
         "reviewed_at",
+        "remaining",
     ]
     amounts: dict[tuple[str, str], tuple[Decimal, str]] = {
         (side, item_id): (Decimal(amount), currency)
@@ -339,6 +340,7 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
             match.explanation,
             match.reviewed_by or "",
             match.reviewed_at.isoformat() if match.reviewed_at else "",
+            match.remaining or "",
         ]
 
 

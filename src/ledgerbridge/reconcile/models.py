@@ -157,6 +157,8 @@ class RunMatch(TenantOwned, Base):
     explanation: Mapped[str] = mapped_column(Text)
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None]
+    # A partial match: the balance still open on the item paid in part (decimal text).
+    remaining: Mapped[str | None] = mapped_column(String(40))
 
 
 class RunItem(TenantOwned, Base):
@@ -212,5 +214,28 @@ class Decision(TenantOwned, Base):
     match_id: Mapped[int | None] = mapped_column(BigId)  # the match it was taken on
     decided_by: Mapped[str] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class LearnedFact(TenantOwned, Base):
+    """What a confirmed or hand-made match taught a job: an ``alias`` (memo words that
+    name a contact) or a ``payer`` observation (the fee and delay of one payment).
+    Rejecting or undoing the match it came from revokes it; so does rejecting a match
+    whose memo the alias fits."""
+
+    __tablename__ = "reconciliation_learned"
+    __table_args__ = (Index("ix_reconciliation_learned_job_active", "job_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_jobs.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # alias | payer
+    words: Mapped[str | None] = mapped_column(String(255))  # an alias's words, space-joined
+    counterparty: Mapped[str] = mapped_column(String(255))
+    fee_rate: Mapped[str | None] = mapped_column(String(20))  # decimal text
+    delay_days: Mapped[int | None] = mapped_column(Integer)
+    match_id: Mapped[int] = mapped_column(BigId)  # the match it was learned from
+    learned_by: Mapped[str] = mapped_column(String(200))
+    learned_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]

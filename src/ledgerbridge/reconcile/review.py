@@ -3,7 +3,9 @@
 Each action changes the run's results at once (so the reviewer sees it) and records a
 decision with who and when, which every later run of the job honours: a confirmed group
 is always matched, a rejected match never proposed again (a rejected group as that group
-only: its items stay free to match otherwise). Undoing (unreconcile) revokes
+only: its items stay free to match otherwise). A confirmed or hand-made match also
+teaches the job aliases and the payer's habits; a rejection unlearns them (see
+``learning``). Undoing (unreconcile) revokes
 the decisions taken on a match and frees its items; the next run may propose them again.
 Reviews apply to a job's latest completed run; older runs and dry runs are history.
 """
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, conflict
+from ledgerbridge.reconcile import learning
 from ledgerbridge.reconcile.models import (
     Decision,
     ItemStatus,
@@ -39,6 +42,7 @@ def confirm(session: Session, match: RunMatch, who: str) -> None:
         )
     _decide(session, match, "confirmed", who)
     _set_status(session, match, MatchState.confirmed, who)
+    learning.learn(session, match, who)
 
 
 def reject(session: Session, match: RunMatch, who: str) -> None:
@@ -46,6 +50,7 @@ def reject(session: Session, match: RunMatch, who: str) -> None:
     if match.status not in MATCHED:
         raise conflict(f"match {match.id} is {match.status}; it cannot be rejected")
     _revoke(session, match, who)
+    learning.unlearn(session, match, who, rejected=True)
     _decide(session, match, "rejected", who)
     _set_status(session, match, MatchState.rejected, who)
     _free_items(session, match)
@@ -56,6 +61,7 @@ def unreconcile(session: Session, match: RunMatch, who: str) -> None:
     if match.status == MatchState.unreconciled:
         raise conflict(f"match {match.id} is already unreconciled")
     _revoke(session, match, who)
+    learning.unlearn(session, match, who, rejected=False)
     if match.status in MATCHED:
         _free_items(session, match)
     _set_status(session, match, MatchState.unreconciled, who)
@@ -120,6 +126,7 @@ def match_by_hand(
         )
     )
     _decide(session, match, "confirmed", who)
+    learning.learn(session, match, who)
     return match
 
 

@@ -267,6 +267,8 @@ class MatchOut(BaseModel):
     right: list[ItemOut]
     reviewed_by: str | None
     reviewed_at: dt.datetime | None
+    # A partial match: the balance still open on the item paid in part.
+    remaining: Decimal | None = None
 
     @classmethod
     def of(cls, match: RunMatch, items: list[RunItem]) -> MatchOut:
@@ -283,6 +285,7 @@ class MatchOut(BaseModel):
             right=[ItemOut.of(by_id["right", i]) for i in match.right_ids if ("right", i) in by_id],
             reviewed_by=match.reviewed_by,
             reviewed_at=match.reviewed_at,
+            remaining=Decimal(match.remaining) if match.remaining is not None else None,
         )
 
 

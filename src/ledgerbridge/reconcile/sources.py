@@ -118,8 +118,17 @@ def _connection(session: Session, source: RecordsSource) -> Connection:
 
 def _statement_items(session: Session, source: StatementSource) -> Iterable[Item]:
     statement = _statement(session, source)
-    lines = session.scalars(
-        select(StatementEntry)
+    # Plain rows, not ORM objects: a run may read hundreds of thousands of lines.
+    lines = session.execute(
+        select(
+            StatementEntry.id,
+            StatementEntry.amount,
+            StatementEntry.currency,
+            StatementEntry.booked_on,
+            StatementEntry.reference,
+            StatementEntry.description,
+            StatementEntry.counterparty,
+        )
         .where(StatementEntry.statement_id == statement.id)
         .order_by(StatementEntry.id)
     )

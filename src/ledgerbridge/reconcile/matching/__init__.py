@@ -16,6 +16,7 @@ from ledgerbridge.reconcile.matching.config import (
     default_rules,
 )
 from ledgerbridge.reconcile.matching.items import Item
+from ledgerbridge.reconcile.matching.learning import Alias, Learned, PayerHabit, lesson
 from ledgerbridge.reconcile.matching.results import (
     Decisions,
     Discrepancy,
@@ -29,6 +30,7 @@ from ledgerbridge.reconcile.matching.results import (
 from ledgerbridge.reconcile.matching.run import reconcile
 
 __all__ = [
+    "Alias",
     "AmountRule",
     "CounterpartyRule",
     "CurrencyRule",
@@ -41,12 +43,15 @@ __all__ = [
     "GroupRule",
     "Item",
     "JobConfig",
+    "Learned",
     "Match",
     "MatchStatus",
+    "PayerHabit",
     "Result",
     "ResultDiff",
     "Rule",
     "default_rules",
     "diff",
+    "lesson",
     "reconcile",
 ]

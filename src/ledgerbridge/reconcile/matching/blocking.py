@@ -1,18 +1,20 @@
 """Candidate generation: only pairs that share a blocking key are ever scored.
 
-Three blockers, each capped at `max_block_size` candidates per item and key (the
-nearest weeks first), so the number of pairs grows linearly with the number of items,
-never quadratically:
+Three blockers, capped so that no left item gets more than `max_block_size` candidates
+(references capped per key; names and amounts share what is left of the item's budget,
+the most specific key and the nearest weeks first), so the number of pairs grows
+linearly with the number of items, never quadratically:
 
 - references: equal references, a reference found in the other side's memo, or a
   memo ending with the start of a reference (truncation);
-- names: a counterparty (or memo) word, within the amount tolerance and date window;
+- names: the first two words of a counterparty (or memo), then its first and its
+  longest word, within the amount tolerance and date window;
 - amounts: an amount equal within the absolute tolerance, within the date window.
 """
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
@@ -23,8 +25,8 @@ from ledgerbridge.reconcile.matching.config import (
 )
 from ledgerbridge.reconcile.matching.prepare import Prepared
 
-# Amount blocks are bucketed by week so that a date window reads a few buckets only.
-BUCKET_DAYS = 7
+# Blocks are bucketed by fortnight so that a date window reads a few buckets only.
+BUCKET_DAYS = 14
 _EPSILON = 1e-9
 
 Pair = tuple[int, int]
@@ -38,7 +40,10 @@ def candidate_pairs(left: list[Prepared], right: list[Prepared], config: JobConf
         pairs.update(_reference_pairs(left, right, key_rule, config.max_block_size))
         flipped = _reference_pairs(right, left, key_rule, config.max_block_size)
         pairs.update((li, ri) for ri, li in flipped)
-    pairs.update(_window_pairs(left, right, config))
+    cited = [0] * len(left)
+    for li, _ in pairs:
+        cited[li] += 1
+    pairs.update(_window_pairs(left, right, config, cited))
     return sorted(pairs)
 
 
@@ -68,7 +73,12 @@ def _reference_pairs(
                 yield from ((index, match) for match in matches)
 
 
-def _window_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig) -> Iterable[Pair]:
+def _window_pairs(
+    left: list[Prepared], right: list[Prepared], config: JobConfig, cited: list[int]
+) -> Iterable[Pair]:
+    """Pairs by name and by amount, within the date window: for each left item no more
+    than `max_block_size` in all (less the pairs its references found), the most
+    specific name keys first, then the amount alone."""
     amount_rule = config.find(AmountRule)
     date_rule = config.find(DateWindowRule)
     currency_rule = config.find(CurrencyRule)
@@ -85,6 +95,8 @@ def _window_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig
 
     for li, item in enumerate(left):
         weeks = _weeks(item, date_rule, max_span)
+        budget = cap - cited[li]
+        taken: set[int] = set()
         for currency in currencies:
             if currency == item.currency:
                 factor, extra = 1.0, 0.0
@@ -98,18 +110,17 @@ def _window_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig
             for flip in flips:
                 sign = item.negative != flip
                 for key, (low, high) in [(k, wide) for k in item.block_keys] + [("", tight)]:
-                    # Nearest weeks first, and no more than `cap` candidates per key.
-                    taken = 0
+                    # Nearest weeks first, closest amounts first, within the budget.
                     for week in weeks:
+                        if len(taken) >= budget:
+                            break
                         found = index.get((key, currency, sign, week))
                         if found is None:
                             continue
-                        for ri in _nearest(found, low, high, amount, cap - taken):
+                        for ri in _nearest(found, low, high, amount, budget - len(taken), taken):
                             if _within_dates(item, right[ri], date_rule):
-                                taken += 1
+                                taken.add(ri)
                                 yield li, ri
-                        if taken >= cap:
-                            break
 
 
 def _build_index(
@@ -164,27 +175,41 @@ def _tight_window(amount: float, rule: AmountRule | None, extra: float) -> tuple
 
 
 def _nearest(
-    found: tuple[list[float], list[int]], low: float, high: float, center: float, cap: int
+    found: tuple[list[float], list[int]],
+    low: float,
+    high: float,
+    center: float,
+    cap: int,
+    taken: set[int],
 ) -> list[int]:
-    """Items whose amount lies in [low, high]; the `cap` closest to `center` if more."""
+    """Items not yet taken whose amount lies in [low, high]; the `cap` closest to
+    `center` if more."""
     amounts, indexes = found
     start, stop = bisect_left(amounts, low), bisect_right(amounts, high)
     if stop - start <= cap:
-        return indexes[start:stop]
-    below = bisect_left(amounts, center, start, stop) - 1
-    above = below + 1
+        return [index for index in indexes[start:stop] if index not in taken]
     picked: list[int] = []
-    while len(picked) < cap:
-        take_below = below >= start and (
-            above >= stop or center - amounts[below] <= amounts[above] - center
-        )
-        if take_below:
-            picked.append(indexes[below])
+    for index in nearest_first(amounts, indexes, start, stop, center):
+        if len(picked) >= cap:
+            break
+        if index not in taken:
+            picked.append(index)
+    return picked
+
+
+def nearest_first(
+    values: Sequence[float], indexes: Sequence[int], start: int, stop: int, center: float
+) -> Iterator[int]:
+    """`indexes[start:stop]`, whose `values` are sorted, the nearest to `center` first."""
+    below = bisect_left(values, center, start, stop) - 1
+    above = below + 1
+    while below >= start or above < stop:
+        if below >= start and (above >= stop or center - values[below] <= values[above] - center):
+            yield indexes[below]
             below -= 1
         else:
-            picked.append(indexes[above])
+            yield indexes[above]
             above += 1
-    return picked
 
 
 def _within_dates(left: Prepared, right: Prepared, rule: DateWindowRule | None) -> bool:

@@ -122,8 +122,9 @@ class GroupRule(_Rule):
     abs_tolerance: Money = Decimal("0.01")
     name_threshold: float = Field(default=90.0, ge=0, le=100)
     # Lines citing an item's reference in full that pay less than it become a partial
-    # match showing the open balance, instead of an amount discrepancy.
-    partial_payments: bool = False
+    # match showing the open balance, instead of an amount discrepancy. On by default:
+    # a part payment is a bookkeeping fact, not an error; off makes it a discrepancy.
+    partial_payments: bool = True
 
 
 R = TypeVar("R", bound=_Rule)

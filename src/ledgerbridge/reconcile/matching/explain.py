@@ -11,6 +11,7 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
     Rule,
 )
+from ledgerbridge.reconcile.matching.learning import Alias, PayerHabit
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
 from ledgerbridge.reconcile.matching.scoring import Check
@@ -81,6 +82,14 @@ def _amount_sentence(check: Check, left: Prepared, right: Prepared) -> str:
     currency = left.currency
     prefix = "" if left.currency == right.currency else f"after converting {right.currency}, "
     values = check.values
+    if check.detail == "usual_fee":
+        short, habit = values
+        assert isinstance(habit, PayerHabit)
+        rate = float(habit.fee_rate or 0) * 100
+        return (
+            f"amount short by {money(short, currency)}, the payer's usual fee of {rate:.2f} % "
+            f"({habit.note})"
+        )
     if check.detail in ("within_abs", "within_rel", "fee", "beyond"):
         differs = f"{prefix}amount differs by {money(abs(Decimal(str(values[0]))), currency)}"
         match check.detail:
@@ -104,6 +113,13 @@ def _amount_sentence(check: Check, left: Prepared, right: Prepared) -> str:
 def _date_sentence(check: Check, left: Prepared, right: Prepared) -> str:
     left_date, right_date = left.item.date.isoformat(), right.item.date.isoformat()
     match check.detail:
+        case "usual_delay":
+            delay, habit = check.values
+            assert isinstance(habit, PayerHabit)
+            return (
+                f"paid {delay} days after the invoice, as this payer usually does "
+                f"({habit.delay_days} days; {habit.note})"
+            )
         case "same":
             return f"same date ({left_date})"
         case "within_terms":
@@ -124,6 +140,13 @@ def _date_sentence(check: Check, left: Prepared, right: Prepared) -> str:
 def _counterparty_sentence(check: Check, left: Prepared, right: Prepared) -> str:
     if not check.values:
         return "no counterparty to compare"
+    if check.detail == "alias":
+        ratio, alias = check.values
+        assert isinstance(alias, Alias)
+        return (
+            f"memo words '{' '.join(alias.words)}' name '{alias.counterparty}' "
+            f"(similarity {ratio:.0f}): {alias.note}"
+        )
     (ratio,) = check.values
     agrees = check.outcome == "match"
     left_name = left.item.counterparty or left.item.text

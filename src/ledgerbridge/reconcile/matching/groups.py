@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from rapidfuzz import fuzz
 
+from ledgerbridge.reconcile.matching.blocking import nearest_first
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
     CounterpartyRule,
@@ -28,6 +29,9 @@ from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
 from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, signs_agree
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
+
+# How many items per name key the search for a target's parts looks at, per candidate.
+SCAN_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,29 +143,49 @@ def _block(
     earliest = target.start - rule.window_days - span
     latest = target.end + rule.window_days
     found: set[int] = set()
-    for key in target.block_keys:
-        starts, indexes = by_key.get(key, ([], []))
-        found.update(indexes[bisect_left(starts, earliest) : bisect_right(starts, latest)])
     found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
     if target.reference:  # parts whose memo cites the target's reference
         found.update(by_mention.get(target.reference, ()))
-    ceiling = target.magnitude + rule.abs_tolerance
-    parts = []
-    for index in found:
-        part = side.parts[index]
-        if (
-            side.parts_free[index]
-            and (target_index, index) not in side.rejected
-            and part.currency == target.currency
-            and signs_agree(config, target, part)
-            and 0 < part.magnitude <= ceiling
-            and _gap(target, part) <= rule.window_days
-            and not _cites_another(target, part)
-            and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
-        ):
-            parts.append(index)
+    parts = [index for index in found if _fits(config, rule, side, target_index, index)]
+    # By name: nearest in date first, the most specific key first, and no more than
+    # SCAN_FACTOR * max_candidates items looked at per key, so that a common word
+    # shared by thousands of items costs no more than a rare one.
+    limit = SCAN_FACTOR * rule.max_candidates
+    for key in target.block_keys:
+        starts, indexes = by_key.get(key, ([], []))
+        low, high = bisect_left(starts, earliest), bisect_right(starts, latest)
+        looked = 0
+        for index in nearest_first(starts, indexes, low, high, target.start):
+            if looked >= limit:
+                break
+            if index in found:
+                continue
+            found.add(index)
+            looked += 1
+            if _fits(config, rule, side, target_index, index):
+                parts.append(index)
     parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
     return parts[: rule.max_candidates]
+
+
+def _fits(
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    target_index: int,
+    index: int,
+) -> bool:
+    target, part = side.targets[target_index], side.parts[index]
+    return (
+        side.parts_free[index]
+        and (target_index, index) not in side.rejected
+        and part.currency == target.currency
+        and signs_agree(config, target, part)
+        and 0 < part.magnitude <= target.magnitude + rule.abs_tolerance
+        and _gap(target, part) <= rule.window_days
+        and not _cites_another(target, part)
+        and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
+    )
 
 
 def _gap(first: Prepared, second: Prepared) -> int:
@@ -188,7 +212,12 @@ def _name_similarity(first: Prepared, second: Prepared) -> float:
         if named.name and memo.memo_name:
             contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
             cut = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
-            return max(contained, cut)
+            learned = (
+                name_similarity(named.name, named.full_name, memo.alias_name, memo.alias_full)
+                if memo.alias is not None
+                else 0.0
+            )
+            return max(contained, cut, learned)
     if first.memo_name and second.memo_name:
         return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
     return 0.0
@@ -264,6 +293,16 @@ def _proposal(
             f"all dated within the {rule.window_days}-day window (furthest {max(gaps)} days)",
         ),
     ]
+    for alias in dict.fromkeys(p.alias for p in (target, *parts) if p.alias is not None):
+        evidence.append(
+            Evidence(
+                "counterparty",
+                rule.name,
+                "match",
+                1.0,
+                f"memo words '{' '.join(alias.words)}' name '{alias.counterparty}': {alias.note}",
+            )
+        )
     if has_references:
         evidence.append(
             Evidence(

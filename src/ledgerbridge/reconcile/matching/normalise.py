@@ -1,8 +1,10 @@
 """Normalisation of references, memo text and counterparty names."""
 
+import functools
 import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
@@ -11,23 +13,25 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 _NAME_SPLIT = re.compile(r"[^0-9a-z]+")
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
 # Legal forms and words that carry no identity in a name.
-_NAME_NOISE = _words(
+_NAME_NOISE = word_set(
     "the and of ltd limited inc incorporated llc llp plc co corp corporation company "
     "gmbh ag sa sarl sas bv nv pty srl spa oy ab as kg"
 )
 # Words banks put in memos that say nothing about who paid.
-_MEMO_NOISE = _words(
+_MEMO_NOISE = word_set(
     "payment pmt paym transfer trf ref reference invoice inv from to for thank thanks you "
     "bgc bacs chq csh dd so fp fpi fpo sepa sct giro credit debit"
 )
 
 
 def _ascii_fold(text: str) -> str:
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -39,19 +43,17 @@ def reference_key(reference: str | None) -> str:
     return _NOT_ALNUM.sub("", _ascii_fold(reference).upper())
 
 
-def text_keys(text: str) -> list[str]:
-    """Reference-shaped keys in a memo: each token and each pair of adjacent tokens."""
-    tokens = [reference_key(token) for token in _SEPARATORS.split(text)]
-    tokens = [token for token in tokens if token]
+def _text_tokens(text: str) -> list[str]:
+    tokens = [reference_key(token) for token in _SEPARATORS.split(_ascii_fold(text))]
+    return [token for token in tokens if token]
+
+
+def memo_keys(text: str) -> tuple[list[str], str]:
+    """Reference-shaped keys in a memo (each token and each pair of adjacent tokens),
+    and its final token, where a truncated reference would be."""
+    tokens = _text_tokens(text)
     pairs = [first + second for first, second in itertools.pairwise(tokens)]
-    return tokens + pairs
-
-
-def last_text_key(text: str) -> str:
-    """The memo's final token, where a truncated reference would be."""
-    tokens = [reference_key(token) for token in _SEPARATORS.split(text)]
-    tokens = [token for token in tokens if token]
-    return tokens[-1] if tokens else ""
+    return tokens + pairs, tokens[-1] if tokens else ""
 
 
 def name_tokens(name: str | None, *, memo: bool = False) -> list[str]:
@@ -68,19 +70,21 @@ def name_tokens(name: str | None, *, memo: bool = False) -> list[str]:
     ]
 
 
-def name_forms(name: str | None) -> tuple[list[str], str]:
+@functools.lru_cache(maxsize=1 << 16)
+def name_forms(name: str | None) -> tuple[tuple[str, ...], str]:
     """A name's words without legal forms (as `name_tokens`), and all its words, legal
     forms kept: the form a bank cuts short. One accent fold for both."""
     if not name:
-        return [], ""
+        return (), ""
     words = [word for word in _NAME_SPLIT.split(_ascii_fold(name).lower()) if word]
-    return [word for word in words if word not in _NAME_NOISE], " ".join(words)
+    return tuple(word for word in words if word not in _NAME_NOISE), " ".join(words)
 
 
 # A name this long that starts another one is taken for that name cut short by a bank.
 TRUNCATED_NAME_LENGTH = 10
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_similarity(first: str, first_full: str, second: str, second_full: str) -> float:
     """0-100: word-order-free similarity of normalised names, or, when one of them is a
     bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
@@ -100,6 +104,8 @@ def _cut_within(text: str, name: str) -> bool:
     """Whether `text` holds `name` as a bank cuts it: its words in order, the last one
     cut short (``ZEPHYR CYCLES ZURI BATCH`` for Zephyr Cycles Zürich LLP), at least
     TRUNCATED_NAME_LENGTH characters of it."""
+    if len(text) < TRUNCATED_NAME_LENGTH or name.split(" ", 1)[0] not in text:
+        return False  # the cheap refusal, for most pairs
     words, name_words = text.split(), name.split()
     if not name_words or name_words[0] not in words:
         return False
@@ -113,10 +119,12 @@ def _cut_within(text: str, name: str) -> bool:
     return False
 
 
-def name_blocking_keys(tokens: list[str]) -> tuple[str, ...]:
-    """The first word and the longest word, each cut to six letters (truncation-proof)."""
+def name_blocking_keys(tokens: Sequence[str]) -> tuple[str, ...]:
+    """Most specific first: the first two words (a whole name, mostly), then the first
+    word and the longest word, each cut to six letters (truncation-proof)."""
     if not tokens:
         return ()
     first = tokens[0][:6]
     longest = max(tokens, key=len)[:6]
-    return (first,) if first == longest else (first, longest)
+    keys = (f"{tokens[0]} {tokens[1]}",) if len(tokens) > 1 else ()
+    return (*keys, first) if first == longest else (*keys, first, longest)

@@ -29,6 +29,7 @@ from ledgerbridge.reconcile.matching.discrepancies import find_discrepancies
 from ledgerbridge.reconcile.matching.explain import pair_evidence
 from ledgerbridge.reconcile.matching.groups import Side, propose_groups
 from ledgerbridge.reconcile.matching.items import Item
+from ledgerbridge.reconcile.matching.learning import Learned
 from ledgerbridge.reconcile.matching.partials import PARTIAL_SCORE, find_partials
 from ledgerbridge.reconcile.matching.prepare import Prepared, prepare_sides
 from ledgerbridge.reconcile.matching.results import (
@@ -61,16 +62,18 @@ def reconcile(
     config: JobConfig | None = None,
     decisions: Decisions | None = None,
     progress: Progress | None = None,
+    learned: Learned | None = None,
 ) -> Result:
     """Match `left` against `right`. `progress(done, total)` is called as work advances
-    (in percent). Raises ValueError when ids repeat within a side."""
+    (in percent); `learned` holds what earlier decisions taught (aliases, payers' habits).
+    Raises ValueError when ids repeat within a side."""
     config = config or JobConfig()
     decisions = decisions or Decisions()
     report = progress or (lambda done, total: None)
     _require_unique_ids(left, "left")
     _require_unique_ids(right, "right")
 
-    prepared_left, prepared_right = prepare_sides(left, right, config)
+    prepared_left, prepared_right = prepare_sides(left, right, config, learned)
     left_at = {item.id: index for index, item in enumerate(left)}
     right_at = {item.id: index for index, item in enumerate(right)}
     state = _State(

@@ -34,6 +34,10 @@ CONVERTED_SIMILARITY = 0.9
 NO_EXTRA = Decimal(0)
 CITED_WITH_AMOUNT = 0.96  # the least score of a fully cited reference with its amount
 MISSING_SHARE = 0.25  # of its weight, that a rule with nothing to compare still counts
+# A payer's learned habits: how close a payment must come to them, and what they count.
+USUAL_SIMILARITY = 0.95
+FEE_SLACK = Decimal("0.0025")
+DELAY_SLACK_DAYS = 3
 
 
 class Outcome(StrEnum):
@@ -167,8 +171,14 @@ def check_counterparty(rule: CounterpartyRule, left: Prepared, right: Prepared) 
     elif not rule.use_text:
         return MISSING
     elif left.name and right.memo_name:
+        learned = _by_alias(rule, left, right)
+        if learned is not None:
+            return learned
         ratio, detail = _in_memo(left, right), "left_name_in_right_text"
     elif right.name and left.memo_name:
+        learned = _by_alias(rule, right, left)
+        if learned is not None:
+            return learned
         ratio, detail = _in_memo(right, left), "right_name_in_left_text"
     elif left.memo_name and right.memo_name:
         ratio, detail = _text_similarity(left.memo_name, right.memo_name), "texts"
@@ -181,6 +191,16 @@ def check_counterparty(rule: CounterpartyRule, left: Prepared, right: Prepared) 
     if ratio >= rule.threshold - 15:
         return Check(Outcome.PARTIAL, ratio / 200, detail, (ratio,))
     return Check(Outcome.MISMATCH, 0.0, detail, (ratio,))
+
+
+def _by_alias(rule: CounterpartyRule, named: Prepared, memo: Prepared) -> Check | None:
+    """The memo holds words a reviewer taught as an alias of this contact."""
+    if memo.alias is None:
+        return None
+    ratio = name_similarity(named.name, named.full_name, memo.alias_name, memo.alias_full)
+    if ratio < rule.threshold:
+        return None
+    return Check(Outcome.MATCH, ratio / 100, "alias", (ratio, memo.alias))
 
 
 def _in_memo(named: Prepared, memo: Prepared) -> float:
@@ -225,7 +245,23 @@ def check_amount_rule(
         return Check(Outcome.MISMATCH, 0.0, "incomparable", (left.currency, right.currency))
     if not signs_agree(config, left, right):
         return Check(Outcome.MISMATCH, 0.0, "sign", (left.item.amount, right.item.amount))
-    return check_amount(rule, left, *converted)
+    check = check_amount(rule, left, *converted)
+    if check.similarity < USUAL_SIMILARITY and left.currency == right.currency:
+        return _usual_fee(rule, left, right) or check
+    return check
+
+
+def _usual_fee(rule: AmountRule, left: Prepared, right: Prepared) -> Check | None:
+    """The payment falls short of the invoice by the payer's usual (learned) fee."""
+    for billed, paid in ((right, left), (left, right)):
+        habit = billed.habit
+        if habit is None or not habit.fee_rate or not billed.magnitude:
+            continue
+        short = billed.magnitude - paid.magnitude
+        slack = FEE_SLACK + rule.abs_tolerance / billed.magnitude
+        if short > 0 and abs(short / billed.magnitude - habit.fee_rate) <= slack:
+            return Check(Outcome.MATCH, USUAL_SIMILARITY, "usual_fee", (short, habit))
+    return None
 
 
 Converted = tuple[Decimal, Decimal] | None
@@ -274,7 +310,17 @@ def _key_check(rule: ExactKeyRule, left: Prepared, right: Prepared, _: Converted
 
 
 def _date_check(rule: DateWindowRule, left: Prepared, right: Prepared, _: Converted) -> Check:
-    return check_date(rule, left, right)
+    check = check_date(rule, left, right)
+    if check.outcome is not Outcome.MATCH or check.similarity >= 1.0:
+        return check
+    for billed, paid in ((right, left), (left, right)):
+        habit = billed.habit
+        if habit is None or habit.delay_days is None:
+            continue
+        delay = paid.start - billed.start
+        if abs(delay - habit.delay_days) <= DELAY_SLACK_DAYS:
+            return Check(Outcome.MATCH, 1.0, "usual_delay", (delay, habit))
+    return check
 
 
 def _counterparty_check(
@@ -344,5 +390,14 @@ def pair_scorer(config: JobConfig) -> PairScorer:
     return score
 
 
+_last_scorer: list[tuple[JobConfig, PairScorer]] = []
+
+
 def score_pair(config: JobConfig, left: Prepared, right: Prepared) -> PairScore:
-    return pair_scorer(config)(left, right)
+    """One pair's score; the scorer of the last config asked about is kept, so a run
+    that explains its matches one by one builds it once."""
+    last = _last_scorer[0] if _last_scorer else None
+    if last is None or last[0] is not config:
+        last = (config, pair_scorer(config))
+        _last_scorer[:] = [last]
+    return last[1](left, right)
