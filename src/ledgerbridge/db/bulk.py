@@ -32,7 +32,7 @@ def bulk_insert(session: Session, model: type[Base], rows: Iterable[Mapping[str,
         if postgres:
             _unnest(session, table, batch)
         else:
-            session.execute(insert(model), batch)
+            session.connection().execute(insert(table), batch)
 
 
 def _unnest(session: Session, table: Table, rows: list[Mapping[str, Any]]) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.bulk import bulk_insert
 from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
@@ -262,65 +263,31 @@ def _discard(svc: Services, tenant: str, statement_id: int) -> None:
         session.execute(delete(Statement).where(Statement.id == statement_id))
 
 
-_COLUMNS = (
-    "tenant_id",
-    "statement_id",
-    "line",
-    "external_id",
-    "booked_on",
-    "value_date",
-    "amount",
-    "currency",
-    "description",
-    "reference",
-    "counterparty",
-)
-_SQLITE_INSERT = (
-    f"INSERT INTO statement_lines ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-)
-# One statement per batch: every column sent as one array, unnested into rows.
-_POSTGRES_INSERT = (
-    f"INSERT INTO statement_lines ({', '.join(_COLUMNS)}) "
-    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[], %s::date[], "
-    "%s::date[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
-)
-
-
 def insert_lines(
     session: Session, tenant: str, statement_id: int, lines: list[StatementLine]
 ) -> None:
-    """Store ``lines`` with one set-based statement, straight through the driver: an
-    executemany on SQLite, one INSERT ... SELECT FROM unnest(arrays) on PostgreSQL
-    (COPY FROM is refused on tables with row-level security)."""
-    rows = [
+    """Store ``lines`` with one set-based statement (COPY FROM is refused on tables with
+    row-level security, so PostgreSQL gets one INSERT ... SELECT FROM unnest)."""
+    bulk_insert(
+        session,
+        StatementEntry,
         (
-            tenant,
-            statement_id,
-            line.line,
-            line.id[:MAX_ID],
-            line.date,
-            line.value_date,
-            str(line.amount),
-            line.currency,
-            line.description,
-            line.reference[:255] if line.reference else None,
-            line.counterparty[:255] if line.counterparty else None,
-        )
-        for line in lines
-    ]
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        connection.exec_driver_sql(_POSTGRES_INSERT, tuple(columns))
-    else:
-        # SQLite keeps dates as ISO text, as SQLAlchemy's Date type writes them.
-        connection.exec_driver_sql(
-            _SQLITE_INSERT,
-            [
-                (*row[:4], row[4].isoformat(), row[5] and row[5].isoformat(), *row[6:])
-                for row in rows
-            ],
-        )
+            {
+                "tenant_id": tenant,
+                "statement_id": statement_id,
+                "line": line.line,
+                "external_id": line.id[:MAX_ID],
+                "booked_on": line.date,
+                "value_date": line.value_date,
+                "amount": str(line.amount),
+                "currency": line.currency,
+                "description": line.description,
+                "reference": line.reference[:255] if line.reference else None,
+                "counterparty": line.counterparty[:255] if line.counterparty else None,
+            }
+            for line in lines
+        ),
+    )
 
 
 def _imported(session: Session, digest: str) -> Statement | None:

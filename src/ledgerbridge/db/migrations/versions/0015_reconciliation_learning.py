@@ -1,7 +1,7 @@
 """reconciliation: what decisions teach (aliases, payers' habits); partial matches' balance
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import ledgerbridge.db.base
 from ledgerbridge.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
