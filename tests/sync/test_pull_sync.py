@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
+from ledgerbridge.sync.catalog import object_types
 from ledgerbridge.sync.engine import loads
 from ledgerbridge.sync.models import RawObject, Record, SyncState
 from tests.connections.conftest import accounts, connect
@@ -100,8 +102,19 @@ def test_backfill_mirrors_every_record_with_exact_money(
     assert run.created == sum(
         len(control_ids(sandbox, provider, account, t)) for t in ID_KEYS[provider]
     )
-    events = lb.get("/v1/events?type=record.created&limit=100", headers=auth(tenant)).json()
-    assert len(events["data"]) == min(100, run.created)
+    # A first backfill is announced once, with counts per model, not record by record.
+    flood = lb.get("/v1/events?type=record.created&limit=100", headers=auth(tenant)).json()
+    assert flood["data"] == []
+    [completed] = lb.get("/v1/events?type=sync.completed", headers=auth(tenant)).json()["data"]
+    assert completed["data"]["sync_run_id"] == str(run.id)
+    models = completed["data"]["models"]
+    assert sum(m["created"] for m in models.values()) == run.created
+    types = object_types(Provider(provider))
+    for model, counts in models.items():
+        of_model = [t for t in ID_KEYS[provider] if types[t].model.value == model]
+        assert counts["created"] == sum(
+            len(control_ids(sandbox, provider, account, t)) for t in of_model
+        ), model
 
 
 def test_incremental_sync_finds_exactly_the_changes_and_nothing_else(

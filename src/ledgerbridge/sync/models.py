@@ -90,6 +90,9 @@ class SyncState(TenantOwned, Base):
     last_swept_at: Mapped[datetime | None]
     last_tombstones_at: Mapped[datetime | None]
     last_succeeded_at: Mapped[datetime | None]
+    # The run whose pull first reached the end: its ``sync.completed`` event announces
+    # the records that first backfill wrote (they get no ``record.*`` event each).
+    backfilled_by_run_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class SyncRun(TenantOwned, Timestamps, Base):
