@@ -109,10 +109,20 @@ class Held:
 
 
 def held(session: Session, owner: Owner, object_type: str, ids: Sequence[str]) -> dict[str, Held]:
-    """What the mirror holds for ``ids``, in one round trip (the unique indexes of both
-    tables probed with the whole key, once per id)."""
+    """What the mirror holds for ``ids``, in one round trip."""
     if not ids:
         return {}
+    return {
+        external_id: Held(content_hash, bool(deleted), record_id)
+        for external_id, content_hash, deleted, record_id in session.execute(
+            held_query(session, owner, object_type, ids)
+        )
+    }
+
+
+def held_query(session: Session, owner: Owner, object_type: str, ids: Sequence[str]) -> Any:
+    """The ids as rows, each joined to its raw object and its record: both unique indexes
+    are probed with the whole key, once per id (see ``by_key`` for why)."""
     rows, key = bulk.wanted(session, ids)
     raw = and_(
         RAW.c.connection_id == owner.connection_id,
@@ -124,13 +134,9 @@ def held(session: Session, owner: Owner, object_type: str, ids: Sequence[str]) -
         RECORDS.c.object_type == object_type,
         RECORDS.c.remote_id == key,
     )
-    query = select(key, RAW.c.content_hash, RAW.c.deleted, RECORDS.c.id).select_from(
+    return select(key, RAW.c.content_hash, RAW.c.deleted, RECORDS.c.id).select_from(
         rows.outerjoin(RAW, raw).outerjoin(RECORDS, record)
     )
-    return {
-        external_id: Held(content_hash, bool(deleted), record_id)
-        for external_id, content_hash, deleted, record_id in session.execute(query)
-    }
 
 
 def by_key(
