@@ -18,6 +18,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Select,
     String,
     Table,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     tuple_,
     update,
 )
@@ -121,21 +123,29 @@ def held(session: Session, owner: Owner, object_type: str, ids: Sequence[str]) -
 
 
 def held_query(session: Session, owner: Owner, object_type: str, ids: Sequence[str]) -> Any:
-    """The ids as rows, each joined to its raw object and its record: both unique indexes
-    are probed with the whole key, once per id (see ``by_key`` for why)."""
+    """The ids as rows, each joined to its raw object and its record, both unique indexes
+    probed with the whole key once per id. On PostgreSQL each probe is a ``LATERAL``
+    subquery: with plain joins the planner trusts column statistics, stale while a first
+    backfill grows the tables, and hashed every row of the object type for every page."""
     rows, key = bulk.wanted(session, ids)
-    raw = and_(
+    raw_where = (
         RAW.c.connection_id == owner.connection_id,
         RAW.c.object_type == object_type,
         RAW.c.external_id == key,
     )
-    record = and_(
+    record_where = (
         RECORDS.c.connection_id == owner.connection_id,
         RECORDS.c.object_type == object_type,
         RECORDS.c.remote_id == key,
     )
-    return select(key, RAW.c.content_hash, RAW.c.deleted, RECORDS.c.id).select_from(
-        rows.outerjoin(RAW, raw).outerjoin(RECORDS, record)
+    if not bulk.is_postgresql(session):
+        return select(key, RAW.c.content_hash, RAW.c.deleted, RECORDS.c.id).select_from(
+            rows.outerjoin(RAW, and_(*raw_where)).outerjoin(RECORDS, and_(*record_where))
+        )
+    raw = select(RAW.c.content_hash, RAW.c.deleted).where(*raw_where).limit(1).lateral("raw")
+    record = select(RECORDS.c.id).where(*record_where).limit(1).lateral("record")
+    return select(key, raw.c.content_hash, raw.c.deleted, record.c.id).select_from(
+        rows.outerjoin(raw, true()).outerjoin(record, true())
     )
 
 
@@ -162,12 +172,33 @@ def by_key(
             entity.object_type == object_type,
             key.in_(ids),
         )
+    table = cast(Table, entity.__table__)
+    return select(entity).where(keyed(session, owner, object_type, table, table.c[key.key], ids))
+
+
+def keyed(
+    session: Session,
+    owner: Owner,
+    object_type: str,
+    table: Table,
+    key: Any,
+    ids: Sequence[str],
+) -> ColumnElement[bool]:
+    """``table``'s rows of the owner's ``object_type`` whose ``key`` is in ``ids``, as a
+    condition that probes the unique index with the whole key (see ``by_key``)."""
+    if not bulk.is_postgresql(session):  # any number of ids, as one parameter
+        rows, value = bulk.wanted(session, ids)
+        return and_(
+            table.c.connection_id == owner.connection_id,
+            table.c.object_type == object_type,
+            key.in_(select(value).select_from(rows)),
+        )
     wanted = select(
         literal(owner.connection_id, BigInteger),
         literal(object_type, String),
-        func.unnest(literal(ids, ARRAY(String))),
+        func.unnest(literal(list(ids), ARRAY(String))),
     )
-    return select(entity).where(tuple_(entity.connection_id, entity.object_type, key).in_(wanted))
+    return tuple_(table.c.connection_id, table.c.object_type, key).in_(wanted)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -346,16 +377,10 @@ def mark_seen(session: Session, owner: Owner, object_type: str, ids: Sequence[st
     """A full pass listed these: they exist (``last_seen_at``), in one statement."""
     if not ids:
         return
-    rows, key = bulk.wanted(session, ids)
-    session.execute(
-        update(RawObject)
-        .where(
-            RawObject.connection_id == owner.connection_id,
-            RawObject.object_type == object_type,
-            RawObject.external_id.in_(select(key).select_from(rows).scalar_subquery()),
-        )
+    session.connection().execute(
+        update(RAW)
+        .where(keyed(session, owner, object_type, RAW, RAW.c.external_id, ids))
         .values(last_seen_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -373,29 +398,31 @@ def mark_deleted(
     if not ids:
         return 0
     now = utcnow()
-    rows, key = bulk.wanted(session, ids)
-    flagged = session.execute(
-        update(RAW)
-        .where(
-            RAW.c.connection_id == owner.connection_id,
-            RAW.c.object_type == object_type,
-            RAW.c.deleted.is_(False),
-            RAW.c.external_id.in_(select(key).select_from(rows).scalar_subquery()),
+    flagged = (
+        session.connection()
+        .execute(
+            update(RAW)
+            .where(
+                keyed(session, owner, object_type, RAW, RAW.c.external_id, ids),
+                RAW.c.deleted.is_(False),
+            )
+            .values(deleted=True, changed_at=now)
+            .returning(RAW.c.external_id)
         )
-        .values(deleted=True, changed_at=now)
-        .returning(RAW.c.external_id)
-    ).all()
+        .all()
+    )
     gone = [external_id for (external_id,) in flagged]
     if not gone:
         return 0
-    rows, key = bulk.wanted(session, gone)
-    records = session.execute(
-        select(RECORDS.c.id, RECORDS.c.remote_id, RECORDS.c.model, RECORDS.c.data).where(
-            RECORDS.c.connection_id == owner.connection_id,
-            RECORDS.c.object_type == object_type,
-            RECORDS.c.remote_id.in_(select(key).select_from(rows).scalar_subquery()),
+    records = (
+        session.connection()
+        .execute(
+            select(RECORDS.c.id, RECORDS.c.remote_id, RECORDS.c.model, RECORDS.c.data).where(
+                keyed(session, owner, object_type, RECORDS, RECORDS.c.remote_id, gone)
+            )
         )
-    ).all()
+        .all()
+    )
     changes, rewritten = [], []
     for record_id, remote_id, model, data in records:
         unified = loads(data)
