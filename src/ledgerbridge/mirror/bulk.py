@@ -2,37 +2,35 @@
 
 A page of objects is a handful of statements, not one per row: a set of keys joined to a
 table, and ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of every row at once. On
-PostgreSQL each column travels as one array (``INSERT … SELECT FROM unnest(…)``): the
-statement's text is the same for any number of rows, so neither the driver nor the server
-parses a statement the size of the page. SQLite runs the same upsert through
+PostgreSQL the rows travel as one JSON document (``INSERT … SELECT FROM
+json_to_recordset(…)``): the statement's text is the same for any number of rows, so
+neither the driver nor the server parses a statement the size of the page, and the driver
+escapes no value one by one. SQLite runs the same upsert through
 ``executemany``, which SQLAlchemy sends as multi-row ``VALUES`` batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     JSON,
-    BigInteger,
     ColumnElement,
-    DateTime,
     FromClause,
     String,
     Table,
     Text,
     bindparam,
     cast,
+    column,
     func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
-
-from ledgerbridge.db.base import UTCDateTime
 
 
 def is_postgresql(session: Session) -> bool:
@@ -67,7 +65,7 @@ def upsert(
     names = list(rows[0])
     postgres = is_postgresql(session)
     if postgres:
-        statement: Any = postgresql.insert(table).from_select(names, _unnested(table, names, rows))
+        statement: Any = postgresql.insert(table).from_select(names, _from_json(table, names, rows))
     else:
         statement = sqlite.insert(table)
     if key:
@@ -82,27 +80,19 @@ def upsert(
     return [tuple(row) for row in result] if returning else []
 
 
-def _unnested(table: Table, names: list[str], rows: list[dict[str, Any]]) -> Any:
-    arrays = []
-    for name in names:
-        kind = table.c[name].type
-        values = [row[name] for row in rows]
-        if isinstance(kind, JSON):
-            values = [orjson.dumps(v).decode() for v in values]
-        arrays.append(bindparam(f"col_{name}", values, type_=postgresql.ARRAY(_element_type(kind))))
-    incoming = func.unnest(*arrays).table_valued(*names).render_derived(name="incoming")
-    columns = [
-        cast(incoming.c[n], JSON) if isinstance(table.c[n].type, JSON) else incoming.c[n]
-        for n in names
-    ]
-    return select(*columns)
+def _from_json(table: Table, names: list[str], rows: list[dict[str, Any]]) -> Any:
+    """The rows as one JSON document the server unpacks (``json_to_recordset``), encoded
+    by orjson in one call: arrays of long texts would be escaped by the driver value by
+    value, in Python."""
+    document = orjson.dumps(rows, default=_exact).decode()
+    records = func.json_to_recordset(cast(bindparam("incoming_rows", document, type_=Text), JSON))
+    derived = records.table_valued(*(column(n, table.c[n].type) for n in names)).render_derived(
+        name="incoming", with_types=True
+    )
+    return select(*(derived.c[n] for n in names))
 
 
-def _element_type(kind: TypeEngine[Any]) -> TypeEngine[Any]:
-    if isinstance(kind, UTCDateTime):
-        return DateTime(timezone=True)
-    if isinstance(kind, JSON):
-        return Text()
-    if isinstance(kind, BigInteger):
-        return BigInteger()
-    return kind
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
