@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
+from ledgerbridge.sync.catalog import object_types
 from ledgerbridge.sync.engine import loads
 from ledgerbridge.sync.models import RawObject, Record, SyncState
 from tests.connections.conftest import accounts, connect
@@ -100,8 +102,19 @@ def test_backfill_mirrors_every_record_with_exact_money(
     assert run.created == sum(
         len(control_ids(sandbox, provider, account, t)) for t in ID_KEYS[provider]
     )
-    events = lb.get("/v1/events?type=record.created&limit=100", headers=auth(tenant)).json()
-    assert len(events["data"]) == min(100, run.created)
+    # A first backfill is announced once, with counts per model, not record by record.
+    flood = lb.get("/v1/events?type=record.created&limit=100", headers=auth(tenant)).json()
+    assert flood["data"] == []
+    [completed] = lb.get("/v1/events?type=sync.completed", headers=auth(tenant)).json()["data"]
+    assert completed["data"]["sync_run_id"] == str(run.id)
+    models = completed["data"]["models"]
+    assert sum(m["created"] for m in models.values()) == run.created
+    types = object_types(Provider(provider))
+    for model, counts in models.items():
+        of_model = [t for t in ID_KEYS[provider] if types[t].model.value == model]
+        assert counts["created"] == sum(
+            len(control_ids(sandbox, provider, account, t)) for t in of_model
+        ), model
 
 
 def test_incremental_sync_finds_exactly_the_changes_and_nothing_else(
@@ -144,6 +157,41 @@ def test_incremental_sync_finds_exactly_the_changes_and_nothing_else(
         e for e in sandbox.get("/_sandbox/ledger").json()["entries"] if "/api/2.0/" in e["path"]
     ]
     assert len(calls) == 4  # one request per object type, nothing more
+
+
+def test_a_backfill_is_announced_once_and_each_later_change_by_its_own_event(
+    lb: TestClient,
+    sandbox: httpx.Client,
+    run_sync: RunSync,
+    auth: Any,
+    tenant: str,
+) -> None:
+    store = accounts(sandbox, "lightspeed")[0]["account_id"]
+    [connection] = connect(lb, auth(tenant), "lightspeed", [store])
+    connection_id = int(connection["id"])
+    first = run_sync(connection_id, ["customers"])
+    assert first.status == "succeeded" and first.created > 0
+
+    def events(kind: str) -> list[dict[str, Any]]:
+        page = lb.get(f"/v1/events?type={kind}&limit=100", headers=auth(tenant)).json()
+        return list(page["data"])
+
+    assert [e["type"] for e in events("sync.completed")] == ["sync.completed"]
+    assert events("sync.completed")[0]["data"]["models"]["contact"]["created"] == first.created
+    assert events("record.created") == events("record.updated") == []
+
+    base = f"/_sandbox/lightspeed/{store}/customers"
+    live = [c for c in sandbox.get(base).json() if not c.get("deleted_at")]
+    sandbox.patch(f"{base}/{live[0]['id']}", json={"first_name": "Changed"}).raise_for_status()
+    sandbox.delete(f"{base}/{live[1]['id']}").raise_for_status()
+    made = sandbox.post(base, json={"first_name": "Ngaio", "last_name": "Marsh"}).json()
+    again = run_sync(connection_id, ["customers"])
+
+    assert (again.created, again.updated, again.deleted) == (1, 1, 1)
+    assert [e["data"]["remote_id"] for e in events("record.created")] == [made["id"]]
+    assert [e["data"]["remote_id"] for e in events("record.updated")] == [live[0]["id"]]
+    assert [e["data"]["remote_id"] for e in events("record.deleted")] == [live[1]["id"]]
+    assert len(events("sync.completed")) == 1  # the backfill's, and no other
 
 
 def test_raw_payloads_are_kept_exactly_and_unchanged_objects_are_not_rewritten(

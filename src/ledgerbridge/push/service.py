@@ -29,6 +29,8 @@ from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, conflict
 from ledgerbridge.events.service import append
+from ledgerbridge.mirror import store
+from ledgerbridge.mirror.encoding import dumps, loads
 from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.providers.pulling import ProviderError
 from ledgerbridge.providers.pushing import Action
@@ -36,7 +38,6 @@ from ledgerbridge.push.catalog import PUSHERS, WRITES, Write
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES
-from ledgerbridge.sync.engine import Plan, apply_objects, dumps, loads, lock_mirror
 from ledgerbridge.sync.models import Record
 from ledgerbridge.unified import Model, record_columns
 
@@ -416,8 +417,8 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             operation.remote_number = outcome["number"]
             operation.error = operation.error_code = None
             operation.error_details = None
-            plan = Plan(0, job.tenant_id, job.connection_id, job.provider, job.account, [], False)
-            lock_mirror(session, plan, outcome["object_type"])
+            target = store.Target(job.tenant_id, job.connection_id)
+            store.lock_mirror(session, target, outcome["object_type"])
             if record is not None:
                 record = _claim(session, record, outcome)
                 record.push_status = "synced"
@@ -426,7 +427,8 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             # finds nothing new.
             puller, mapper = MODULES[job.provider]
             obj = puller.remote_object(outcome["object_type"], loads(outcome["payload"]))
-            apply_objects(session, plan, outcome["object_type"], [obj], mapper)
+            page = store.encode([obj])
+            store.write_objects(session, target, outcome["object_type"], page, mapper)
         else:
             operation.status = OperationStatus.failed
             operation.error = outcome["error"]

@@ -12,13 +12,13 @@ from sqlalchemy import Select, select
 
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
 from ledgerbridge.security.principal import Principal, TenantSession, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
 from ledgerbridge.sync import service
-from ledgerbridge.sync.engine import loads
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
 from ledgerbridge.sync.schemas import (
     RecordOut,

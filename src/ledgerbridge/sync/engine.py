@@ -9,18 +9,15 @@ nothing (an object whose content hash is unchanged is neither rewritten nor repo
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import simplejson
 import structlog
-from sqlalchemy import BigInteger, Select, String, func, literal, select, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
 from ledgerbridge.connections import budget
@@ -29,19 +26,22 @@ from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
+from ledgerbridge.mirror import store
+from ledgerbridge.mirror.encoding import dumps, loads
+from ledgerbridge.mirror.store import Counts, by_key, lock_mirror
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
 from ledgerbridge.sync import drift
 from ledgerbridge.sync.catalog import MODULES, Puller
-from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
+from ledgerbridge.sync.models import RawObject, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
-from ledgerbridge.unified import MODELS, Unified, record_columns
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
 PASS_STARTED = "pass_started_at"  # the engine's own keys in a full pass's saved cursor
 PASS_COUNTS = "pass_counts"  # the pass's changes so far, committed with the pages they cover
+__all__ = ["Counts", "by_key", "dumps", "loads", "lock_mirror"]  # kept where callers found them
 log = structlog.get_logger(__name__)
 
 
@@ -61,36 +61,13 @@ class Plan:
     trigger: str = "api"
 
 
-@dataclass
-class Counts:
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-
-    def add(self, other: Counts) -> None:
-        self.fetched += other.fetched
-        self.created += other.created
-        self.updated += other.updated
-        self.deleted += other.deleted
-
-    def saved(self) -> list[int]:
-        return [self.fetched, self.created, self.updated, self.deleted]
-
-    @classmethod
-    def of_pass(cls, cursor: dict[str, Any] | None) -> Counts:
-        """The changes a full pass has committed so far (kept in its saved cursor)."""
-        return cls(*(cursor or {}).get(PASS_COUNTS, [0, 0, 0, 0]))
+def _pass_counts(cursor: dict[str, Any] | None) -> Counts:
+    """The changes a full pass has committed so far (kept in its saved cursor)."""
+    return Counts(*(cursor or {}).get(PASS_COUNTS, [0, 0, 0, 0]))
 
 
-def dumps(payload: Any) -> str:
-    """Canonical JSON with exact decimals: what is stored and what is hashed."""
-    text: str = simplejson.dumps(payload, use_decimal=True, sort_keys=True, separators=(",", ":"))
-    return text
-
-
-def loads(text: str) -> Any:
-    return simplejson.loads(text, use_decimal=True)
+def _with_pass_counts(cursor: dict[str, Any], counts: Counts) -> dict[str, Any]:
+    return {**cursor, PASS_COUNTS: [counts.fetched, counts.created, counts.updated, counts.deleted]}
 
 
 # --- runs ------------------------------------------------------------------------------
@@ -147,6 +124,8 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
     with svc.db.system() as session:
         run = session.get(SyncRun, run_id)
         assert run is not None
+        if run.finished_at is not None:
+            return  # recorded already (a replayed step)
         states = session.scalars(select(SyncState).where(SyncState.sync_run_id == run_id)).all()
         totals = Counts()
         for state in states:
@@ -175,6 +154,40 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
             deleted=totals.deleted,
             error=run.error,
         )
+        backfilled = [s for s in states if s.backfilled_by_run_id == run_id]
+        if backfilled:
+            append(
+                session,
+                run.tenant_id,
+                "sync.completed",
+                f"sync_run:{run.id}",
+                sync_run_id=str(run.id),
+                connection_id=str(run.connection_id),
+                backfill=True,
+                models=_counts_by_model(_provider_of(session, run.connection_id), backfilled),
+            )
+
+
+def _provider_of(session: Session, connection_id: int) -> Provider:
+    connection = session.get(Connection, connection_id)
+    assert connection is not None
+    return Provider(connection.provider)
+
+
+def _counts_by_model(provider: Provider, states: list[SyncState]) -> dict[str, dict[str, int]]:
+    """What a first backfill wrote, per unified model (its records got no event each)."""
+    types = MODULES[provider][0].OBJECT_TYPES
+    models: dict[str, dict[str, int]] = {}
+    for state in states:
+        counts = models.setdefault(
+            types[state.object_type].model.value,
+            {"fetched": 0, "created": 0, "updated": 0, "deleted": 0},
+        )
+        counts["fetched"] += state.fetched
+        counts["created"] += state.created
+        counts["updated"] += state.updated
+        counts["deleted"] += state.deleted
+    return models
 
 
 # --- one object type -------------------------------------------------------------------
@@ -225,6 +238,9 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
         raise ValueError(f"{plan.provider.value} has no object type {object_type!r}")
     state = _begin(svc, plan, object_type)
     resync = plan.full_resync
+    # Until a type has been pulled to the end once, its records are announced by the run's
+    # one ``sync.completed`` event, not one event each.
+    announce = state.last_succeeded_at is not None
     pass_started: str | None = None
     if resync:
         saved = state.resync_cursor  # resume an interrupted full pass
@@ -238,16 +254,19 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
             page = await puller.fetch_page(
                 http, object_type, cursor, page_size=svc.settings.sync_page_size
             )
-            stale = _stale_dependents(svc, plan, object_type, page.objects)
+            objects = store.encode(page.objects)  # each payload encoded and hashed once
+            stale = _stale_dependents(svc, plan, object_type, objects)
             refreshed = await _refresh(http, puller, stale)
             _commit_page(
                 svc,
                 plan,
                 object_type,
                 page,
+                objects,
                 resync=resync,
                 pass_started=pass_started,
                 dependents=refreshed,
+                announce=announce,
             )
             cursor = page.cursor
             if page.done:
@@ -256,12 +275,12 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
             present = await puller.sweep_ids(http, object_type)
             if _sweep_looks_wrong(svc, plan, object_type, present):
                 present |= await puller.sweep_ids(http, object_type)  # a confirming pass
-            _commit_sweep(svc, plan, object_type, present, resync=resync)
+            _commit_sweep(svc, plan, object_type, present, resync=resync, announce=announce)
     _finish(svc, plan, object_type, resync=resync)
 
 
 def _stale_dependents(
-    svc: Services, plan: Plan, object_type: str, objects: list[RemoteObject]
+    svc: Services, plan: Plan, object_type: str, objects: store.Page
 ) -> dict[str, list[str]]:
     """The records whose derived fields these objects' changes may have moved since the
     mirror last read them (a customer's balance, after its invoice changed), by type.
@@ -271,19 +290,11 @@ def _stale_dependents(
     change that moves it already shows it.
     """
     puller, _ = MODULES[plan.provider]
-    if not objects or not puller.dependents(object_type, objects):
+    listed = [e.obj for e in objects.values()]
+    if not listed or not puller.dependents(object_type, listed):
         return {}
-    latest = {o.external_id: o for o in objects}
-    with svc.db.system() as session:
-        known = {
-            raw.external_id: (raw.content_hash, raw.deleted)
-            for raw in session.scalars(
-                by_key(session, plan, object_type, RawObject.external_id, list(latest)).options(
-                    load_only(RawObject.external_id, RawObject.content_hash, RawObject.deleted)
-                )
-            )
-        }
-        changed = [o for i, o in latest.items() if known.get(i) != (_digest(o.payload), o.deleted)]
+    with svc.db.system(read_only=True) as session:
+        changed = store.changed(session, plan, object_type, objects)
         return _needing_refresh(session, plan, puller, object_type, changed)
 
 
@@ -326,48 +337,21 @@ async def _refresh(
     return {t: await puller.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
 
 
-def _digest(payload: Any) -> str:
-    return hashlib.sha256(dumps(payload).encode()).hexdigest()
-
-
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _mark_seen(session: Session, plan: Plan, object_type: str, ids: list[str]) -> None:
-    """A full pass listed these: they exist (see ``_mark_unseen_deleted``)."""
-    if not ids:
-        return
-    listed = by_key(session, plan, object_type, RawObject.external_id, ids)
-    session.execute(
-        update(RawObject)
-        .where(RawObject.id.in_(listed.with_only_columns(RawObject.id).scalar_subquery()))
-        .values(last_seen_at=utcnow())
-    )
+SWEEP_CONFIRM_OVER = 10  # objects: fewer vanishing at once are taken at their word
 
 
-def _mark_unseen_deleted(
-    session: Session, plan: Plan, object_type: str, pass_started: datetime, share: float
-) -> int:
-    """After a whole full pass: objects it never listed are gone from the provider.
-
-    Every provider lists what it keeps, tombstones included (Xero statuses, QuickBooks
-    inactive name lists, Lightspeed ``deleted_at``); what is not listed was deleted for
-    good (QuickBooks transactions, Xero items), perhaps while no feed was watching. A pass
-    that would mark more than ``share`` of the type's live objects (and more than
-    ``SWEEP_CONFIRM_OVER``) deleted is not believed: its listing came back short, and the
-    objects stay until a pass or a sweep confirms they are gone.
-    """
-    gone = session.scalars(
-        select(RawObject)
-        .where(
-            RawObject.connection_id == plan.connection_id,
-            RawObject.object_type == object_type,
-            RawObject.deleted.is_(False),
-            RawObject.last_seen_at < pass_started,
-        )
-        .options(load_only(RawObject.id, RawObject.object_type, RawObject.external_id))
-    ).all()
+def _looks_like_mass_deletion(
+    session: Session, plan: Plan, object_type: str, gone: int, share: float
+) -> bool:
+    """Would marking ``gone`` objects deleted take more than ``share`` of the type's live
+    objects (and more than ``SWEEP_CONFIRM_OVER``)? Then the listing that says so is not
+    believed at its word: a sweep reads the ids again, a full pass marks none deleted."""
+    if gone <= SWEEP_CONFIRM_OVER:
+        return False
     alive = session.scalar(
         select(func.count())
         .select_from(RawObject)
@@ -377,17 +361,57 @@ def _mark_unseen_deleted(
             RawObject.deleted.is_(False),
         )
     )
-    if len(gone) > SWEEP_CONFIRM_OVER and len(gone) > share * (alive or 0):
+    return gone > share * (alive or 0)
+
+
+def _live_ids(session: Session, plan: Plan, object_type: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(RawObject.external_id).where(
+                RawObject.connection_id == plan.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.deleted.is_(False),
+            )
+        )
+    )
+
+
+def _mark_unseen_deleted(
+    session: Session,
+    plan: Plan,
+    object_type: str,
+    pass_started: datetime,
+    share: float,
+    *,
+    announce: bool = True,
+) -> int:
+    """After a whole full pass: objects it never listed are gone from the provider.
+
+    Every provider lists what it keeps, tombstones included (Xero statuses, QuickBooks
+    inactive name lists, Lightspeed ``deleted_at``); what is not listed was deleted for
+    good (QuickBooks transactions, Xero items), perhaps while no feed was watching. A pass
+    that looks like a mass deletion (``_looks_like_mass_deletion``) is not believed: its
+    listing came back short, and the objects stay until a pass or a sweep confirms they
+    are gone.
+    """
+    gone = list(
+        session.scalars(
+            select(RawObject.external_id).where(
+                RawObject.connection_id == plan.connection_id,
+                RawObject.object_type == object_type,
+                RawObject.deleted.is_(False),
+                RawObject.last_seen_at < pass_started,
+            )
+        )
+    )
+    if _looks_like_mass_deletion(session, plan, object_type, len(gone), share):
         log.warning(
             "full pass listed far fewer objects than the mirror holds; none marked deleted",
             object_type=object_type,
             unseen=len(gone),
-            alive=alive,
         )
         return 0
-    for raw in gone:
-        _mark_deleted(session, plan, raw)
-    return len(gone)
+    return store.mark_deleted(session, plan, object_type, gone, events=announce)
 
 
 def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
@@ -415,33 +439,12 @@ def _begin(svc: Services, plan: Plan, object_type: str) -> SyncState:
 
 def _set_state(svc: Services, plan: Plan, object_type: str, **values: Any) -> SyncState:
     with svc.db.system() as session:
-        state = _state(session, plan, object_type, lock=True)
+        state = lock_mirror(session, plan, object_type)
         for name, value in values.items():
             setattr(state, name, value)
         session.flush()
         session.expunge(state)
         return state
-
-
-def lock_mirror(session: Session, plan: Plan, object_type: str) -> SyncState:
-    """The lock every writer of a connection's mirror of ``object_type`` takes first (its
-    sync state row): a pull page and a push outcome writing the same raw objects and
-    records then take turns instead of deadlocking on each other's rows."""
-    return _state(session, plan, object_type, lock=True)
-
-
-def _state(session: Session, plan: Plan, object_type: str, *, lock: bool = False) -> SyncState:
-    query = select(SyncState).where(
-        SyncState.connection_id == plan.connection_id, SyncState.object_type == object_type
-    )
-    state = session.scalars(query.with_for_update() if lock else query).one_or_none()
-    if state is None:
-        state = SyncState(
-            tenant_id=plan.tenant_id, connection_id=plan.connection_id, object_type=object_type
-        )
-        session.add(state)
-        session.flush()
-    return state
 
 
 def _sweep_due(state: SyncState, resync: bool) -> bool:
@@ -451,11 +454,12 @@ def _sweep_due(state: SyncState, resync: bool) -> bool:
 def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> None:
     puller, _ = MODULES[plan.provider]
     with svc.db.system() as session:
-        state = _state(session, plan, object_type, lock=True)
+        state = lock_mirror(session, plan, object_type)
+        announce = state.last_succeeded_at is not None
         if resync and state.resync_cursor is not None:
             finished = dict(state.resync_cursor)
             pass_started = finished.pop(PASS_STARTED, None)
-            found = Counts.of_pass(finished)
+            found = _pass_counts(finished)
             finished.pop(PASS_COUNTS, None)
             if state.cursor is None or puller.position(finished) >= puller.position(state.cursor):
                 state.cursor = finished
@@ -463,7 +467,12 @@ def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> Non
             if pass_started is not None:
                 started = datetime.fromisoformat(str(pass_started))
                 unseen = _mark_unseen_deleted(
-                    session, plan, object_type, started, svc.settings.sweep_confirm_share
+                    session,
+                    plan,
+                    object_type,
+                    started,
+                    svc.settings.sweep_confirm_share,
+                    announce=announce,
                 )
                 state.deleted += unseen
                 # Every deletion before the pass is now known: deleted-object feeds resume here.
@@ -472,6 +481,8 @@ def _finish(svc: Services, plan: Plan, object_type: str, *, resync: bool) -> Non
                     found.deleted += unseen
                     repaired = found.created + found.updated + found.deleted
                     drift.record(session, plan.run_id, state, repaired, started)
+        if not announce:  # the type's first pull to the end: the run's sync.completed says so
+            state.backfilled_by_run_id = plan.run_id
         state.status = SyncStatus.succeeded
         state.finished_at = state.last_succeeded_at = utcnow()
 
@@ -481,10 +492,12 @@ def _commit_page(
     plan: Plan,
     object_type: str,
     page: FetchedPage,
+    objects: store.Page,
     *,
     resync: bool,
     pass_started: str | None = None,
     dependents: dict[str, list[RemoteObject]] | None = None,
+    announce: bool = True,
 ) -> None:
     """The page, the records whose derived fields it moved (``dependents``), and the
     cursor after it, in one transaction. In a full pass every object listed is marked seen
@@ -497,21 +510,26 @@ def _commit_page(
             raise CursorRegression(
                 f"{object_type}: cursor {page.cursor} is behind the committed {committed}"
             )
-        counts = apply_objects(session, plan, object_type, page.objects, mapper)
-        for dependent_type, objects in (dependents or {}).items():
+        counts = store.write_objects(session, plan, object_type, objects, mapper, events=announce)
+        for dependent_type, refreshed_objects in (dependents or {}).items():
             lock_mirror(session, plan, dependent_type)
-            refreshed = apply_objects(session, plan, dependent_type, objects, mapper)
+            refreshed = store.write_objects(
+                session,
+                plan,
+                dependent_type,
+                store.encode(refreshed_objects),
+                mapper,
+                events=announce,
+            )
             refreshed.fetched = 0  # counted with the change that moved them
             counts.add(refreshed)
         if resync:
-            _mark_seen(session, plan, object_type, [o.external_id for o in page.objects])
-            tally = Counts.of_pass(committed)
+            store.mark_seen(session, plan, object_type, list(objects))
+            tally = _pass_counts(committed)
             tally.add(counts)
-            state.resync_cursor = {
-                **page.cursor,
-                PASS_STARTED: pass_started,
-                PASS_COUNTS: tally.saved(),
-            }
+            state.resync_cursor = _with_pass_counts(
+                {**page.cursor, PASS_STARTED: pass_started}, tally
+            )
         else:
             state.cursor = page.cursor
         state.fetched += counts.fetched
@@ -520,242 +538,40 @@ def _commit_page(
         state.deleted += counts.deleted
 
 
-def apply_objects(
-    session: Session,
-    plan: Plan,
-    object_type: str,
-    objects: list[RemoteObject],
-    mapper: Any,
-) -> Counts:
-    """Upsert raw objects and their unified records; append an event for each change."""
-    counts = Counts(fetched=len(objects))
-    latest = {obj.external_id: obj for obj in objects}  # a page may repeat an object
-    existing = {
-        raw.external_id: raw
-        for raw in session.scalars(
-            by_key(session, plan, object_type, RawObject.external_id, list(latest))
-        )
-    }
-    now = utcnow()
-    changed: list[tuple[RawObject, Unified, bool]] = []
-    for external_id, obj in latest.items():
-        payload = dumps(obj.payload)
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        raw = existing.get(external_id)
-        if raw is not None and raw.content_hash == digest and raw.deleted == obj.deleted:
-            continue  # re-read in an overlap: not a change
-        unified = mapper.to_unified(object_type, obj)
-        if raw is None:
-            raw = RawObject(
-                tenant_id=plan.tenant_id,
-                connection_id=plan.connection_id,
-                object_type=object_type,
-                external_id=external_id,
-                first_seen_at=now,
-            )
-            session.add(raw)
-        changed.append((raw, unified, raw.deleted))
-        raw.payload, raw.content_hash = payload, digest
-        raw.remote_updated_at, raw.remote_version = obj.updated_at, obj.version
-        raw.deleted = obj.deleted
-        raw.last_seen_at = raw.changed_at = now
-    if not changed:
-        return counts
-    session.flush()  # one batch: the new raw objects get their ids
-    records = {
-        record.remote_id: record
-        for record in session.scalars(
-            by_key(
-                session,
-                plan,
-                object_type,
-                Record.remote_id,
-                [raw.external_id for raw, *_ in changed],
-            )
-        )
-    }
-    kinds = [
-        _upsert_record(session, plan, object_type, raw, unified, records.get(raw.external_id), was)
-        for raw, unified, was in changed
-    ]
-    session.flush()  # one batch: the new records get their ids, which the events name
-    for record, kind in kinds:
-        append(
-            session,
-            plan.tenant_id,
-            f"record.{kind}",
-            f"record:{record.id}",
-            model=record.model,
-            record_id=str(record.id),
-            remote_id=record.remote_id,
-            connection_id=str(plan.connection_id),
-        )
-        counts.created += kind == "created"
-        counts.updated += kind == "updated"
-        counts.deleted += kind == "deleted"
-    return counts
-
-
-def by_key(
-    session: Session,
-    plan: Plan,
-    object_type: str,
-    key: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
-    ids: list[str],
-) -> Select[Any]:
-    """The rows of ``key``'s table (raw objects or records) whose key is in ``ids``.
-
-    Both tables are unique on (connection, object type, key). Given ``key IN (...)`` with
-    the first two as constants, PostgreSQL picks between probing that index once per id
-    and reading every row of the connection's object type, by column statistics; those
-    are stale while a first backfill grows the table, so it read them all for every page
-    (a quadratic backfill). Joined to the ids as rows, the index can only be probed with
-    the whole key, and a full scan is weighed against the table's actual size.
-    """
-    entity = key.class_
-    if session.get_bind().dialect.name != "postgresql":
-        return select(entity).where(
-            entity.connection_id == plan.connection_id,
-            entity.object_type == object_type,
-            key.in_(ids),
-        )
-    wanted = select(
-        literal(plan.connection_id, BigInteger),
-        literal(object_type, String),
-        func.unnest(literal(ids, ARRAY(String))),
-    )
-    return select(entity).where(tuple_(entity.connection_id, entity.object_type, key).in_(wanted))
-
-
-def _upsert_record(
-    session: Session,
-    plan: Plan,
-    object_type: str,
-    raw: RawObject,
-    unified: Unified,
-    record: Record | None,
-    was_deleted: bool,
-) -> tuple[Record, str]:
-    if record is None:
-        kind = "created"
-    elif unified.remote_was_deleted and not was_deleted:
-        kind = "deleted"
-    else:
-        kind = "updated"
-    if record is None:
-        record = Record(
-            tenant_id=plan.tenant_id,
-            connection_id=plan.connection_id,
-            object_type=object_type,
-            remote_id=unified.remote_id,
-            raw_object_id=raw.id,
-        )
-        session.add(record)
-    record.model = _model_name(unified)
-    record.remote_updated_at = unified.remote_updated_at
-    record.remote_was_deleted = unified.remote_was_deleted
-    record.data = unified.model_dump_json()
-    _set_columns(record, dict(unified))
-    record.updated_at = utcnow()
-    return record, kind
-
-
-def _set_columns(record: Record, data: dict[str, Any]) -> None:
-    for column, value in record_columns(record.model, data).items():
-        setattr(record, column, value)
-
-
-def _model_name(unified: Unified) -> str:
-    return _MODEL_NAMES[type(unified)]
-
-
-_MODEL_NAMES = {cls: model.value for model, cls in MODELS.items()}
-
-
-SWEEP_CONFIRM_OVER = 10  # objects: fewer vanishing at once are taken at their word
-
-
 def _sweep_looks_wrong(svc: Services, plan: Plan, object_type: str, present: set[str]) -> bool:
-    """Would the sweep mark more than ``sweep_confirm_share`` of the type's live objects
-    (and more than ``SWEEP_CONFIRM_OVER``) deleted? Then it reads the ids once more, and
-    only an object missing from both reads is taken as deleted."""
+    """Would the sweep look like a mass deletion? Then it reads the ids once more, and only
+    an object missing from both reads is taken as deleted."""
     with svc.db.system(read_only=True) as session:
-        alive = session.scalars(
-            select(RawObject.external_id).where(
-                RawObject.connection_id == plan.connection_id,
-                RawObject.object_type == object_type,
-                RawObject.deleted.is_(False),
-            )
-        ).all()
-    gone = sum(1 for external_id in alive if external_id not in present)
-    return gone > SWEEP_CONFIRM_OVER and gone > svc.settings.sweep_confirm_share * len(alive)
+        gone = sum(1 for i in _live_ids(session, plan, object_type) if i not in present)
+        return _looks_like_mass_deletion(
+            session, plan, object_type, gone, svc.settings.sweep_confirm_share
+        )
 
 
 def _commit_sweep(
-    svc: Services, plan: Plan, object_type: str, present: set[str], *, resync: bool
+    svc: Services,
+    plan: Plan,
+    object_type: str,
+    present: set[str],
+    *,
+    resync: bool,
+    announce: bool = True,
 ) -> None:
     """Objects that vanished without a tombstone are marked deleted, never dropped. In a
     full pass, what the (confirmed) sweep found counts as listed, so that a listing that
     came back short cannot mark it deleted at the end of the pass."""
     with svc.db.system() as session:
         state = lock_mirror(session, plan, object_type)
-        gone = session.scalars(
-            select(RawObject)
-            .where(
-                RawObject.connection_id == plan.connection_id,
-                RawObject.object_type == object_type,
-                RawObject.deleted.is_(False),
-            )
-            .options(  # the ids are what is compared: not every payload
-                load_only(
-                    RawObject.id, RawObject.object_type, RawObject.external_id, RawObject.deleted
-                )
-            )
-        ).all()
-        deleted = 0
-        for raw in gone:
-            if raw.external_id in present:
-                continue
-            _mark_deleted(session, plan, raw)
-            deleted += 1
+        gone = [i for i in _live_ids(session, plan, object_type) if i not in present]
+        deleted = store.mark_deleted(session, plan, object_type, gone, events=announce)
         state.deleted += deleted
         state.last_swept_at = utcnow()
         if resync:
-            _mark_seen(session, plan, object_type, sorted(present))
+            store.mark_seen(session, plan, object_type, sorted(present))
             if state.resync_cursor is not None:
-                tally = Counts.of_pass(state.resync_cursor)
+                tally = _pass_counts(state.resync_cursor)
                 tally.deleted += deleted
-                state.resync_cursor = {**state.resync_cursor, PASS_COUNTS: tally.saved()}
-
-
-def _mark_deleted(session: Session, plan: Plan, raw: RawObject) -> None:
-    raw.deleted = True
-    raw.changed_at = utcnow()
-    record = session.scalars(
-        select(Record).where(
-            Record.connection_id == plan.connection_id,
-            Record.object_type == raw.object_type,
-            Record.remote_id == raw.external_id,
-        )
-    ).one_or_none()
-    if record is None:
-        return
-    data = loads(record.data)
-    data["remote_was_deleted"] = True
-    record.data = simplejson.dumps(data)
-    _set_columns(record, data)
-    record.remote_was_deleted = True
-    record.updated_at = utcnow()
-    append(
-        session,
-        plan.tenant_id,
-        "record.deleted",
-        f"record:{record.id}",
-        model=record.model,
-        record_id=str(record.id),
-        remote_id=record.remote_id,
-        connection_id=str(plan.connection_id),
-    )
+                state.resync_cursor = _with_pass_counts(state.resync_cursor, tally)
 
 
 # --- deletions the listings cannot show --------------------------------------------------
@@ -815,7 +631,9 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         for dependent_type, objects in refreshed.items():
             lock_mirror(session, plan, dependent_type)
             for object_type, objects_moved in _by_cause(causes, dependent_type, objects):
-                counts = apply_objects(session, plan, dependent_type, objects_moved, mapper)
+                counts = store.write_objects(
+                    session, plan, dependent_type, store.encode(objects_moved), mapper
+                )
                 counts.fetched = 0
                 moved[object_type].add(counts)
         for object_type, ids in deleted_ids.items():
@@ -823,13 +641,8 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
             counts = moved.pop(object_type, Counts())
             state.created += counts.created
             state.updated += counts.updated
-            state.deleted += counts.deleted
-            for raw in session.scalars(
-                by_key(session, plan, object_type, RawObject.external_id, ids)
-            ):
-                if not raw.deleted:
-                    _mark_deleted(session, plan, raw)  # keep the last full payload
-                    state.deleted += 1  # counted in this run's totals
+            # The last full payload is kept; counted in this run's totals.
+            state.deleted += counts.deleted + store.mark_deleted(session, plan, object_type, ids)
         session.execute(
             update(SyncState)
             .where(

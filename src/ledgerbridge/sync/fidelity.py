@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
+from ledgerbridge.mirror.encoding import dumps
 from ledgerbridge.providers import Provider
 from ledgerbridge.sync.catalog import MODULES
-from ledgerbridge.sync.engine import dumps
 from ledgerbridge.sync.models import RawObject
 
 

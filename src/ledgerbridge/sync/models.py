@@ -131,6 +131,9 @@ class SyncState(TenantOwned, Base):
     audit_checked_total: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_drifted_total: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_repaired_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The run whose pull first reached the end: its ``sync.completed`` event announces
+    # the records that first backfill wrote (they get no ``record.*`` event each).
+    backfilled_by_run_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class SyncRun(TenantOwned, Timestamps, Base):

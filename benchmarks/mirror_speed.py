@@ -1,0 +1,297 @@
+"""Mirror speed: ledgerbridge end to end beside a bare paging loop and dlt, in one run.
+
+    bash scripts/setup-bench    # once: dlt in .venv-bench (skipped below when missing)
+    .venv/bin/python -m benchmarks.mirror_speed [--sizes 20000] [--backends postgresql,sqlite]
+        [--seed 1] [--profile]
+
+One ``ledgerbridge sandbox --providers xero --size N`` process (rate limits off) serves
+``N`` invoices per organisation. Against it, one after the other:
+
+- **bare loop**: httpx paging ``GET /Invoices`` (1,000 a page) and parsing each answer:
+  what the provider side can serve;
+- **dlt**: dlt's ``rest_api`` source into a fresh PostgreSQL database with ``merge`` on
+  ``InvoiceID`` (``benchmarks/dlt_xero.py`` in ``.venv-bench``): what a user would pick;
+- **ledgerbridge**: ``ledgerbridge up`` on a fresh database (our call budgets off), the
+  Xero OAuth flow through the consent page, ``POST /v1/connections/{id}/syncs`` for
+  ``Invoices``, polling ``GET /v1/sync-runs/{id}`` until it has finished: the time from
+  the POST to the finished run, the ``up`` process's CPU seconds over that time and its
+  peak resident memory (``VmHWM``).
+
+Prints records/s for each side by side, ledgerbridge's share of the bare loop and its
+multiple of dlt. ``--profile`` also runs the engine's steps in-process under cProfile
+(``benchmarks/backfill.py``'s measuring path) and prints where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import hashlib
+import io
+import json
+import os
+import pstats
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import jwt
+from benchmarks.backfill import (
+    BenchmarkFailed,
+    database,
+    machine_load,
+    postgres_available,
+    sandbox,
+)
+from tests.conftest import JWT_SECRET
+from tests.processes import connect, service
+
+from ledgerbridge.sandbox.consent import approve_consent
+
+REPO = Path(__file__).resolve().parents[1]
+DLT_PYTHON = REPO / ".venv-bench" / "bin" / "python"
+CLIENT = ("sandbox-client-id", "sandbox-client-secret")
+REDIRECT = "http://127.0.0.1:9/callback"  # never called: the code is read off the redirect
+ORG = "bench-mirror"
+
+
+@dataclass(frozen=True)
+class Rate:
+    path: str
+    records: int
+    seconds: float
+    cpu_seconds: float | None = None
+    peak_rss_mb: float | None = None
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000", help="invoices, comma-separated")
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="profile the engine in-process")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",")]
+    if "postgresql" in backends and not postgres_available():
+        sys.exit("PostgreSQL is not reachable on 127.0.0.1:5432")
+    print(f"# {machine_load()} at the start", flush=True)
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            with sandbox(size, args.seed) as origin:
+                rates = run_all(origin, size, backends)
+                print_table(size, rates)
+                if args.profile:
+                    profile(origin)
+    except BenchmarkFailed as failure:
+        sys.exit(f"mirror benchmark failed: {failure}")
+    print(f"# {machine_load()} at the end")
+
+
+def run_all(origin: str, size: int, backends: list[str]) -> list[Rate]:
+    tenant = organisation(origin)
+    token = access_token(origin, tenant)
+    rates = [bare_loop(origin, token, tenant)]
+    print(f"  {rates[-1].path}: {rates[-1].per_second:,.0f} records/s", flush=True)
+    dlt_rate = dlt_run(origin, token, tenant)
+    if dlt_rate is not None:
+        rates.append(dlt_rate)
+        print(f"  {dlt_rate.path}: {dlt_rate.per_second:,.0f} records/s", flush=True)
+    for backend in backends:
+        rate = ledgerbridge_up(origin, tenant, backend)
+        if rate.records != size:
+            raise BenchmarkFailed(f"{backend}: mirrored {rate.records} of {size} invoices")
+        rates.append(rate)
+        print(f"  {rate.path}: {rate.per_second:,.0f} records/s", flush=True)
+    return rates
+
+
+# --- the provider side -----------------------------------------------------------------------
+
+
+def organisation(origin: str) -> str:
+    accounts = httpx.get(f"{origin}/_sandbox/accounts").json()
+    return str(next(a["account_id"] for a in accounts if a["provider"] == "xero"))
+
+
+def access_token(origin: str, tenant: str) -> str:
+    """The sandbox's own OAuth client through Xero's consent page (PKCE, as Xero wants)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT[0],
+        "redirect_uri": REDIRECT,
+        "scope": "offline_access accounting.transactions",
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge.decode().rstrip("="),
+        "code_challenge_method": "S256",
+    }
+    authorize = f"{origin}/xero/identity/connect/authorize?{urlencode(query)}"
+    code = parse_qs(urlsplit(approve_consent(authorize, [tenant])).query)["code"][0]
+    answer = httpx.post(
+        f"{origin}/xero/identity/connect/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=CLIENT,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+def bare_loop(origin: str, token: str, tenant: str) -> Rate:
+    """What the provider side serves: page after page, each parsed, nothing stored."""
+    headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": tenant}
+    records, page = 0, 1
+    started = time.perf_counter()
+    with httpx.Client(base_url=f"{origin}/xero/api.xro/2.0", headers=headers) as http:
+        while True:
+            answer = http.get(
+                "/Invoices",
+                params={"page": page, "pageSize": 1000, "order": "UpdatedDateUTC ASC"},
+                timeout=60,
+            )
+            answer.raise_for_status()
+            invoices = answer.json()["Invoices"]
+            records += len(invoices)
+            if len(invoices) < 1000:
+                break
+            page += 1
+    return Rate("bare HTTP loop", records, time.perf_counter() - started)
+
+
+def dlt_run(origin: str, token: str, tenant: str) -> Rate | None:
+    if not DLT_PYTHON.exists():
+        print("  dlt: not installed (bash scripts/setup-bench): skipped", flush=True)
+        return None
+    with database("postgresql") as url:
+        # dlt insists on a password; the server trusts loopback and ignores it.
+        user = url.split("://", 1)[1].split("@", 1)[0]
+        plain = url.replace(f"postgresql+psycopg://{user}@", f"postgresql://{user}:trust@")
+        command = [str(DLT_PYTHON), str(REPO / "benchmarks" / "dlt_xero.py")]
+        done = subprocess.run(
+            [*command, origin, token, tenant, plain], capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        raise BenchmarkFailed(f"dlt failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.splitlines()[-1])
+    return Rate("dlt rest_api -> PostgreSQL (merge)", figures["records"], figures["seconds"])
+
+
+# --- ledgerbridge end to end -------------------------------------------------------------------
+
+
+def ledgerbridge_up(origin: str, tenant: str, backend: str) -> Rate:
+    headers = {"Authorization": f"Bearer {admin_token()}"}
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        database(backend) as url,
+        service(url, origin, Path(directory), LEDGERBRIDGE_PROVIDER_CALL_BUDGETS="false") as lb,
+    ):
+        assert lb.process is not None
+        connection_id = connect(lb, headers, "xero", tenant)
+        cpu_before = cpu_seconds(lb.process.pid)
+        started = time.perf_counter()
+        accepted = httpx.post(
+            f"{lb.url}/v1/connections/{connection_id}/syncs",
+            json={"object_types": ["Invoices"]},
+            headers=headers,
+        )
+        if accepted.status_code != 202:
+            raise BenchmarkFailed(f"POST /syncs: {accepted.status_code} {accepted.text}")
+        run = poll(lb.url, accepted.json()["sync_run_id"], headers)
+        seconds = time.perf_counter() - started
+        cpu = cpu_seconds(lb.process.pid) - cpu_before
+        peak = peak_rss_mb(lb.process.pid)
+    if run["status"] != "succeeded":
+        raise BenchmarkFailed(f"{backend}: the sync run ended {run}")
+    return Rate(f"ledgerbridge up ({backend})", run["counts"]["created"], seconds, cpu, peak)
+
+
+def admin_token() -> str:
+    claims = {"sub": "bench", "org_id": ORG, "role": "admin", "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+def poll(url: str, run_id: str, headers: dict[str, str]) -> dict[str, object]:
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        run: dict[str, object] = httpx.get(
+            f"{url}/v1/sync-runs/{run_id}", headers=headers, timeout=30
+        ).json()
+        if run["status"] in ("succeeded", "failed"):
+            return run
+        time.sleep(0.1)
+    raise BenchmarkFailed(f"sync run {run_id} did not finish in 30 minutes")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- the table and the profile ------------------------------------------------------------------
+
+
+def print_table(size: int, rates: list[Rate]) -> None:
+    bare = rates[0].per_second
+    dlt = next((r.per_second for r in rates if r.path.startswith("dlt")), None)
+    print(f"\n# {size:,} Xero invoices, sandbox rate limits and call budgets off")
+    print(
+        f"{'path':<40} {'records':>8} {'wall s':>8} {'records/s':>10} {'of bare':>8} "
+        f"{'x dlt':>6} {'CPU s/10k':>10} {'peak RSS MB':>12}"
+    )
+    for r in rates:
+        cpu = f"{r.cpu_seconds / r.records * 10_000:.2f}" if r.cpu_seconds is not None else "-"
+        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
+        times = f"{r.per_second / dlt:.1f}" if dlt else "-"
+        print(
+            f"{r.path:<40} {r.records:>8,} {r.seconds:>8.1f} {r.per_second:>10,.0f} "
+            f"{r.per_second / bare:>8.0%} {times:>6} {cpu:>10} {rss:>12}"
+        )
+    print(
+        "\nCPU s/10k and peak RSS: the `ledgerbridge up` process alone (API, workers, DBOS), "
+        "not the database server's nor the sandbox's.\n",
+        flush=True,
+    )
+
+
+def profile(origin: str) -> None:
+    """The engine's steps in-process (PostgreSQL) under cProfile: the top of the list."""
+    from benchmarks.backfill import measure
+
+    with database("postgresql") as url:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        figures = measure(origin, url, trace=False)
+        profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+    stats.print_stats(40)
+    print(f"# profile of one in-process backfill of {figures.records:,} invoices (PostgreSQL)")
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
