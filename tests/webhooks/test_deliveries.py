@@ -52,7 +52,7 @@ def test_a_record_event_is_delivered_once_and_verifies_with_standardwebhooks(
     admin = auth(tenant, "admin")
     emit(svc, tenant, "record.updated", **RECORD)  # before the endpoint: never sent
     made = create(lb, admin, f"{receiver.url}/hooks", event_types=["record.updated"])
-    emit(svc, tenant, "sync.succeeded", sync_run_id="1")  # not subscribed
+    emit(svc, tenant, "sync.completed", sync_run_id="1")  # not subscribed
     event_id = emit(svc, tenant, "record.updated", **RECORD)
     assert dispatch_once(svc) >= 1
     [delivery] = deliveries(lb, admin, made["id"])
@@ -269,7 +269,7 @@ def test_deliveries_go_only_to_enabled_matching_endpoints_of_the_tenant(
     off = create(lb, admin, f"{receiver.url}/c")
     lb.patch(f"/v1/webhook-endpoints/{off['id']}", json={"enabled": False}, headers=admin)
     elsewhere = create(lb, auth(tenant + "-x", "admin"), f"{receiver.url}/d")
-    emit(svc, tenant, "sync.succeeded", sync_run_id="1")
+    emit(svc, tenant, "sync.completed", sync_run_id="1")
     emit(svc, tenant, "record.created", **RECORD)
     dispatch_once(svc)
     assert [d["event_type"] for d in deliveries(lb, admin, wants["id"])] == ["sync.completed"]

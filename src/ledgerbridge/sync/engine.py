@@ -141,10 +141,21 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
         run.finished_at = utcnow()
         if run.trigger == drift.AUDIT_TRIGGER:
             drift.report(session, run)
+        # One event closes every run; a run that finished a first backfill also says what it
+        # wrote per model (those records got no event each).
+        backfilled = [s for s in states if s.backfilled_by_run_id == run_id]
+        announcement: dict[str, Any] = (
+            {
+                "backfill": True,
+                "models": _counts_by_model(_provider_of(session, run.connection_id), backfilled),
+            }
+            if backfilled
+            else {}
+        )
         append(
             session,
             run.tenant_id,
-            "sync.failed" if errors else "sync.succeeded",
+            "sync.failed" if errors else "sync.completed",
             f"sync_run:{run.id}",
             sync_run_id=str(run.id),
             connection_id=str(run.connection_id),
@@ -153,19 +164,8 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
             updated=totals.updated,
             deleted=totals.deleted,
             error=run.error,
+            **announcement,
         )
-        backfilled = [s for s in states if s.backfilled_by_run_id == run_id]
-        if backfilled:
-            append(
-                session,
-                run.tenant_id,
-                "sync.completed",
-                f"sync_run:{run.id}",
-                sync_run_id=str(run.id),
-                connection_id=str(run.connection_id),
-                backfill=True,
-                models=_counts_by_model(_provider_of(session, run.connection_id), backfilled),
-            )
 
 
 def _provider_of(session: Session, connection_id: int) -> Provider:

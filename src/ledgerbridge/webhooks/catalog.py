@@ -1,12 +1,12 @@
 """The event types a webhook endpoint can subscribe to, and their names on the wire.
 
-Deliveries carry what the event feed holds; two feed types are renamed to the names host
-apps subscribe to (a feed that already uses the new names passes through unchanged).
+Deliveries carry what the event feed holds; one feed type is renamed to the name host apps
+subscribe to.
 """
 
 from __future__ import annotations
 
-RENAMED = {"sync.succeeded": "sync.completed", "operation.succeeded": "operation.synced"}
+RENAMED = {"operation.succeeded": "operation.synced"}
 TEST = "webhook.test"
 ENDPOINT_DISABLED = "endpoint.disabled"
 RECORD_TYPES = ("record.created", "record.updated", "record.deleted")
