@@ -86,7 +86,7 @@ def _serve(svc: Services, host: str, port: int) -> None:
     from ledgerbridge.app import create_app
 
     app = create_app(svc=svc)
-    # Admission control happens inside the app (observability/overload.py), which queues
+    # Admission control happens inside the app (overload.py), which queues
     # and sheds in the one error shape; uvicorn's own limit is only a last guard against
     # connections piling up beyond what that queue would ever hold.
     settings = svc.settings
@@ -309,7 +309,7 @@ def keys_rotate() -> None:
     from rich.progress import Progress
 
     from ledgerbridge.connections import rotation
-    from ledgerbridge.connections.vault import Vault, VaultError
+    from ledgerbridge.security.vault import Vault, VaultError
 
     settings = _settings()
     vault = Vault.from_keys([k.get_secret_value() for k in settings.token_encryption_keys])

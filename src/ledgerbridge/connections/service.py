@@ -28,13 +28,13 @@ from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
 from ledgerbridge.connections.revocation import Pending, unused
 from ledgerbridge.connections.tokens import store_tokens, token_purpose
-from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, accounts, identifiers, oauth
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.settings import Settings
 
 

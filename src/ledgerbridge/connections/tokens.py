@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import Purpose, record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant
-from ledgerbridge.connections.vault import Vault, token_context
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, oauth
+from ledgerbridge.security.vault import Vault, token_context
 from ledgerbridge.settings import Settings
 
 # Longer than a refresh can take (three tries of at most 5 s to connect and 15 s to read,

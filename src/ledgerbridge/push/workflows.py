@@ -14,16 +14,8 @@ from typing import Any
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
+from ledgerbridge import durable
 from ledgerbridge.push import service
-from ledgerbridge.services import Services
-
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
 
 REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 
@@ -34,24 +26,9 @@ REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 POLLING_SECONDS = 0.1
 
 
-def register() -> None:
-    DBOS.register_queue(
-        service.PUSH_QUEUE,
-        partition_concurrency=1,
-        worker_concurrency=8,
-        polling_interval_sec=POLLING_SECONDS,
-    )
-    schedule = {
-        "schedule_name": REQUEUE_SCHEDULE,
-        "workflow_fn": requeue,
-        "schedule": "0 * * * * *",
-    }
-    DBOS.apply_schedules([schedule])  # type: ignore[list-item]
-
-
 @DBOS.step(name="ledgerbridge.push.requeue")
 def _requeue(now: datetime) -> int:
-    return service.requeue_stale(_svc(), now)
+    return service.requeue_stale(durable.services(), now)
 
 
 @DBOS.workflow(name="ledgerbridge.push_requeue")
@@ -59,15 +36,9 @@ def requeue(scheduled_at: datetime, _context: Any) -> None:
     _requeue(scheduled_at)
 
 
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("push workflows are not configured in this process")
-    return _services
-
-
 @DBOS.step(name="ledgerbridge.push.begin")
 def _begin(operation_id: int) -> service.Job | None:
-    return service.begin(_svc(), operation_id)
+    return service.begin(durable.services(), operation_id)
 
 
 @DBOS.step(
@@ -78,14 +49,14 @@ def _begin(operation_id: int) -> service.Job | None:
     backoff_rate=3.0,
 )
 def _execute(job: service.Job) -> dict[str, Any]:
-    return service.execute(_svc(), job)
+    return service.execute(durable.services(), job)
 
 
 # Idempotent (a recorded outcome is not recorded again): a database hiccup is retried
 # rather than leaving the operation running for ever.
 @DBOS.step(name="ledgerbridge.push.finish", retries_allowed=True, max_attempts=3)
 def _finish(job: service.Job, outcome: dict[str, Any]) -> None:
-    service.finish(_svc(), job, outcome)
+    service.finish(durable.services(), job, outcome)
 
 
 @DBOS.workflow(name=service.PUSH_WORKFLOW)
@@ -98,3 +69,16 @@ def push_operation(operation_id: int) -> None:
     except DBOSMaxStepRetriesExceeded as exc:
         outcome = service.transient_failure(str(exc)[:500])
     _finish(job, outcome)
+
+
+DECLARED = durable.Declaration(
+    queues=(
+        durable.Queue(
+            service.PUSH_QUEUE,
+            worker_concurrency=8,
+            partition_concurrency=1,
+            polling_interval_sec=POLLING_SECONDS,
+        ),
+    ),
+    schedules=(durable.Schedule(REQUEUE_SCHEDULE, "0 * * * * *", requeue),),
+)

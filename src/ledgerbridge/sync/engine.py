@@ -23,13 +23,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
-from ledgerbridge.connections import budget
-from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, budget
+from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES, Puller

@@ -1,0 +1,77 @@
+"""What the capabilities' DBOS workflows share, and how each declares what it needs.
+
+A capability declares its queues and schedules in its ``workflows.py`` as a
+:class:`Declaration`; the composition root (``runtime.py``) collects them, binds this
+process's services and registers them all when it launches DBOS. A step reaches the
+services through :func:`services`: DBOS arguments must stay serialisable, so they cannot
+carry a database or a vault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dbos import DBOS, ScheduleInput
+
+from ledgerbridge.services import Services
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    worker_concurrency: int
+    partition_concurrency: int | None = None  # at most this many at once per partition key
+    polling_interval_sec: float = 1.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    cron: str  # DBOS crons start with seconds
+    workflow: Callable[[datetime, Any], None]
+
+
+@dataclass(frozen=True)
+class Declaration:
+    queues: tuple[Queue, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    retired: tuple[str, ...] = ()  # schedules an earlier release applied: deleted
+
+
+_bound: Services | None = None
+
+
+def bind(svc: Services) -> None:
+    """Give the workflows this process's services: before DBOS launches, since launching
+    may resume interrupted workflows."""
+    global _bound
+    _bound = svc
+
+
+def services() -> Services:
+    if _bound is None:
+        raise RuntimeError("durable workflows are not configured in this process")
+    return _bound
+
+
+def register(declarations: Iterable[Declaration]) -> None:
+    """Declare every queue and schedule (idempotent: every worker does it at launch)."""
+    schedules: list[ScheduleInput] = []
+    for declaration in declarations:
+        for queue in declaration.queues:
+            DBOS.register_queue(
+                queue.name,
+                worker_concurrency=queue.worker_concurrency,
+                partition_concurrency=queue.partition_concurrency,
+                polling_interval_sec=queue.polling_interval_sec,
+            )
+        for retired in declaration.retired:
+            DBOS.delete_schedule(retired)
+        schedules += [
+            {"schedule_name": s.name, "workflow_fn": s.workflow, "schedule": s.cron}
+            for s in declaration.schedules
+        ]
+    DBOS.apply_schedules(schedules)
