@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oauth_state_seconds: int = Field(600, ge=30, le=3600)
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
+    # How long a refresh may take before another caller takes it over (connections/tokens.py).
+    token_refresh_lease_seconds: int = Field(90, ge=1, le=3600)
     # Each provider account's call budget, shared by all processes (see providers/budget.py).
     provider_call_budgets: bool = True
     # A sync call that would wait longer for its budget gives its queue slot back (deferred).

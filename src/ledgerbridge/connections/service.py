@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
 from ledgerbridge.connections.revocation import Pending, unused
-from ledgerbridge.connections.tokens import store_tokens, token_purpose
+from ledgerbridge.connections.tokens import forget, store_tokens, token_purpose
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.retention import delete_in_batches
@@ -520,7 +520,8 @@ def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnec
             connection_id=str(connection.id),
             provider=connection.provider,
         )
-        return Disconnected(connection, pending)
+    forget(db, connection_id)  # once committed: no call of this process uses it again
+    return Disconnected(connection, pending)
 
 
 def prune_oauth_states(db: Database, older_than: timedelta, now: datetime) -> int:
