@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS, ScheduleInput
+from fastapi import Response
+from sqlalchemy.orm import Session
 
 from ledgerbridge.services import Services
 
@@ -75,3 +77,19 @@ def register(declarations: Iterable[Declaration]) -> None:
             for s in declaration.schedules
         ]
     DBOS.apply_schedules(schedules)
+
+
+def accept(
+    response: Response,
+    location: str,
+    enqueue: Callable[[], object] | None,
+    session: Session | None = None,
+) -> None:
+    """Answer ``202 Accepted`` for durable work: what was asked is committed first (a worker
+    may pick it up at once), then queued (``None``: it was already); ``Location`` is where
+    to follow it."""
+    if session is not None:
+        session.commit()
+    if enqueue is not None:
+        enqueue()
+    response.headers["Location"] = location

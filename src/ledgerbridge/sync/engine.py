@@ -31,7 +31,7 @@ from ledgerbridge.providers import Provider, budget
 from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
-from ledgerbridge.sync.catalog import MODULES, Puller
+from ledgerbridge.sync.catalog import DEPENDENT_READERS, MODULES, DependentReader
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
 from ledgerbridge.unified import MODELS, Unified
@@ -219,7 +219,7 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
                 http, object_type, cursor, page_size=svc.settings.sync_page_size
             )
             stale = _stale_dependents(svc, plan, object_type, page.objects)
-            refreshed = await _refresh(http, puller, stale)
+            refreshed = await _refresh(http, plan.provider, stale)
             _commit_page(
                 svc,
                 plan,
@@ -250,8 +250,8 @@ def _stale_dependents(
     refreshed, and one read (``last_seen_at``) more than ``OVERLAP`` after the newest
     change that moves it already shows it.
     """
-    puller, _ = MODULES[plan.provider]
-    if not objects or not puller.dependents(object_type, objects):
+    reader = DEPENDENT_READERS.get(plan.provider)
+    if reader is None or not objects or not reader.dependents(object_type, objects):
         return {}
     latest = {o.external_id: o for o in objects}
     with svc.db.system() as session:
@@ -264,16 +264,20 @@ def _stale_dependents(
             )
         }
         changed = [o for i, o in latest.items() if known.get(i) != (_digest(o.payload), o.deleted)]
-        return _needing_refresh(session, plan, puller, object_type, changed)
+        return _needing_refresh(session, plan, reader, object_type, changed)
 
 
 def _needing_refresh(
-    session: Session, plan: Plan, puller: Puller, object_type: str, changed: list[RemoteObject]
+    session: Session,
+    plan: Plan,
+    reader: DependentReader,
+    object_type: str,
+    changed: list[RemoteObject],
 ) -> dict[str, list[str]]:
     # dependent type -> id -> the newest change that moved it (None: unknown, so any)
     moved: dict[str, dict[str, datetime | None]] = defaultdict(dict)
     for obj in changed:
-        for dependent_type, refs in puller.dependents(object_type, [obj]).items():
+        for dependent_type, refs in reader.dependents(object_type, [obj]).items():
             for i in refs:
                 at, known = obj.updated_at, moved[dependent_type]
                 if i in known:
@@ -300,10 +304,14 @@ def _needing_refresh(
 
 
 async def _refresh(
-    http: httpx.AsyncClient, puller: Puller, stale: dict[str, list[str]]
+    http: httpx.AsyncClient, provider: Provider, stale: dict[str, list[str]]
 ) -> dict[str, list[RemoteObject]]:
-    """The stale records read again, by id, in batches."""
-    return {t: await puller.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
+    """The stale records read again, by id, in batches (only a provider that has
+    dependent records finds any stale)."""
+    if not stale:
+        return {}
+    reader = DEPENDENT_READERS[provider]
+    return {t: await reader.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
 
 
 def _digest(payload: Any) -> str:
@@ -748,7 +756,7 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         for object_type, stub in stubs:
             deleted_ids[object_type].append(stub.external_id)
         # A deleted transaction moved its customer's balance: read the customer again.
-        refreshed = await _refresh(http, puller, _parties_of_deleted(svc, plan, deleted_ids))
+        refreshed = await _refresh(http, plan.provider, _parties_of_deleted(svc, plan, deleted_ids))
     with svc.db.system() as session:
         _, mapper = MODULES[plan.provider]
         for dependent_type, objects in refreshed.items():
@@ -778,6 +786,9 @@ def _parties_of_deleted(
     """The records whose derived fields the deletion of these objects moved, by type,
     from the last payload the mirror keeps of each."""
     puller, _ = MODULES[plan.provider]
+    reader = DEPENDENT_READERS.get(plan.provider)
+    if reader is None:
+        return {}
     parties: dict[str, set[str]] = defaultdict(set)
     with svc.db.system() as session:
         for object_type, ids in deleted_ids.items():
@@ -788,7 +799,7 @@ def _parties_of_deleted(
                 )
                 if not raw.deleted
             ]
-            for dependent_type, refs in puller.dependents(object_type, kept).items():
+            for dependent_type, refs in reader.dependents(object_type, kept).items():
                 parties[dependent_type] |= refs
     return {t: sorted(refs) for t, refs in parties.items()}
 
