@@ -59,6 +59,23 @@ def services() -> Services:
     return _bound
 
 
+def scheduled_job(
+    workflow: str, step: str, job: Callable[[Services, datetime], int]
+) -> Callable[[datetime, Any], None]:
+    """The workflow a schedule fires: one step doing ``job`` with this process's services
+    at the scheduled time (the step records how many things it did)."""
+
+    @DBOS.step(name=step)
+    def run(now: datetime) -> int:
+        return job(services(), now)
+
+    @DBOS.workflow(name=workflow)
+    def fired(scheduled_at: datetime, _context: Any) -> None:
+        run(scheduled_at)
+
+    return fired
+
+
 def register(declarations: Iterable[Declaration]) -> None:
     """Declare every queue and schedule (idempotent: every worker does it at launch)."""
     schedules: list[ScheduleInput] = []

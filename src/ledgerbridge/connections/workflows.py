@@ -8,9 +8,6 @@ sweep queues it again, until the provider has revoked it.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import structlog
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
@@ -48,14 +45,9 @@ def revoke_grant(grant_id: int, xero_connection_id: str | None, connection_id: i
         log.error("provider_revocation_failed", grant_id=grant_id, attempts=ATTEMPTS, retry="sweep")
 
 
-@DBOS.step(name="ledgerbridge.connections.sweep")
-def _sweep(now: datetime) -> int:
-    return revocation.queue_unrevoked(durable.services(), now)
-
-
-@DBOS.workflow(name="ledgerbridge.revocation_sweep")
-def sweep(scheduled_at: datetime, _context: Any) -> None:
-    _sweep(scheduled_at)
+sweep = durable.scheduled_job(
+    "ledgerbridge.revocation_sweep", "ledgerbridge.connections.sweep", revocation.queue_unrevoked
+)
 
 
 DECLARED = durable.Declaration(

@@ -6,9 +6,6 @@ replayed after a crash does no harm; the report counts what each table's step re
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from dbos import DBOS
 
 from ledgerbridge import durable
@@ -17,14 +14,9 @@ from ledgerbridge.erasure import service
 REQUEUE_SCHEDULE = "ledgerbridge-erasure-requeue"
 
 
-@DBOS.step(name="ledgerbridge.erasure.requeue")
-def _requeue(now: datetime) -> int:
-    return service.requeue_stale(durable.services(), now)
-
-
-@DBOS.workflow(name="ledgerbridge.erasure_requeue")
-def requeue(scheduled_at: datetime, _context: Any) -> None:
-    _requeue(scheduled_at)
+requeue = durable.scheduled_job(
+    "ledgerbridge.erasure_requeue", "ledgerbridge.erasure.requeue", service.requeue_stale
+)
 
 
 @DBOS.step(name="ledgerbridge.erasure.begin")

@@ -8,7 +8,6 @@ the record it already made, never a second one.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
@@ -26,14 +25,9 @@ REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 POLLING_SECONDS = 0.1
 
 
-@DBOS.step(name="ledgerbridge.push.requeue")
-def _requeue(now: datetime) -> int:
-    return service.requeue_stale(durable.services(), now)
-
-
-@DBOS.workflow(name="ledgerbridge.push_requeue")
-def requeue(scheduled_at: datetime, _context: Any) -> None:
-    _requeue(scheduled_at)
+requeue = durable.scheduled_job(
+    "ledgerbridge.push_requeue", "ledgerbridge.push.requeue", service.requeue_stale
+)
 
 
 @DBOS.step(name="ledgerbridge.push.begin")

@@ -8,7 +8,6 @@ interrupted one resumes from its last committed cursor. A scheduler workflow, ru
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
@@ -72,14 +71,9 @@ def sync_run(run_id: int) -> None:
     _finish(run_id, errors)
 
 
-@DBOS.step(name="ledgerbridge.sync.queue_due")
-def _queue_due(scheduled_at: datetime) -> int:
-    return service.queue_due_syncs(durable.services(), scheduled_at)
-
-
-@DBOS.workflow(name="ledgerbridge.sync_scheduler")
-def schedule_tick(scheduled_at: datetime, _context: Any) -> None:
-    _queue_due(scheduled_at)
+schedule_tick = durable.scheduled_job(
+    "ledgerbridge.sync_scheduler", "ledgerbridge.sync.queue_due", service.queue_due_syncs
+)
 
 
 DECLARED = durable.Declaration(
