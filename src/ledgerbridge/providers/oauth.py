@@ -236,10 +236,12 @@ def authorization_url(
         return str(url)
 
 
-def _token_set(provider: Provider, token: dict[str, Any]) -> TokenSet:
-    # Prefer expires_in: authlib's own expires_at is truncated to whole seconds.
+def _token_set(provider: Provider, token: dict[str, Any], asked_at: datetime) -> TokenSet:
+    # Prefer expires_in: authlib's own expires_at is truncated to whole seconds. It counts
+    # from when the provider issued the token, before its answer reached us: from when we
+    # asked, so that a slow answer never makes the token look longer-lived than it is.
     if token.get("expires_in"):
-        expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
+        expires_at = asked_at + timedelta(seconds=float(token["expires_in"]))
     elif token.get("expires_at"):
         expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
     else:
@@ -263,7 +265,8 @@ def _answered_account(provider: Provider, value: object) -> str | None:
 
 def _call_token_endpoint(provider: Provider, operation: str, call: Any) -> TokenSet:
     try:
-        return _token_set(provider, call())
+        asked_at = datetime.now(UTC)
+        return _token_set(provider, call(), asked_at)
     except OAuthError as exc:
         if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise InvalidGrant(f"{operation} refused: {exc.error}") from None
