@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from ledgerbridge import __version__, apidocs
+from ledgerbridge import __version__, apidocs, health
 from ledgerbridge.audit import api as audit
 from ledgerbridge.connections import api as connections
 from ledgerbridge.connections import mappings
@@ -17,10 +17,9 @@ from ledgerbridge.erasure import api as erasure
 from ledgerbridge.errors import ERROR_RESPONSES, install_error_handlers
 from ledgerbridge.events import api as events
 from ledgerbridge.inbound import api as provider_webhooks
-from ledgerbridge.observability import health
 from ledgerbridge.observability.metrics import HttpMetrics, Row, Totals
 from ledgerbridge.observability.middleware import RequestObservability
-from ledgerbridge.observability.overload import (
+from ledgerbridge.overload import (
     Admission,
     install_overload_handlers,
     size_thread_pool,
@@ -30,6 +29,7 @@ from ledgerbridge.reconcile import api as reconcile_api
 from ledgerbridge.reconcile import statements_api
 from ledgerbridge.security import api as api_keys
 from ledgerbridge.security.limits import BodyLimit
+from ledgerbridge.security.principal import Gate
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings, load_settings
 from ledgerbridge.sync import api as sync
@@ -48,10 +48,13 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     settings = settings or (svc.settings if svc else load_settings())
     svc = svc or Services.build(settings)
 
+    gate = Gate.build(svc.db, settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         size_thread_pool(settings)
         yield
+        gate.close()
         await svc.close()
 
     app = FastAPI(
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     if settings.docs_enabled:
         apidocs.install(app)
     app.state.services = svc
+    app.state.gate = gate
     app.state.metrics = HttpMetrics()
     app.state.metrics.registry.register(_drift_totals(svc))
     install_error_handlers(app)

@@ -99,7 +99,7 @@ def _serve(svc: Services, host: str, port: int) -> None:
     # event loop, /health included, waits up to this long each time it needs it back
     # (5 ms by default, several times per request).
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    # Admission control happens inside the app (observability/overload.py), which queues
+    # Admission control happens inside the app (overload.py), which queues
     # and sheds in the one error shape; uvicorn's own limit is only a last guard against
     # connections piling up beyond what that queue would ever hold.
     settings = svc.settings
@@ -322,7 +322,7 @@ def keys_rotate() -> None:
     from rich.progress import Progress
 
     from ledgerbridge.connections import rotation
-    from ledgerbridge.connections.vault import Vault, VaultError
+    from ledgerbridge.security.vault import Vault, VaultError
     from ledgerbridge.webhooks import keys as webhook_keys
 
     settings = _settings()

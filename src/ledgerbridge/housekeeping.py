@@ -1,5 +1,6 @@
 """Housekeeping on DBOS: daily, what is kept only for a while is deleted, in batches.
 
+- ``provider_calls`` (the audit log): 30 days (``LEDGERBRIDGE_AUDIT_RETENTION_DAYS``);
 - ``events``: 90 days (``LEDGERBRIDGE_EVENT_RETENTION_DAYS``);
 - ``sync_runs``, once finished, each connection's latest kept: 90 days
   (``LEDGERBRIDGE_SYNC_RUN_RETENTION_DAYS``);
@@ -8,8 +9,8 @@
   (``LEDGERBRIDGE_PROVIDER_WEBHOOK_RETENTION_DAYS``).
 - finished webhook deliveries and their attempts: as long as events.
 
-The audit log has its own daily prune (``audit/workflows.py``). Each table is a step of its
-own, so a crash resumes with the next table, and each batch commits on its own.
+Each table is a step of its own, so a crash resumes with the next table, and each batch
+commits on its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 from dbos import DBOS
 
+from ledgerbridge import durable
+from ledgerbridge.audit.service import prune as prune_audit
 from ledgerbridge.connections.service import prune_oauth_states
 from ledgerbridge.events.service import prune as prune_events
 from ledgerbridge.inbound.service import prune as prune_notifications
@@ -27,24 +30,12 @@ from ledgerbridge.sync.service import prune_runs
 from ledgerbridge.webhooks.delivery import prune as prune_deliveries
 
 SCHEDULE = "ledgerbridge-housekeeping"
-_services: Services | None = None
+# The audit log had a daily job of its own until it joined this one.
+RETIRED_SCHEDULES = ("ledgerbridge-audit-prune",)
 
 
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    DBOS.apply_schedules(
-        [{"schedule_name": SCHEDULE, "workflow_fn": housekeeping, "schedule": "0 47 3 * * *"}]
-    )
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("housekeeping is not configured in this process")
-    return _services
+def prune_audit_before(svc: Services, now: datetime) -> int:
+    return prune_audit(svc.db, timedelta(days=svc.settings.audit_retention_days), now)
 
 
 def prune_events_before(svc: Services, now: datetime) -> int:
@@ -63,35 +54,47 @@ def prune_deliveries_before(svc: Services, now: datetime) -> int:
     return prune_deliveries(svc.db, timedelta(days=svc.settings.event_retention_days), now)
 
 
+@DBOS.step(name="ledgerbridge.housekeeping.audit")
+def _audit(now: datetime) -> int:
+    return prune_audit_before(durable.services(), now)
+
+
 @DBOS.step(name="ledgerbridge.housekeeping.events")
 def _events(now: datetime) -> int:
-    return prune_events_before(_svc(), now)
+    return prune_events_before(durable.services(), now)
 
 
 @DBOS.step(name="ledgerbridge.housekeeping.sync_runs")
 def _sync_runs(now: datetime) -> int:
-    return prune_runs_before(_svc(), now)
+    return prune_runs_before(durable.services(), now)
 
 
 @DBOS.step(name="ledgerbridge.housekeeping.oauth_states")
 def _oauth_states(now: datetime) -> int:
-    return prune_states_before(_svc(), now)
+    return prune_states_before(durable.services(), now)
 
 
 @DBOS.step(name="ledgerbridge.housekeeping.provider_notifications")
 def _provider_notifications(now: datetime) -> int:
-    return prune_notifications(_svc(), now)
+    return prune_notifications(durable.services(), now)
 
 
 @DBOS.step(name="ledgerbridge.housekeeping.webhook_deliveries")
 def _webhook_deliveries(now: datetime) -> int:
-    return prune_deliveries_before(_svc(), now)
+    return prune_deliveries_before(durable.services(), now)
 
 
 @DBOS.workflow(name="ledgerbridge.housekeeping")
 def housekeeping(scheduled_at: datetime, _context: Any) -> None:
+    _audit(scheduled_at)
     _events(scheduled_at)
     _sync_runs(scheduled_at)
     _oauth_states(scheduled_at)
     _provider_notifications(scheduled_at)
     _webhook_deliveries(scheduled_at)
+
+
+DECLARED = durable.Declaration(
+    schedules=(durable.Schedule(SCHEDULE, "0 47 3 * * *", housekeeping),),
+    retired=RETIRED_SCHEDULES,
+)

@@ -15,8 +15,8 @@ from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledgerbridge.connections.models import OAuthGrant
-from ledgerbridge.connections.vault import Vault, VaultError, token_context
 from ledgerbridge.db.engine import Database
+from ledgerbridge.security.vault import Vault, VaultError, token_context
 from ledgerbridge.services import Services
 from ledgerbridge.webhooks.models import WebhookEndpoint
 

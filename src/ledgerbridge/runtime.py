@@ -1,4 +1,9 @@
-"""DBOS, the durable-execution runtime: configured beside our database, launched by workers."""
+"""The composition root of a working process: DBOS configured beside our database, every
+capability's workflows, queues and schedules collected, and DBOS launched.
+
+Capabilities declare what they need in their ``workflows.py`` (a ``DECLARED``
+:class:`~ledgerbridge.durable.Declaration`) and never import this module; it imports them.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,37 @@ from typing import IO
 
 from dbos import DBOS, DBOSConfig
 
-from ledgerbridge import __version__, executors
+from ledgerbridge import __version__, durable, executors, housekeeping
+from ledgerbridge.connections import workflows as connection_workflows
 from ledgerbridge.db.migrate import upgrade
-from ledgerbridge.services import Services
+from ledgerbridge.erasure import workflows as erasure_workflows
+from ledgerbridge.inbound import workflows as inbound_workflows
+from ledgerbridge.push import workflows as push_workflows
+from ledgerbridge.reconcile import workflows as reconcile_workflows
+from ledgerbridge.services import DBOS_SCHEMA, Services
 from ledgerbridge.settings import Settings
+from ledgerbridge.sync import workflows as sync_workflows
+from ledgerbridge.webhooks import workflows as webhook_workflows
 
-DBOS_SCHEMA = "dbos"
+# Importing a workflows module registers its workflows with DBOS; these are what it declares.
+DECLARATIONS = (
+    sync_workflows.DECLARED,
+    push_workflows.DECLARED,
+    reconcile_workflows.DECLARED,
+    connection_workflows.DECLARED,
+    erasure_workflows.DECLARED,
+    inbound_workflows.DECLARED,
+    webhook_workflows.DECLARED,
+    housekeeping.DECLARED,
+)
 _running: list[tuple[threading.Event, IO[str] | None]] = []  # heartbeat, worker slot
 
 
-def system_database_url(settings: Settings) -> str:
-    return settings.dbos_system_database_url.replace("postgresql+psycopg://", "postgresql://")
-
-
 def dbos_config(settings: Settings, executor_id: str | None = None) -> DBOSConfig:
-    url = system_database_url(settings)
     return {
         "name": "ledgerbridge",
         "executor_id": executor_id,
-        "system_database_url": url,
+        "system_database_url": settings.dbos_system_database_url,
         "dbos_system_schema": DBOS_SCHEMA,
         "application_version": __version__,
         "log_level": settings.log_level.upper(),
@@ -41,36 +58,13 @@ def migrate(settings: Settings) -> None:
     work and manage schedules before any worker has started."""
     upgrade(settings.resolved_database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    DBOS.migrate(system_database_url(settings), schema=DBOS_SCHEMA)
+    DBOS.migrate(settings.dbos_system_database_url, schema=DBOS_SCHEMA)
 
 
 def launch(svc: Services) -> DBOS:
     """Start executing workflows, queues and schedules in this process (``up``/``worker``)."""
-    # Importing the workflow modules registers their workflows with DBOS.
-    from ledgerbridge import housekeeping
-    from ledgerbridge.audit import workflows as audit_workflows
-    from ledgerbridge.connections import workflows as connection_workflows
-    from ledgerbridge.erasure import workflows as erasure_workflows
-    from ledgerbridge.inbound import workflows as inbound_workflows
-    from ledgerbridge.push import workflows as push_workflows
-    from ledgerbridge.reconcile import workflows as reconcile_workflows
-    from ledgerbridge.sync import workflows as sync_workflows
-    from ledgerbridge.webhooks import workflows as webhook_workflows
-
-    capabilities = (
-        sync_workflows,
-        push_workflows,
-        reconcile_workflows,
-        audit_workflows,
-        connection_workflows,
-        erasure_workflows,
-        inbound_workflows,
-        webhook_workflows,
-        housekeeping,
-    )
     svc.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for capability in capabilities:
-        capability.bind(svc)  # before launch: launching may resume interrupted workflows
+    durable.bind(svc)  # before launch: launching may resume interrupted workflows
     executor_id, slot = executor(svc.settings)
     # Alive before launching: launching recovers this executor's own pending workflows,
     # which no other worker may take for a gone executor's meanwhile.
@@ -79,8 +73,7 @@ def launch(svc: Services) -> DBOS:
     DBOS.launch()
     timeout = timedelta(seconds=svc.settings.executor_timeout_seconds)
     _running.append((executors.keep_alive(svc.db, executor_id, timeout, _recover), slot))
-    for capability in capabilities:
-        capability.register()
+    durable.register(DECLARATIONS)
     # DBOS installs its own console handler; send its records through our JSON logs instead.
     logging.getLogger("dbos").handlers.clear()
     logging.getLogger("dbos").propagate = True
@@ -91,7 +84,7 @@ def executor(settings: Settings) -> tuple[str, IO[str] | None]:
     """This worker's executor id, stable across its restarts, and the slot file it holds."""
     if settings.executor_id:
         return settings.executor_id, None
-    slot, handle = executors.take_slot(system_database_url(settings))
+    slot, handle = executors.take_slot(settings.dbos_system_database_url)
     return f"{executors.host_name()}-{slot}", handle
 
 

@@ -1,4 +1,9 @@
-"""The long-lived resources one process shares: settings, database, token verifier, Redis."""
+"""The long-lived resources one process shares: settings, database, token vault, Redis.
+
+The context every capability receives. It sits below the capabilities and imports none
+of them; the composition root (``runtime.py`` for workers, ``app.py`` for the API) builds
+it once per process.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,22 @@ from dbos import DBOSClient
 from fastapi import Request
 from redis.asyncio import Redis
 
-from ledgerbridge.connections.budget import CallBudgets
-from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
-from ledgerbridge.security.apikeys import KeyUses
-from ledgerbridge.security.tokens import TokenVerifier
+from ledgerbridge.providers.budget import CallBudgets
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.settings import Settings
+
+DBOS_SCHEMA = "dbos"  # DBOS's tables in our PostgreSQL database
 
 
 @dataclass
 class Services:
     settings: Settings
     db: Database
-    tokens: TokenVerifier
     vault: Vault
     redis: Redis | None
     _dbos_client: DBOSClient | None = field(default=None, init=False)
     _budgets: CallBudgets | None = field(default=None, init=False)
-    _key_uses: KeyUses | None = field(default=None, init=False)
-
-    @property
-    def key_uses(self) -> KeyUses:
-        if self._key_uses is None:
-            self._key_uses = KeyUses(self.db)
-        return self._key_uses
 
     @property
     def budgets(self) -> CallBudgets:
@@ -43,21 +40,13 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         keys = [key.get_secret_value() for key in settings.token_encryption_keys]
-        return cls(
-            settings,
-            Database.connect(settings),
-            TokenVerifier(settings),
-            Vault.from_keys(keys),
-            redis,
-        )
+        return cls(settings, Database.connect(settings), Vault.from_keys(keys), redis)
 
     def dbos_client(self) -> DBOSClient:
         """Enqueues durable work from any process, API-only ones included."""
         if self._dbos_client is None:
-            from ledgerbridge.runtime import DBOS_SCHEMA, system_database_url
-
             self._dbos_client = DBOSClient(
-                system_database_url=system_database_url(self.settings),
+                system_database_url=self.settings.dbos_system_database_url,
                 dbos_system_schema=DBOS_SCHEMA,
             )
         return self._dbos_client
@@ -73,9 +62,6 @@ class Services:
             self._dbos_client.destroy()
         if self._budgets is not None:
             self._budgets.close()
-        if self._key_uses is not None:
-            self._key_uses.close()
-            self._key_uses = None
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oauth_state_seconds: int = Field(600, ge=30, le=3600)
     token_refresh_skew_seconds: int = Field(120, ge=0, le=3600)
-    # Each provider account's call budget, shared by all processes (see connections/budget.py).
+    # How long a refresh may take before another caller takes it over (connections/tokens.py).
+    token_refresh_lease_seconds: int = Field(90, ge=1, le=3600)
+    # Each provider account's call budget, shared by all processes (see providers/budget.py).
     provider_call_budgets: bool = True
     # A sync call that would wait longer for its budget gives its queue slot back (deferred).
     budget_wait_seconds: float = Field(5.0, ge=0, le=600)
@@ -279,11 +281,16 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     @property
+    def libpq_database_url(self) -> str:
+        """The database URL as psycopg and DBOS take it (``postgresql://``, no driver)."""
+        return self.resolved_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    @property
     def dbos_system_database_url(self) -> str:
         """DBOS's tables: a schema of our PostgreSQL database, or a SQLite file of their own."""
         if self.is_sqlite:
             return f"sqlite:///{(self.data_dir / 'dbos.db').resolve()}"
-        return self.resolved_database_url
+        return self.libpq_database_url
 
     def problems(self) -> list[str]:
         """Every missing or unsafe production setting, one line each saying what to set."""

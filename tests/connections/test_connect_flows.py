@@ -163,7 +163,7 @@ def test_tokens_are_encrypted_at_rest_and_bound_to_their_row(
 ) -> None:
     import pytest
 
-    from ledgerbridge.connections.vault import VaultError
+    from ledgerbridge.security.vault import VaultError
 
     realms = [a["account_id"] for a in accounts(sandbox, "quickbooks")]
     connect(lb, auth(tenant), "quickbooks", [realms[0]])

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from ledgerbridge.app import create_app
 from ledgerbridge.connections.models import OAuthGrant
 from ledgerbridge.connections.tokens import read_token
-from ledgerbridge.connections.vault import Vault, VaultError
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
+from ledgerbridge.security.vault import Vault, VaultError
 from ledgerbridge.settings import new_encryption_key
 from tests.conftest import JWT_SECRET, SECRET_KEY, make_settings
 from tests.connections.conftest import accounts, connect

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -86,3 +88,12 @@ def test_trace_id_continues_a_w3c_traceparent(client: TestClient) -> None:
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     response = client.get("/health", headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
     assert response.headers["x-trace-id"] == trace
+
+
+def test_an_event_type_with_a_nul_character_is_a_422(client: TestClient, auth: Any) -> None:
+    # PostgreSQL's text cannot hold a NUL: the filter is refused before the database sees it.
+    answer = client.get("/v1/events", params={"type": "sync.\x00run"}, headers=auth("org-nul"))
+    assert answer.status_code == 422, answer.text
+    assert_error_shape(answer.json(), "validation_error")
+    fine = client.get("/v1/events", params={"type": "sync.run"}, headers=auth("org-nul"))
+    assert fine.status_code == 200

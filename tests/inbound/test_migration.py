@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from ledgerbridge.db.migrate import downgrade, upgrade
-from ledgerbridge.db.registry import metadata
 from ledgerbridge.settings import normalise_database_url
+from ledgerbridge.tables import metadata
 
 TABLE = "provider_notifications"
 

@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
 from ledgerbridge.connections.models import OAuthGrant
-from ledgerbridge.connections.vault import Vault, key_id, token_context
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.preflight import database_role_problems, vault_problems
+from ledgerbridge.security.vault import Vault, key_id, token_context
 from ledgerbridge.settings import Settings, UnsafeConfiguration, load_settings, new_encryption_key
 from tests.conftest import JWT_SECRET, SECRET_KEY, TOKEN_KEY, _require_postgres, make_settings
 from tests.support import PG_ADMIN_URL, free_port, postgres_database, wait_for_port

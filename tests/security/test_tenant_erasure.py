@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 from ledgerbridge import runtime
 from ledgerbridge.app import create_app
 from ledgerbridge.connections.models import OAuthGrant
-from ledgerbridge.db.registry import metadata
 from ledgerbridge.erasure.service import TABLES
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
+from ledgerbridge.tables import metadata
 from tests.conftest import make_settings
 from tests.connections.conftest import accounts
 from tests.processes import Service, service

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledgerbridge.app import create_app
-from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.models import Connection
+from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.sync import engine, service

@@ -10,11 +10,15 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
 from ledgerbridge.sync.fidelity import Comparison, compare
+from ledgerbridge.sync.models import Record as StoredRecord
+from ledgerbridge.sync.models import SyncRun
 from tests.connections.conftest import accounts, connect
+from tests.sync.conftest import RunSync
 
 Record = dict[str, Any]
 ID_KEYS = {"xero": None, "quickbooks": "Id", "lightspeed": "id"}
@@ -81,3 +85,34 @@ def connected(
     account_id = accounts(sandbox, provider)[0]["account_id"]
     [connection] = connect(lb, headers, provider, [account_id])
     return Account(provider, account_id, int(connection["id"]), sandbox)
+
+
+def synced(run_sync: RunSync, account: Account, object_types: list[str] | None = None) -> SyncRun:
+    """A sync of the account that succeeded."""
+    run = run_sync(account.connection_id, object_types)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+def synced_equal(
+    svc: Services, run_sync: RunSync, account: Account, object_types: list[str]
+) -> SyncRun:
+    """A sync that succeeded, after which the mirror holds exactly what the provider does."""
+    run = synced(run_sync, account, object_types)
+    for object_type in object_types:
+        assert account.compare(svc, object_type).mismatches == [], object_type
+    return run
+
+
+def stored(svc: Services, connection_id: int, object_type: str) -> dict[str, StoredRecord]:
+    """The unified records the mirror holds of a type, by remote id."""
+    with svc.db.system() as session:
+        rows = session.scalars(
+            select(StoredRecord).where(
+                StoredRecord.connection_id == connection_id,
+                StoredRecord.object_type == object_type,
+            )
+        ).all()
+        for row in rows:
+            session.expunge(row)
+        return {row.remote_id or "": row for row in rows}

@@ -21,7 +21,7 @@ from ledgerbridge.db.base import utcnow
 from ledgerbridge.services import Services
 from ledgerbridge.sync.models import RawObject, SyncRun, SyncState
 from tests.sync.conftest import RunSync
-from tests.sync.mirroring import Account, connected
+from tests.sync.mirroring import Account, connected, synced_equal
 
 pytestmark = pytest.mark.sandbox(seed=6, size=25, settings={"rate_limits": False})
 TYPES = ["Customer", "Invoice", "Payment"]
@@ -74,10 +74,7 @@ def test_paying_or_deleting_an_invoice_refreshes_its_customers_balance(
     )
     assert paid.status_code == 201, paid.text
     customer_unseen(account, customer)
-    run = run_sync(account.connection_id, TYPES)
-    assert run.status == "succeeded", run.error
-    for object_type in TYPES:
-        assert account.compare(svc, object_type).mismatches == [], object_type
+    synced_equal(svc, run_sync, account, TYPES)
 
     invoice, customer = open_invoice(account)
     gone = sandbox.delete(f"/_sandbox/quickbooks/{account.account_id}/Invoice/{invoice['Id']}")

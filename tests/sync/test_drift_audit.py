@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from ledgerbridge import runtime
 from ledgerbridge.app import create_app
-from ledgerbridge.connections.budget import scaled
 from ledgerbridge.connections.models import Connection
+from ledgerbridge.providers.budget import scaled
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.sync.drift import AUDIT_TRIGGER, queue_due_audits

@@ -79,7 +79,7 @@ def test_lookups_search_the_unique_index_by_the_whole_key(
             query = store.held_query(session, plan, "Invoices", wanted)
             found = [row for row in session.execute(query) if row.content_hash and row.id]
         else:
-            query = engine.by_key(session, plan, "Invoices", key, wanted)
+            query = store.by_key(session, plan, "Invoices", key, wanted)
             found = list(session.scalars(query).all())
         chosen = plan_of_lookup(session, query)
 

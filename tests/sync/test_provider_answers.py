@@ -20,17 +20,16 @@ import httpx
 import pytest
 import stamina
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from ledgerbridge.connections.http import AnswerTooLarge, RetryingTransport
 from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
-from ledgerbridge.sync.models import Record
 from tests.conftest import make_settings
 from tests.connections.conftest import accounts, connect
 from tests.support import serve_in_thread
 from tests.sync.conftest import RunSync
+from tests.sync.mirroring import connected, stored, synced
 
 pytestmark = pytest.mark.sandbox(seed=5, size=30, settings={"rate_limits": False})
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -61,18 +60,6 @@ def _fault(sandbox: httpx.Client, provider: str, path: str, kind: str, **extra: 
     sandbox.post("/_sandbox/faults", json=rule).raise_for_status()
 
 
-def _records(svc: Services, connection_id: int, object_type: str) -> dict[str, Record]:
-    with svc.db.system() as session:
-        rows = session.scalars(
-            select(Record).where(
-                Record.connection_id == connection_id, Record.object_type == object_type
-            )
-        ).all()
-        for row in rows:
-            session.expunge(row)
-        return {row.remote_id or "": row for row in rows}
-
-
 def _calls(sandbox: httpx.Client, path: str, at_least: int = 0) -> list[dict[str, Any]]:
     """The ledger's calls to ``path`` (a call is logged once its answer ends: a dripping one
     when the client hangs up, so wait a moment for ``at_least`` of them)."""
@@ -88,12 +75,9 @@ def _calls(sandbox: httpx.Client, path: str, at_least: int = 0) -> list[dict[str
 def _xero_items(
     lb: TestClient, sandbox: httpx.Client, run_sync: RunSync, auth: Any, tenant: str
 ) -> tuple[str, int]:
-    org = accounts(sandbox, "xero")[0]["account_id"]
-    [connection] = connect(lb, auth(tenant), "xero", [org])
-    first = run_sync(int(connection["id"]), ["Items"])
-    assert first.status == "succeeded", first.error
-    assert first.created > 10
-    return org, int(connection["id"])
+    account = connected(lb, sandbox, auth(tenant), "xero")
+    assert synced(run_sync, account, ["Items"]).created > 10
+    return account.account_id, account.connection_id
 
 
 @sqlite_only
@@ -108,7 +92,7 @@ def test_a_bad_answer_fails_the_type_and_changes_nothing(
     tenant: str,
 ) -> None:
     _, connection_id = _xero_items(lb, sandbox, run_sync, auth, tenant)
-    before = _records(svc, connection_id, "Items")
+    before = stored(svc, connection_id, "Items")
     sandbox.delete("/_sandbox/ledger")
     extra = {"latency_ms": 200} if kind == "drip_body" else {"size_bytes": 2 * MAX_BODY}
     _fault(sandbox, "xero", f"{XERO}/Items", kind, **extra)
@@ -118,7 +102,7 @@ def test_a_bad_answer_fails_the_type_and_changes_nothing(
     assert run.status == "failed"
     assert run.error and "Items" in run.error
     assert (run.created, run.updated, run.deleted) == (0, 0, 0)
-    after = _records(svc, connection_id, "Items")
+    after = stored(svc, connection_id, "Items")
     assert {k: r.data for k, r in after.items()} == {k: r.data for k, r in before.items()}
     assert not any(r.remote_was_deleted for r in after.values())
     assert len(_calls(sandbox, f"{XERO}/Items", at_least=2)) >= 2  # asked again, then failed
@@ -188,7 +172,7 @@ def test_a_sweep_that_would_delete_most_of_a_type_is_confirmed_first(
     assert run.status == "succeeded", run.error
     assert run.deleted == 0
     assert len(_calls(sandbox, items)) == 3  # listing, sweep, confirming sweep
-    assert not any(r.remote_was_deleted for r in _records(svc, connection_id, "Items").values())
+    assert not any(r.remote_was_deleted for r in stored(svc, connection_id, "Items").values())
 
     # A real mass deletion is confirmed by the second read, and applied.
     alive = sandbox.get(f"/_sandbox/xero/{org}/Items").json()
@@ -200,7 +184,7 @@ def test_a_sweep_that_would_delete_most_of_a_type_is_confirmed_first(
     assert run.status == "succeeded", run.error
     assert run.deleted == len(gone)
     assert len(_calls(sandbox, items)) == 3
-    mirrored = _records(svc, connection_id, "Items")
+    mirrored = stored(svc, connection_id, "Items")
     assert {k for k, r in mirrored.items() if r.remote_was_deleted} == set(gone)
 
 
@@ -240,7 +224,7 @@ def test_deletions_from_tombstone_feeds_are_counted(
 
         assert run.status == "succeeded", run.error
         assert run.deleted == 1, (provider, run.deleted)
-        assert _records(svc, int(connection["id"]), kind)[victim].remote_was_deleted
+        assert stored(svc, int(connection["id"]), kind)[victim].remote_was_deleted
 
 
 def test_the_transport_caps_a_declared_length_and_bounds_a_dripping_body() -> None:

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.providers import Provider
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import object_types
-from ledgerbridge.sync.engine import loads
-from ledgerbridge.sync.models import RawObject, Record, SyncState
+from ledgerbridge.sync.models import RawObject, SyncState
 from tests.connections.conftest import accounts, connect
 from tests.sync.conftest import RunSync
+from tests.sync.mirroring import stored
 
 pytestmark = pytest.mark.sandbox(seed=3, size=20, settings={"rate_limits": False})
 
@@ -61,18 +62,6 @@ def control_ids(sandbox: httpx.Client, provider: str, account: str, object_type:
     key = ID_KEYS[provider][object_type]
     listing = sandbox.get(f"/_sandbox/{provider}/{account}/{object_type}").json()
     return {str(record[key]) for record in listing}
-
-
-def stored(svc: Services, connection_id: int, object_type: str) -> dict[str, Record]:
-    with svc.db.system() as session:
-        rows = session.scalars(
-            select(Record).where(
-                Record.connection_id == connection_id, Record.object_type == object_type
-            )
-        ).all()
-        for row in rows:
-            session.expunge(row)
-        return {row.remote_id: row for row in rows}
 
 
 @pytest.mark.parametrize("provider", ["xero", "quickbooks", "lightspeed"])

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from ledgerbridge.app import create_app
-from ledgerbridge.connections.vault import Vault, VaultError
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
+from ledgerbridge.security.vault import Vault, VaultError
 from ledgerbridge.services import Services
 from ledgerbridge.settings import new_encryption_key
 from ledgerbridge.webhooks import endpoints

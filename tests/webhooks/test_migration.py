@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect
 
 from ledgerbridge.db.migrate import downgrade, upgrade
-from ledgerbridge.db.registry import metadata
+from ledgerbridge.tables import metadata
 from tests.conftest import _require_postgres
 from tests.support import postgres_database
 

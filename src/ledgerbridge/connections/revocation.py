@@ -25,10 +25,10 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, OAuthGrant
 from ledgerbridge.connections.tokens import NeedsReauth, access_token, read_token, token_purpose
-from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.providers import Provider, accounts, oauth
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 

@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ledgerbridge.connections.models import OAuthGrant, OAuthState
-from ledgerbridge.connections.vault import Vault, token_context
 from ledgerbridge.db.engine import Database
+from ledgerbridge.security.vault import Vault, token_context
 
 BATCH = 100
 

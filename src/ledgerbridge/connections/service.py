@@ -21,20 +21,20 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from authlib.common.security import generate_token
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant, OAuthState
 from ledgerbridge.connections.revocation import Pending, unused
-from ledgerbridge.connections.tokens import store_tokens, token_purpose
-from ledgerbridge.connections.vault import Vault
+from ledgerbridge.connections.tokens import forget, store_tokens, token_purpose
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.retention import delete_in_batches
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, accounts, identifiers, oauth
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.settings import Settings
 
 
@@ -176,6 +176,34 @@ def open_in_browser(
     db: Database, vault: Vault, settings: Settings, *, provider: Provider, state: str
 ) -> str:
     """The start link, opened once and soon after it was made: the provider's authorize URL."""
+    now = utcnow()
+    pending, verifier = _claim_state(
+        db,
+        vault,
+        provider,
+        state,
+        "started_at",
+        (
+            OAuthState.started_at.is_(None),
+            OAuthState.created_at > now - timedelta(seconds=START_SECONDS),
+        ),
+        "unknown, expired or already opened connect link: start connecting again",
+    )
+    return _authorize_url(settings, provider, state, pending.redirect_uri, verifier)
+
+
+def _claim_state(
+    db: Database,
+    vault: Vault,
+    provider: Provider,
+    state: str,
+    stamp: str,
+    conditions: tuple[ColumnElement[bool], ...],
+    refusal: str,
+) -> tuple[OAuthState, str | None]:
+    """Claim a connect flow's state once: only the first caller sets ``stamp`` (and only
+    before expiry, before it is used, and while ``conditions`` hold); anyone else gets a
+    400. The state's row and its decrypted PKCE verifier."""
     digest = _state_hash(state)
     now = utcnow()
     with db.system() as session:
@@ -184,27 +212,21 @@ def open_in_browser(
             .where(
                 OAuthState.state_hash == digest,
                 OAuthState.provider == provider.value,
-                OAuthState.started_at.is_(None),
                 OAuthState.used_at.is_(None),
                 OAuthState.expires_at > now,
-                OAuthState.created_at > now - timedelta(seconds=START_SECONDS),
+                *conditions,
             )
-            .values(started_at=now)
+            .values({stamp: now})
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(
-                400,
-                "invalid_state",
-                "unknown, expired or already opened connect link: start connecting again",
-            )
+            raise ApiError(400, "invalid_state", refusal)
         pending = session.scalars(select(OAuthState).where(OAuthState.state_hash == digest)).one()
         verifier = (
             vault.decrypt(pending.code_verifier, context=f"oauth_state:{digest}")
             if pending.code_verifier
             else None
         )
-        redirect_uri = pending.redirect_uri
-    return _authorize_url(settings, provider, state, redirect_uri, verifier)
+    return pending, verifier
 
 
 def _authorize_url(
@@ -234,27 +256,10 @@ def complete_callback(
     refused before the state is claimed, so a stranger cannot use it up either."""
     check_account_hint(provider, account_hint)
     _check_browser(settings, secret_key, provider, state, cookies)
-    digest = _state_hash(state)
-    with db.system() as session:
-        # Single use: only the first caller flips used_at, and only before expiry.
-        claimed = session.execute(
-            update(OAuthState)
-            .where(
-                OAuthState.state_hash == digest,
-                OAuthState.provider == provider.value,
-                OAuthState.used_at.is_(None),
-                OAuthState.expires_at > utcnow(),
-            )
-            .values(used_at=utcnow())
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(400, "invalid_state", "unknown, expired or already used state")
-        pending = session.scalars(select(OAuthState).where(OAuthState.state_hash == digest)).one()
-        verifier = (
-            vault.decrypt(pending.code_verifier, context=f"oauth_state:{digest}")
-            if pending.code_verifier
-            else None
-        )
+    # Single use: only the first caller flips used_at, and only before expiry.
+    pending, verifier = _claim_state(
+        db, vault, provider, state, "used_at", (), "unknown, expired or already used state"
+    )
     connection_ids, superseded = _connect(
         db,
         vault,
@@ -520,7 +525,8 @@ def disconnect(db: Database, *, tenant_id: str, connection_id: int) -> Disconnec
             connection_id=str(connection.id),
             provider=connection.provider,
         )
-        return Disconnected(connection, pending)
+    forget(db, connection_id)  # once committed: no call of this process uses it again
+    return Disconnected(connection, pending)
 
 
 def prune_oauth_states(db: Database, older_than: timedelta, now: datetime) -> int:

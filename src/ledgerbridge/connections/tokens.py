@@ -11,33 +11,45 @@ the holder dies, its lease runs out and the next caller takes it over. A refresh
 lease ran out is stored only while the grant still holds the refresh token it used, so a
 late answer never overwrites a newer one. Calls to the token endpoint are recorded in the
 audit log after the answer is committed.
+
+Each process keeps the decrypted access tokens it has read or refreshed (:class:`TokenCache`)
+until the refresh skew before their expiry, so a provider call reads and decrypts nothing.
+A token a provider answered 401 to leaves the cache at once: the caller reads the grant
+again and finds the token another process has refreshed meanwhile, or refreshes it itself.
+Disconnecting in this process forgets the connection's token; another process's copy is
+refused by the provider (the grant is revoked) and forgotten at that 401.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import Purpose, record_calls
 from ledgerbridge.connections.models import Connection, ConnectionStatus, OAuthGrant
-from ledgerbridge.connections.vault import Vault, token_context
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, oauth
+from ledgerbridge.security.vault import Vault, token_context
 from ledgerbridge.settings import Settings
 
-# Longer than a refresh can take (three tries of at most 5 s to connect and 15 s to read,
-# with backoff between them): a caller that finds the lease expired takes it over.
-LEASE = timedelta(seconds=90)
+# The refresh lease (LEDGERBRIDGE_TOKEN_REFRESH_LEASE_SECONDS, 90 by default) is longer than
+# a refresh can take (three tries of at most 5 s to connect and 15 s to read, with backoff
+# between them): a caller that finds the lease expired takes it over.
+# Development only: hold this long between the provider's answer to a refresh and its
+# commit, so that a test can kill the process in that window (tests/connections).
+HOLD_AFTER_REFRESH = "LEDGERBRIDGE_TEST_HOLD_AFTER_REFRESH_SECONDS"
 POLL_SECONDS = 0.05  # how often a caller waiting for another's refresh reads again
-_process_locks: dict[int, threading.Lock] = {}
+_process_locks: dict[tuple[str, int], threading.Lock] = {}
 _process_locks_guard = threading.Lock()
 
 
@@ -51,6 +63,51 @@ class AccessToken:
     provider: Provider
     account: str  # the provider account to address (tenant id, realm id, domain prefix)
     token: str
+
+
+@dataclass(frozen=True)
+class _Cached:
+    token: AccessToken
+    usable_until: datetime  # the refresh skew before the token's expiry
+
+
+class TokenCache:
+    """The decrypted access tokens of one process, by database and connection."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, int], _Cached] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int], rejected: str | None) -> AccessToken | None:
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is None:
+                return None
+            if found.token.token == rejected or found.usable_until <= utcnow():
+                del self._tokens[key]
+                return None
+            return found.token
+
+    def put(self, key: tuple[str, int], token: AccessToken, usable_until: datetime) -> None:
+        with self._lock:
+            self._tokens[key] = _Cached(token, usable_until)
+
+    def forget(self, key: tuple[str, int]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
+_cache = TokenCache()
+
+
+def _key(db: Database, connection_id: int) -> tuple[str, int]:
+    # Connection ids are per database, and one process may serve several (tests do).
+    return (db.engine.url.render_as_string(hide_password=True), connection_id)
+
+
+def forget(db: Database, connection_id: int) -> None:
+    """Drop this process's copy of the connection's access token (disconnected, erased)."""
+    _cache.forget(_key(db, connection_id))
 
 
 def store_tokens(vault: Vault, grant: OAuthGrant, tokens: oauth.TokenSet) -> None:
@@ -100,21 +157,36 @@ def access_token(
     """A token valid for at least the refresh skew. ``rejected``: the token a provider just
     answered 401 to, which is refreshed even if it looks unexpired (once: if another caller
     has already replaced it, the replacement is returned)."""
+    key = _key(db, connection_id)
+    cached = _cache.get(key, rejected)
+    if cached is not None:
+        return cached
     skew = timedelta(seconds=settings.token_refresh_skew_seconds)
     with db.system(read_only=True) as session:
         connection, grant = _load(session, connection_id)
         token = read_token(vault, grant, "access")
         if token and token != rejected and _fresh(grant, skew):
-            return _result(connection, token)
+            return _cached(key, _result(connection, token), grant, skew)
     # One thread per process takes part in the refresh; the others of this process wait
     # here without touching the database, then find the refreshed token.
-    with _process_lock(connection_id):
+    with _process_lock(key):
+        cached = _cache.get(key, rejected)
+        if cached is not None:
+            return cached  # refreshed by another thread of this process while we waited
         return _refreshed(db, vault, settings, connection_id, skew, rejected)
 
 
-def _process_lock(connection_id: int) -> threading.Lock:
+def _cached(
+    key: tuple[str, int], token: AccessToken, grant: OAuthGrant, skew: timedelta
+) -> AccessToken:
+    assert grant.access_expires_at is not None  # _fresh checked it
+    _cache.put(key, token, grant.access_expires_at - skew)
+    return token
+
+
+def _process_lock(key: tuple[str, int]) -> threading.Lock:
     with _process_locks_guard:
-        return _process_locks.setdefault(connection_id, threading.Lock())
+        return _process_locks.setdefault(key, threading.Lock())
 
 
 def _refreshed(
@@ -125,21 +197,25 @@ def _refreshed(
     skew: timedelta,
     rejected: str | None,
 ) -> AccessToken:
+    key = _key(db, connection_id)
     while True:
         with db.system(read_only=True) as session:
             connection, grant = _load(session, connection_id)
             token = read_token(vault, grant, "access")
             if token and token != rejected and _fresh(grant, skew):
-                return _result(connection, token)
+                return _cached(key, _result(connection, token), grant, skew)
             leased = _leased(grant)
         if not leased:
-            taken = _take_lease(db, vault, connection_id, skew, rejected)
+            lease_for = timedelta(seconds=settings.token_refresh_lease_seconds)
+            taken = _take_lease(db, vault, connection_id, skew, rejected, lease_for)
             if isinstance(taken, AccessToken):
                 return taken  # another caller refreshed since we read
             if taken is not None:
                 refreshed = _refresh(db, vault, settings, taken)
                 if refreshed is not None:
-                    return refreshed
+                    fresh, expires_at = refreshed
+                    _cache.put(key, fresh, expires_at - skew)
+                    return fresh
                 continue  # another caller's refresh landed first: read it
         time.sleep(random.uniform(POLL_SECONDS / 2, POLL_SECONDS))
 
@@ -182,7 +258,12 @@ def _result(connection: Connection, token: str) -> AccessToken:
 
 
 def _take_lease(
-    db: Database, vault: Vault, connection_id: int, skew: timedelta, rejected: str | None
+    db: Database,
+    vault: Vault,
+    connection_id: int,
+    skew: timedelta,
+    rejected: str | None,
+    lease_for: timedelta,
 ) -> AccessToken | _Lease | None:
     """In one short transaction: the token another caller just refreshed, or the lease to
     refresh it ourselves, or None when another caller holds the lease."""
@@ -190,12 +271,12 @@ def _take_lease(
         connection, grant = _load(session, connection_id, lock=True)
         token = read_token(vault, grant, "access")
         if token and token != rejected and _fresh(grant, skew):
-            return _result(connection, token)
+            return _cached(_key(db, connection_id), _result(connection, token), grant, skew)
         if _leased(grant):
             return None
         holder = uuid.uuid4().hex
         grant.refresh_lease_holder = holder
-        grant.refresh_lease_until = utcnow() + LEASE
+        grant.refresh_lease_until = utcnow() + lease_for
         return _Lease(
             holder,
             connection.id,
@@ -208,10 +289,13 @@ def _take_lease(
         )
 
 
-def _refresh(db: Database, vault: Vault, settings: Settings, lease: _Lease) -> AccessToken | None:
-    """Call the token endpoint outside any transaction, then commit its answer at once (a
-    rotating provider has already revoked the refresh token we sent). None when another
-    caller's refresh landed first (our lease ran out meanwhile)."""
+def _refresh(
+    db: Database, vault: Vault, settings: Settings, lease: _Lease
+) -> tuple[AccessToken, datetime] | None:
+    """Call the token endpoint outside any transaction, then commit its answer at once, in a
+    transaction of its own, before anyone uses it (a rotating provider has already revoked
+    the refresh token we sent). The token and its expiry; None when another caller's
+    refresh landed first (our lease ran out meanwhile)."""
     calls: list[oauth.Call] = []
     try:
         try:
@@ -226,6 +310,7 @@ def _refresh(db: Database, vault: Vault, settings: Settings, lease: _Lease) -> A
             )
         except oauth.InvalidGrant as exc:
             if _settle(db, vault, lease, None, refused=str(exc)):
+                forget(db, lease.connection_id)
                 raise NeedsReauth(
                     f"the provider refused the refresh ({exc}): reconnect the account"
                 ) from None
@@ -233,11 +318,20 @@ def _refresh(db: Database, vault: Vault, settings: Settings, lease: _Lease) -> A
         except BaseException:
             _settle(db, vault, lease, None)
             raise
+        _hold_for_crash_test(settings)
         if not _settle(db, vault, lease, tokens):
             return None
-        return AccessToken(lease.connection_id, lease.provider, lease.account, tokens.access_token)
+        token = AccessToken(lease.connection_id, lease.provider, lease.account, tokens.access_token)
+        return token, tokens.expires_at
     finally:
         record_calls(db, lease.purpose, calls)
+
+
+def _hold_for_crash_test(settings: Settings) -> None:
+    hold = os.environ.get(HOLD_AFTER_REFRESH)
+    if hold and not settings.is_production:
+        print("refresh answered, not yet committed", file=sys.stderr, flush=True)
+        time.sleep(float(hold))
 
 
 def _settle(

@@ -8,44 +8,16 @@ sweep queues it again, until the provider has revoked it.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import structlog
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
+from ledgerbridge import durable
 from ledgerbridge.connections import revocation
-from ledgerbridge.services import Services
 
 SWEEP_SCHEDULE = "ledgerbridge-revocation-sweep"
 ATTEMPTS = 6  # after 0, 1, 3, 7, 15 and 31 seconds
 log = structlog.get_logger(__name__)
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    DBOS.register_queue(revocation.REVOKE_QUEUE, worker_concurrency=4)
-    DBOS.apply_schedules(
-        [
-            {
-                "schedule_name": SWEEP_SCHEDULE,
-                "workflow_fn": sweep,
-                "schedule": "0 23 * * * *",
-            }
-        ]
-    )
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("connection workflows are not configured in this process")
-    return _services
 
 
 @DBOS.step(
@@ -56,7 +28,7 @@ def _svc() -> Services:
     backoff_rate=2.0,
 )
 def _revoke(grant_id: int, xero_connection_id: str | None, connection_id: int | None) -> None:
-    svc = _svc()
+    svc = durable.services()
     pending = revocation.Pending(grant_id, xero_connection_id, connection_id)
     try:
         revocation.revoke(svc.db, svc.vault, svc.settings, pending)
@@ -73,11 +45,12 @@ def revoke_grant(grant_id: int, xero_connection_id: str | None, connection_id: i
         log.error("provider_revocation_failed", grant_id=grant_id, attempts=ATTEMPTS, retry="sweep")
 
 
-@DBOS.step(name="ledgerbridge.connections.sweep")
-def _sweep(now: datetime) -> int:
-    return revocation.queue_unrevoked(_svc(), now)
+sweep = durable.scheduled_job(
+    "ledgerbridge.revocation_sweep", "ledgerbridge.connections.sweep", revocation.queue_unrevoked
+)
 
 
-@DBOS.workflow(name="ledgerbridge.revocation_sweep")
-def sweep(scheduled_at: datetime, _context: Any) -> None:
-    _sweep(scheduled_at)
+DECLARED = durable.Declaration(
+    queues=(durable.Queue(revocation.REVOKE_QUEUE, worker_concurrency=4),),
+    schedules=(durable.Schedule(SWEEP_SCHEDULE, "0 23 * * * *", sweep),),
+)

@@ -40,7 +40,7 @@ def make_engine(settings: Settings) -> Engine:
 def _sqlite_engine(path: str | None, settings: Settings) -> Engine:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # As many connections as PostgreSQL's pool gets: see observability/overload.py.
+    # As many connections as PostgreSQL's pool gets: see overload.py.
     pool: dict[str, Any] = {}
     if path:
         pool = {

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
+from ledgerbridge import durable
 from ledgerbridge.erasure import service
 from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
 from ledgerbridge.errors import ApiError, not_found
@@ -65,8 +66,8 @@ def erase_tenant_data(principal: Owner, svc: Svc, response: Response) -> Erasure
     audit log, after disconnecting every connection (tokens revoked and wiped). Durable:
     answered at once; a second request while one runs returns the same erasure."""
     erasure = service.request(svc.db, principal.tenant_id, principal.subject)
-    service.enqueue(svc, erasure.id)
-    response.headers["Location"] = f"/v1/tenant-data/erasures/{erasure.id}"
+    location = f"/v1/tenant-data/erasures/{erasure.id}"
+    durable.accept(response, location, lambda: service.enqueue(svc, erasure.id))
     return ErasureOut.of(erasure)
 
 

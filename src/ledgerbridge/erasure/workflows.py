@@ -6,66 +6,41 @@ replayed after a crash does no harm; the report counts what each table's step re
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from dbos import DBOS
 
+from ledgerbridge import durable
 from ledgerbridge.erasure import service
-from ledgerbridge.services import Services
 
 REQUEUE_SCHEDULE = "ledgerbridge-erasure-requeue"
-_services: Services | None = None
 
 
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    DBOS.register_queue(service.ERASURE_QUEUE, worker_concurrency=1)
-    DBOS.apply_schedules(
-        [{"schedule_name": REQUEUE_SCHEDULE, "workflow_fn": requeue, "schedule": "30 * * * * *"}]
-    )
-
-
-@DBOS.step(name="ledgerbridge.erasure.requeue")
-def _requeue(now: datetime) -> int:
-    return service.requeue_stale(_svc(), now)
-
-
-@DBOS.workflow(name="ledgerbridge.erasure_requeue")
-def requeue(scheduled_at: datetime, _context: Any) -> None:
-    _requeue(scheduled_at)
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("erasure workflows are not configured in this process")
-    return _services
+requeue = durable.scheduled_job(
+    "ledgerbridge.erasure_requeue", "ledgerbridge.erasure.requeue", service.requeue_stale
+)
 
 
 @DBOS.step(name="ledgerbridge.erasure.begin")
 def _begin(erasure_id: int) -> str:
-    return service.begin(_svc().db, erasure_id)
+    return service.begin(durable.services().db, erasure_id)
 
 
 @DBOS.step(name="ledgerbridge.erasure.disconnect", retries_allowed=True, max_attempts=3)
 def _disconnect(erasure_id: int, tenant_id: str) -> None:
-    count = service.disconnect_all(_svc(), tenant_id)
-    service.record_count(_svc().db, erasure_id, "connections_disconnected", count)
+    svc = durable.services()
+    count = service.disconnect_all(svc, tenant_id)
+    service.record_count(svc.db, erasure_id, "connections_disconnected", count)
 
 
 @DBOS.step(name="ledgerbridge.erasure.table", retries_allowed=True, max_attempts=3)
 def _erase(erasure_id: int, tenant_id: str, table: str) -> None:
-    count = service.erase_table(_svc().db, tenant_id, table)
-    service.record_count(_svc().db, erasure_id, table, count)
+    db = durable.services().db
+    count = service.erase_table(db, tenant_id, table)
+    service.record_count(db, erasure_id, table, count)
 
 
 @DBOS.step(name="ledgerbridge.erasure.finish")
 def _finish(erasure_id: int, error: str | None) -> None:
-    service.finish(_svc().db, erasure_id, error)
+    service.finish(durable.services().db, erasure_id, error)
 
 
 @DBOS.workflow(name=service.ERASURE_WORKFLOW)
@@ -79,3 +54,9 @@ def tenant_erasure(erasure_id: int) -> None:
         _finish(erasure_id, f"{type(exc).__name__}: {exc}"[:1000])
         return
     _finish(erasure_id, None)
+
+
+DECLARED = durable.Declaration(
+    queues=(durable.Queue(service.ERASURE_QUEUE, worker_concurrency=1),),
+    schedules=(durable.Schedule(REQUEUE_SCHEDULE, "30 * * * * *", requeue),),
+)

@@ -48,6 +48,14 @@ def list_events(
     type: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 100,
 ) -> EventPage:
+    if type is not None and "\x00" in type:  # PostgreSQL text cannot hold it: no type has it
+        problem = "must not contain a NUL character"
+        raise ApiError(
+            422,
+            "validation_error",
+            f"query.type: {problem}",
+            [{"loc": ["query", "type"], "msg": problem, "type": "value_error"}],
+        )
     try:
         rows = read_after(session, after, limit, [type] if type else None)
     except UnknownPosition:

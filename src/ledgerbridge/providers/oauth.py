@@ -12,7 +12,8 @@ anything else raises ``SecretWouldLeak`` before a connection is opened.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,8 @@ from typing import Any
 import httpx
 import stamina
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.client import OAuth2Client
 
 from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.providers.endpoints import endpoints_for
@@ -163,6 +165,30 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+class _ClientAuth(httpx.Auth, ClientAuth):  # type: ignore[misc]
+    """authlib's client authentication (Basic or in the body) as an ``httpx.Auth``."""
+
+    requires_request_body = True
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url, headers, body = self.prepare(
+            request.method, str(request.url), request.headers, request.content
+        )
+        headers["Content-Length"] = str(len(body))
+        yield httpx.Request(
+            request.method, url, headers=headers, content=body, extensions=request.extensions
+        )
+
+
+class _OAuthClient(OAuth2Client):  # type: ignore[misc]
+    """authlib's OAuth 2.0 protocol over our own ``httpx.Client``. (authlib's ready-made
+    httpx integration is deprecated in favour of another HTTP library.)"""
+
+    client_auth_class = _ClientAuth
+    oauth_error_class = OAuthError
+
+
+@contextmanager
 def _client(
     settings: Settings,
     provider: Provider,
@@ -170,7 +196,7 @@ def _client(
     observe: Observer | None = None,
     *,
     sends_to: str | None = None,
-) -> OAuth2Client:
+) -> Iterator[_OAuthClient]:
     """An OAuth client holding the credentials; it may send only to ``sends_to``'s origin."""
     credentials = settings.oauth_client(provider.value)
     if credentials is None:
@@ -179,18 +205,19 @@ def _client(
             "_CLIENT_ID and _CLIENT_SECRET (or LEDGERBRIDGE_SANDBOX_URL)"
         )
     profile = PROFILES[provider]
-    return OAuth2Client(
-        client_id=credentials[0],
-        client_secret=credentials[1],
-        scope=" ".join(profile.scopes) or None,
-        redirect_uri=redirect_uri,
-        token_endpoint_auth_method=profile.auth_method,
-        code_challenge_method="S256" if profile.pkce else None,
-        timeout=TIMEOUT,
-        transport=_SecretGuard(
-            observed_transport(observe), {_origin(sends_to)} if sends_to else set()
-        ),
+    transport = _SecretGuard(
+        observed_transport(observe), {_origin(sends_to)} if sends_to else set()
     )
+    with httpx.Client(timeout=TIMEOUT, transport=transport) as http:
+        yield _OAuthClient(
+            http,
+            client_id=credentials[0],
+            client_secret=credentials[1],
+            scope=" ".join(profile.scopes) or None,
+            redirect_uri=redirect_uri,
+            token_endpoint_auth_method=profile.auth_method,
+            code_challenge_method="S256" if profile.pkce else None,
+        )
 
 
 def authorization_url(
@@ -209,10 +236,12 @@ def authorization_url(
         return str(url)
 
 
-def _token_set(provider: Provider, token: dict[str, Any]) -> TokenSet:
-    # Prefer expires_in: authlib's own expires_at is truncated to whole seconds.
+def _token_set(provider: Provider, token: dict[str, Any], asked_at: datetime) -> TokenSet:
+    # Prefer expires_in: authlib's own expires_at is truncated to whole seconds. It counts
+    # from when the provider issued the token, before its answer reached us: from when we
+    # asked, so that a slow answer never makes the token look longer-lived than it is.
     if token.get("expires_in"):
-        expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
+        expires_at = asked_at + timedelta(seconds=float(token["expires_in"]))
     elif token.get("expires_at"):
         expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
     else:
@@ -236,7 +265,8 @@ def _answered_account(provider: Provider, value: object) -> str | None:
 
 def _call_token_endpoint(provider: Provider, operation: str, call: Any) -> TokenSet:
     try:
-        return _token_set(provider, call())
+        asked_at = datetime.now(UTC)
+        return _token_set(provider, call(), asked_at)
     except OAuthError as exc:
         if exc.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise InvalidGrant(f"{operation} refused: {exc.error}") from None

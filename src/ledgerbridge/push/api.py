@@ -1,14 +1,16 @@
 """Routes: accept writes (202 before any provider call), follow and steer operations."""
-# No ``from __future__ import annotations`` here: the route factories annotate ``body``
-# with a model chosen at run time, which FastAPI must see as a class, not a string.
+# No ``from __future__ import annotations`` here: the route signatures carry annotations
+# (a body model chosen at run time) that FastAPI must see as objects, not strings.
 
 from collections.abc import Callable
+from inspect import Parameter, Signature
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from ledgerbridge import durable
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, conflict, not_found
@@ -74,10 +76,12 @@ def _accept(
         idempotency_key=idempotency_key,
         requested_by=principal.subject,
     )
-    session.commit()  # stored before anything else happens: 202 means it will be done
-    if accepted_now:
-        service.enqueue(svc, operation)
-    response.headers["Location"] = f"/v1/operations/{operation.id}"
+    durable.accept(  # stored before anything else happens: 202 means it will be done
+        response,
+        f"/v1/operations/{operation.id}",
+        (lambda: service.enqueue(svc, operation)) if accepted_now else None,
+        session,
+    )
     return Accepted(
         operation_id=str(operation.id),
         status=OperationStatus(operation.status),
@@ -85,83 +89,41 @@ def _accept(
     )
 
 
-def _create_route(model: Model, write: type[BaseModel]) -> Callable[..., Accepted]:
-    def create(
-        connection_id: Id,
-        body: write,  # type: ignore[valid-type]
-        principal: Developer,
-        session: TenantSession,
-        svc: Svc,
-        response: Response,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Accepted:
+def _route(model: Model, action: Action, write: type[BaseModel] | None) -> Callable[..., Accepted]:
+    """The route accepting ``action`` on ``model``: a record id unless it creates, a body
+    unless it voids. FastAPI reads the parameters from the signature given here."""
+
+    def route(**given: Any) -> Accepted:
         return _accept(
-            svc,
-            session,
-            principal,
-            response,
-            connection_id=connection_id,
+            given["svc"],
+            given["session"],
+            given["principal"],
+            given["response"],
+            connection_id=given["connection_id"],
             model=model,
-            action=Action.create,
-            body=body,
-            record_id=None,
-            idempotency_key=idempotency_key,
+            action=action,
+            body=given.get("body"),
+            record_id=given.get("record_id"),
+            idempotency_key=given["idempotency_key"],
         )
 
-    return create
+    def param(name: str, annotation: Any, **default: Any) -> Parameter:
+        return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, **default)
 
-
-def _update_route(model: Model, write: type[BaseModel]) -> Callable[..., Accepted]:
-    def update(
-        connection_id: Id,
-        record_id: Id,
-        body: write,  # type: ignore[valid-type]
-        principal: Developer,
-        session: TenantSession,
-        svc: Svc,
-        response: Response,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Accepted:
-        return _accept(
-            svc,
-            session,
-            principal,
-            response,
-            connection_id=connection_id,
-            model=model,
-            action=Action.update,
-            body=body,
-            record_id=record_id,
-            idempotency_key=idempotency_key,
-        )
-
-    return update
-
-
-def _void_route(model: Model) -> Callable[..., Accepted]:
-    def void(
-        connection_id: Id,
-        record_id: Id,
-        principal: Developer,
-        session: TenantSession,
-        svc: Svc,
-        response: Response,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Accepted:
-        return _accept(
-            svc,
-            session,
-            principal,
-            response,
-            connection_id=connection_id,
-            model=model,
-            action=Action.void,
-            body=None,
-            record_id=record_id,
-            idempotency_key=idempotency_key,
-        )
-
-    return void
+    params = [param("connection_id", Id)]
+    if action is not Action.create:
+        params.append(param("record_id", Id))
+    if write is not None:
+        params.append(param("body", write))
+    params += [
+        param("principal", Developer),
+        param("session", TenantSession),
+        param("svc", Svc),
+        param("response", Response),
+        param("idempotency_key", IdempotencyKey, default=None),
+    ]
+    route.__signature__ = Signature(params, return_annotation=Accepted)  # type: ignore[attr-defined]
+    return route
 
 
 for _path, (_model, _write) in COLLECTIONS.items():
@@ -169,7 +131,7 @@ for _path, (_model, _write) in COLLECTIONS.items():
     common: dict[str, Any] = {"status_code": 202, "response_model": Accepted}
     router.add_api_route(
         base,
-        _create_route(_model, _write),
+        _route(_model, Action.create, _write),
         methods=["POST"],
         name=f"create_{_model.value}",
         summary=f"Create a {_model.value} at the provider (202, then a durable operation)",
@@ -177,7 +139,7 @@ for _path, (_model, _write) in COLLECTIONS.items():
     )
     router.add_api_route(
         f"{base}/{{record_id}}",
-        _update_route(_model, _write),
+        _route(_model, Action.update, _write),
         methods=["PATCH"],
         name=f"update_{_model.value}",
         summary=f"Update a {_model.value} at the provider",
@@ -185,7 +147,7 @@ for _path, (_model, _write) in COLLECTIONS.items():
     )
     router.add_api_route(
         f"{base}/{{record_id}}/void",
-        _void_route(_model),
+        _route(_model, Action.void, None),
         methods=["POST"],
         name=f"void_{_model.value}",
         summary=f"Void (or delete) a {_model.value}",

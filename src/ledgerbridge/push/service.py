@@ -21,8 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.audit.service import Purpose, calls_for
-from ledgerbridge.connections import budget
-from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.db.base import utcnow
@@ -31,7 +29,8 @@ from ledgerbridge.errors import ApiError, conflict
 from ledgerbridge.events.service import append
 from ledgerbridge.mirror import store
 from ledgerbridge.mirror.encoding import dumps, loads
-from ledgerbridge.providers import Provider, identifiers
+from ledgerbridge.providers import Provider, budget, identifiers
+from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.providers.pulling import ProviderError
 from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push.catalog import PUSHERS, WRITES, Write

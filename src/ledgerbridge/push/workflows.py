@@ -8,23 +8,15 @@ the record it already made, never a second one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
+from ledgerbridge import durable
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.push import service
-from ledgerbridge.services import Services
-
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
 
 REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 
@@ -35,47 +27,21 @@ REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 POLLING_SECONDS = 0.1
 
 
-def register() -> None:
-    DBOS.register_queue(
-        service.PUSH_QUEUE,
-        partition_concurrency=1,
-        worker_concurrency=8,
-        polling_interval_sec=POLLING_SECONDS,
-    )
-    schedule = {
-        "schedule_name": REQUEUE_SCHEDULE,
-        "workflow_fn": requeue,
-        "schedule": "0 * * * * *",
-    }
-    DBOS.apply_schedules([schedule])  # type: ignore[list-item]
-
-
-@DBOS.step(name="ledgerbridge.push.requeue")
-def _requeue(now: datetime) -> int:
-    return service.requeue_stale(_svc(), now)
-
-
-@DBOS.workflow(name="ledgerbridge.push_requeue")
-def requeue(scheduled_at: datetime, _context: Any) -> None:
-    _requeue(scheduled_at)
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("push workflows are not configured in this process")
-    return _services
+requeue = durable.scheduled_job(
+    "ledgerbridge.push_requeue", "ledgerbridge.push.requeue", service.requeue_stale
+)
 
 
 @DBOS.step(name="ledgerbridge.push.begin")
 def _begin(operation_id: int) -> service.Job | service.Deferral | None:
-    return service.begin(_svc(), operation_id)
+    return service.begin(durable.services(), operation_id)
 
 
 @DBOS.step(name="ledgerbridge.push.defer")
 def _defer(operation_id: int, deferral: service.Deferral) -> str:
     current = DBOS.workflow_id
     assert current is not None
-    return service.defer(_svc(), operation_id, current, deferral)
+    return service.defer(durable.services(), operation_id, current, deferral)
 
 
 @DBOS.step(
@@ -86,14 +52,14 @@ def _defer(operation_id: int, deferral: service.Deferral) -> str:
     backoff_rate=3.0,
 )
 def _execute(job: service.Job) -> dict[str, Any]:
-    return service.execute(_svc(), job)
+    return service.execute(durable.services(), job)
 
 
 # Idempotent (a recorded outcome is not recorded again): a database hiccup is retried
 # rather than leaving the operation running for ever.
 @DBOS.step(name="ledgerbridge.push.finish", retries_allowed=True, max_attempts=3)
 def _finish(job: service.Job, outcome: dict[str, Any]) -> None:
-    service.finish(_svc(), job, outcome)
+    service.finish(durable.services(), job, outcome)
 
 
 @DBOS.workflow(name=service.PUSH_WORKFLOW)
@@ -117,3 +83,16 @@ def push_operation(operation_id: int) -> None:
         _defer(operation_id, service.Deferral(until, outcome["error"]))
         return
     _finish(job, outcome)
+
+
+DECLARED = durable.Declaration(
+    queues=(
+        durable.Queue(
+            service.PUSH_QUEUE,
+            worker_concurrency=8,
+            partition_concurrency=1,
+            polling_interval_sec=POLLING_SECONDS,
+        ),
+    ),
+    schedules=(durable.Schedule(REQUEUE_SCHEDULE, "0 * * * * *", requeue),),
+)

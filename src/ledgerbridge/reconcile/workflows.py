@@ -16,29 +16,13 @@ from typing import Any
 import structlog
 from dbos import DBOS
 
+from ledgerbridge import durable
 from ledgerbridge.reconcile import limits, runs
 from ledgerbridge.reconcile.models import ReconciliationJob
 from ledgerbridge.services import Services
 
 SCHEDULED_WORKFLOW = "ledgerbridge.reconciliation_scheduled"
 log = structlog.get_logger(__name__)
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    # Matching holds both sides in memory: few runs at once per worker; one per tenant.
-    DBOS.register_queue(runs.RECONCILE_QUEUE, partition_concurrency=1, worker_concurrency=2)
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("reconciliation workflows are not configured in this process")
-    return _services
 
 
 def schedule_name(job_id: int) -> str:
@@ -65,12 +49,12 @@ def apply_schedule(svc: Services, job: ReconciliationJob) -> None:
 
 @DBOS.step(name="ledgerbridge.reconcile.execute")
 def _execute(run_id: int) -> None:
-    runs.execute(_svc(), run_id)
+    runs.execute(durable.services(), run_id)
 
 
 @DBOS.step(name="ledgerbridge.reconcile.fail")
 def _fail(run_id: int, error: str) -> None:
-    runs.fail(_svc(), run_id, error)
+    runs.fail(durable.services(), run_id, error)
 
 
 @DBOS.workflow(name=runs.RECONCILE_WORKFLOW)
@@ -83,7 +67,7 @@ def reconciliation_run(run_id: int) -> None:
 
 @DBOS.step(name="ledgerbridge.reconcile.scheduled_run")
 def _scheduled_run(job_id: int, schedule: str, scheduled_at: datetime) -> None:
-    svc = _svc()
+    svc = durable.services()
     with svc.db.system() as session:
         job = session.get(ReconciliationJob, job_id)
         # A schedule left behind by a job since deleted or rescheduled does nothing.
@@ -111,3 +95,10 @@ def _scheduled_run(job_id: int, schedule: str, scheduled_at: datetime) -> None:
 @DBOS.workflow(name=SCHEDULED_WORKFLOW)
 def scheduled(scheduled_at: datetime, context: Any) -> None:
     _scheduled_run(int(context["job_id"]), str(context["schedule"]), scheduled_at)
+
+
+# Matching holds both sides in memory: few runs at once per worker; one per tenant. Each
+# job's own schedule is applied through the client when the job is saved (apply_schedule).
+DECLARED = durable.Declaration(
+    queues=(durable.Queue(runs.RECONCILE_QUEUE, worker_concurrency=2, partition_concurrency=1),),
+)

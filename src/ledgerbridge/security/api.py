@@ -18,10 +18,9 @@ from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.models import ApiKey
-from ledgerbridge.security.principal import Principal, TenantSession, requires
+from ledgerbridge.security.principal import Gate, Principal, TenantSession, gate, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.security.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from ledgerbridge.services import Services, services
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
@@ -67,13 +66,13 @@ def create_api_key(
     body: ApiKeyCreate,
     principal: Admin,
     session: TenantSession,
-    svc: Annotated[Services, Depends(services)],
+    found: Annotated[Gate, Depends(gate)],
 ) -> ApiKeyCreated:
     expires_at = _expiry(body)
     check_within(principal, body.role, body.scopes, expires_at)
     created = apikeys.create(
         session,
-        secret_key=svc.secret_key,
+        secret_key=found.secret_key,
         tenant_id=principal.tenant_id,
         name=body.name,
         role=body.role,

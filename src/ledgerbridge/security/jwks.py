@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 import structlog
 
-from ledgerbridge.observability.overload import outside_admission
+from ledgerbridge.overload import outside_admission
 
 log = structlog.get_logger(__name__)
 LIFESPAN_SECONDS = 300.0  # refresh the key set this often

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.engine import Database
 from ledgerbridge.errors import ApiError
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.security.tokens import InvalidToken
-from ledgerbridge.services import Services, services
+from ledgerbridge.security.tokens import InvalidToken, TokenVerifier
+from ledgerbridge.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,41 @@ class Principal:
     expires_at: datetime | None = None  # an API key's own expiry
 
 
+@dataclass
+class Gate:
+    """What telling callers apart needs, built once per app (``app.py``)."""
+
+    db: Database
+    settings: Settings
+    verifier: TokenVerifier
+    _key_uses: apikeys.KeyUses | None = field(default=None, init=False)
+
+    @classmethod
+    def build(cls, db: Database, settings: Settings) -> Gate:
+        return cls(db, settings, TokenVerifier(settings))
+
+    @property
+    def key_uses(self) -> apikeys.KeyUses:
+        if self._key_uses is None:  # again after close: an app may be started again
+            self._key_uses = apikeys.KeyUses(self.db)
+        return self._key_uses
+
+    @property
+    def secret_key(self) -> str:
+        assert self.settings.secret_key is not None  # load_settings guarantees one
+        return self.settings.secret_key.get_secret_value()
+
+    def close(self) -> None:
+        if self._key_uses is not None:
+            self._key_uses.close()
+            self._key_uses = None
+
+
+def gate(request: Request) -> Gate:
+    found: Gate = request.app.state.gate
+    return found
+
+
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -38,14 +74,14 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT issued by the host app
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A ledgerbridge API key.")
 
 
-def _verify_key(svc: Services, presented: str) -> apikeys.VerifiedKey | None:
-    with svc.db.system(read_only=True) as session:
-        return apikeys.verify(session, secret_keys=svc.settings.secret_keys, presented=presented)
+def _verify_key(found: Gate, presented: str) -> apikeys.VerifiedKey | None:
+    with found.db.system(read_only=True) as session:
+        return apikeys.verify(session, secret_keys=found.settings.secret_keys, presented=presented)
 
 
 async def authenticate(
     request: Request,
-    svc: Annotated[Services, Depends(services)],
+    found: Annotated[Gate, Depends(gate)],
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     _key_doc: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
@@ -59,15 +95,15 @@ async def authenticate(
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <JWT>'")
         try:
-            claims = await svc.tokens.verify_async(token.strip())
+            claims = await found.verifier.verify_async(token.strip())
         except InvalidToken as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
         return Principal(claims.tenant_id, claims.subject, claims.role, None)
     if api_key:
-        used = await run_in_threadpool(_verify_key, svc, api_key)
+        used = await run_in_threadpool(_verify_key, found, api_key)
         if used is None:
             raise _unauthorized("invalid, revoked or expired API key")
-        svc.key_uses.record(used, utcnow())  # by another thread, in its own transaction
+        found.key_uses.record(used, utcnow())  # by another thread, in its own transaction
         row = used.row
         scopes = frozenset(Scope(s) for s in row.scopes) or None
         return Principal(row.tenant_id, f"api-key:{row.id}", Role(row.role), scopes, row.expires_at)
@@ -91,7 +127,7 @@ def requires(role: Role, scope: Scope) -> Callable[[Principal], Awaitable[Princi
 async def tenant_session(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
-    svc: Annotated[Services, Depends(services)],
+    found: Annotated[Gate, Depends(gate)],
 ) -> AsyncIterator[Session]:
     """A transaction that sees only the caller's tenant, committed when the route returns.
 
@@ -99,7 +135,7 @@ async def tenant_session(
     first queries), so it is opened here on the event loop; a write takes SQLite's write
     lock as it begins, so it is opened in the thread pool. Either ends in the pool."""
     read_only = request.method in ("GET", "HEAD")
-    transaction = svc.db.tenant(principal.tenant_id, read_only=read_only)
+    transaction = found.db.tenant(principal.tenant_id, read_only=read_only)
     if read_only:
         session = transaction.__enter__()
     else:

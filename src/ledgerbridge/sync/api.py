@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import Select, select
 
+from ledgerbridge import durable
 from ledgerbridge.connections.models import Connection, ConnectionStatus
 from ledgerbridge.errors import ApiError, conflict, not_found
 from ledgerbridge.mirror.encoding import loads
@@ -81,9 +82,7 @@ def trigger_sync(
         )
     except service.UnknownObjectTypes as exc:
         raise ApiError(422, "unknown_object_types", str(exc)) from None
-    session.commit()  # the run must exist before a worker can pick it up
-    service.enqueue(svc, run)
-    response.headers["Location"] = f"/v1/sync-runs/{run.id}"
+    durable.accept(response, f"/v1/sync-runs/{run.id}", lambda: service.enqueue(svc, run), session)
     return SyncAccepted(sync_run_id=str(run.id), status=run.status)
 
 

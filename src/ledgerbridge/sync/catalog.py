@@ -42,6 +42,15 @@ class Puller(Protocol):
 
     def remote_object(self, object_type: str, record: dict[str, Any]) -> RemoteObject: ...
 
+    async def fetch_tombstones(
+        self, http: httpx.AsyncClient, object_types: Sequence[str], since: datetime
+    ) -> list[tuple[str, RemoteObject]]: ...
+
+
+class DependentReader(Protocol):
+    """Optional, for a provider whose records carry fields derived from others without
+    being re-listed (QuickBooks: a customer's balance moves with its invoices)."""
+
     def dependents(
         self, object_type: str, objects: Sequence[RemoteObject]
     ) -> dict[str, set[str]]: ...
@@ -49,10 +58,6 @@ class Puller(Protocol):
     async def fetch_by_ids(
         self, http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
     ) -> list[RemoteObject]: ...
-
-    async def fetch_tombstones(
-        self, http: httpx.AsyncClient, object_types: Sequence[str], since: datetime
-    ) -> list[tuple[str, RemoteObject]]: ...
 
 
 class Mapper(Protocol):
@@ -67,6 +72,12 @@ MODULES: dict[Provider, tuple[Puller, Mapper]] = {
     Provider.xero: _modules(xero_pull, xero_mapping),
     Provider.quickbooks: _modules(quickbooks_pull, quickbooks_mapping),
     Provider.lightspeed: _modules(lightspeed_pull, lightspeed_mapping),
+}
+
+
+# The providers that have such records; the others' pages move nothing elsewhere.
+DEPENDENT_READERS: dict[Provider, DependentReader] = {
+    Provider.quickbooks: cast(DependentReader, quickbooks_pull),
 }
 
 

@@ -30,10 +30,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connections import budget
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.events.service import append
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, budget
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import object_types
 from ledgerbridge.sync.models import RawObject, SyncRun, SyncState, SyncStatus

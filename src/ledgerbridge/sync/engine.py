@@ -20,20 +20,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, load_only
 
 from ledgerbridge.audit.service import Purpose, calls_for
-from ledgerbridge.connections import budget
-from ledgerbridge.connections.budget import BudgetExhausted
 from ledgerbridge.connections.http import connection_client
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
 from ledgerbridge.mirror import store
-from ledgerbridge.mirror.encoding import dumps, loads
+from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.mirror.store import Counts, by_key, lock_mirror
-from ledgerbridge.providers import Provider
+from ledgerbridge.providers import Provider, budget
+from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.providers.pulling import FetchedPage, RemoteObject, TombstoneWindowLapsed
 from ledgerbridge.services import Services
 from ledgerbridge.sync import drift
-from ledgerbridge.sync.catalog import MODULES, Puller
+from ledgerbridge.sync.catalog import DEPENDENT_READERS, MODULES, DependentReader
 from ledgerbridge.sync.models import RawObject, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
 
@@ -41,7 +40,6 @@ OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock ske
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
 PASS_STARTED = "pass_started_at"  # the engine's own keys in a full pass's saved cursor
 PASS_COUNTS = "pass_counts"  # the pass's changes so far, committed with the pages they cover
-__all__ = ["Counts", "by_key", "dumps", "loads", "lock_mirror"]  # kept where callers found them
 log = structlog.get_logger(__name__)
 
 
@@ -256,7 +254,7 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
             )
             objects = store.encode(page.objects)  # each payload encoded and hashed once
             stale = _stale_dependents(svc, plan, object_type, objects)
-            refreshed = await _refresh(http, puller, stale)
+            refreshed = await _refresh(http, plan.provider, stale)
             _commit_page(
                 svc,
                 plan,
@@ -289,22 +287,26 @@ def _stale_dependents(
     refreshed, and one read (``last_seen_at``) more than ``OVERLAP`` after the newest
     change that moves it already shows it.
     """
-    puller, _ = MODULES[plan.provider]
+    reader = DEPENDENT_READERS.get(plan.provider)
     listed = [e.obj for e in objects.values()]
-    if not listed or not puller.dependents(object_type, listed):
+    if reader is None or not listed or not reader.dependents(object_type, listed):
         return {}
     with svc.db.system(read_only=True) as session:
         changed = store.changed(session, plan, object_type, objects)
-        return _needing_refresh(session, plan, puller, object_type, changed)
+        return _needing_refresh(session, plan, reader, object_type, changed)
 
 
 def _needing_refresh(
-    session: Session, plan: Plan, puller: Puller, object_type: str, changed: list[RemoteObject]
+    session: Session,
+    plan: Plan,
+    reader: DependentReader,
+    object_type: str,
+    changed: list[RemoteObject],
 ) -> dict[str, list[str]]:
     # dependent type -> id -> the newest change that moved it (None: unknown, so any)
     moved: dict[str, dict[str, datetime | None]] = defaultdict(dict)
     for obj in changed:
-        for dependent_type, refs in puller.dependents(object_type, [obj]).items():
+        for dependent_type, refs in reader.dependents(object_type, [obj]).items():
             for i in refs:
                 at, known = obj.updated_at, moved[dependent_type]
                 if i in known:
@@ -331,10 +333,14 @@ def _needing_refresh(
 
 
 async def _refresh(
-    http: httpx.AsyncClient, puller: Puller, stale: dict[str, list[str]]
+    http: httpx.AsyncClient, provider: Provider, stale: dict[str, list[str]]
 ) -> dict[str, list[RemoteObject]]:
-    """The stale records read again, by id, in batches."""
-    return {t: await puller.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
+    """The stale records read again, by id, in batches (only a provider that has
+    dependent records finds any stale)."""
+    if not stale:
+        return {}
+    reader = DEPENDENT_READERS[provider]
+    return {t: await reader.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -624,7 +630,7 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
         for parties in causes.values():
             for dependent_type, refs in parties.items():
                 wanted[dependent_type] |= refs
-        refreshed = await _refresh(http, puller, {t: sorted(r) for t, r in wanted.items()})
+        refreshed = await _refresh(http, plan.provider, {t: sorted(r) for t, r in wanted.items()})
     with svc.db.system() as session:
         _, mapper = MODULES[plan.provider]
         moved: dict[str, Counts] = defaultdict(Counts)  # by the deleted type that moved them
@@ -675,6 +681,9 @@ def _parties_of_deleted(svc: Services, plan: Plan, deleted_ids: dict[str, list[s
     """The records whose derived fields the deletion of these objects moved, by deleted
     type and dependent type, from the last payload the mirror keeps of each."""
     puller, _ = MODULES[plan.provider]
+    reader = DEPENDENT_READERS.get(plan.provider)
+    if reader is None:
+        return {}
     causes: Causes = {}
     with svc.db.system() as session:
         for object_type, ids in sorted(deleted_ids.items()):
@@ -685,7 +694,7 @@ def _parties_of_deleted(svc: Services, plan: Plan, deleted_ids: dict[str, list[s
                 )
                 if not raw.deleted
             ]
-            causes[object_type] = puller.dependents(object_type, kept)
+            causes[object_type] = reader.dependents(object_type, kept)
     return causes
 
 

@@ -8,85 +8,47 @@ interrupted one resumes from its last committed cursor. A scheduler workflow, ru
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
 
-from ledgerbridge.connections.budget import BudgetExhausted
-from ledgerbridge.services import Services
+from ledgerbridge import durable
+from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.sync import drift, engine, service
 
 TICK_SCHEDULE = "ledgerbridge-sync-scheduler"
 AUDIT_SCHEDULE = "ledgerbridge-drift-audit-scheduler"
-POLLING_SECONDS = 0.1
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    """Give the workflows this process's services (DBOS arguments must stay serialisable).
-
-    Called before DBOS launches, since launching may resume interrupted workflows."""
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    """Declare the queue and the scheduler (idempotent; every worker does it)."""
-    # Polled every 0.1 s, not DBOS's default second: a sync requested (202) starts at once.
-    DBOS.register_queue(
-        service.SYNC_QUEUE,
-        partition_concurrency=1,
-        worker_concurrency=4,
-        polling_interval_sec=POLLING_SECONDS,
-    )
-    DBOS.apply_schedules(
-        [
-            {
-                "schedule_name": TICK_SCHEDULE,
-                "workflow_fn": schedule_tick,
-                "schedule": "*/30 * * * * *",
-            },
-            {
-                "schedule_name": AUDIT_SCHEDULE,
-                "workflow_fn": audit_tick,
-                "schedule": "0 */5 * * * *",
-            },
-        ]
-    )
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("sync workflows are not configured in this process")
-    return _services
+POLLING_SECONDS = 0.1  # not DBOS's default second: a sync requested (202) starts at once
 
 
 @DBOS.step(name="ledgerbridge.sync.start")
 def _start(run_id: int) -> dict[str, Any]:
-    plan = engine.start_run(_svc(), run_id)
+    plan = engine.start_run(durable.services(), run_id)
     return {"object_types": plan.object_types}
 
 
 @DBOS.step(name="ledgerbridge.sync.pull")
 def _pull(run_id: int, object_type: str) -> str | None:
-    return engine.pull_object_type(_svc(), engine.plan_of(_svc(), run_id), object_type)
+    svc = durable.services()
+    return engine.pull_object_type(svc, engine.plan_of(svc, run_id), object_type)
 
 
 @DBOS.step(name="ledgerbridge.sync.tombstones")
 def _tombstones(run_id: int) -> str | None:
-    return engine.pull_tombstones(_svc(), engine.plan_of(_svc(), run_id))
+    svc = durable.services()
+    return engine.pull_tombstones(svc, engine.plan_of(svc, run_id))
 
 
 @DBOS.step(name="ledgerbridge.sync.finish")
 def _finish(run_id: int, errors: dict[str, str]) -> None:
-    engine.finish_run(_svc(), run_id, errors)
+    engine.finish_run(durable.services(), run_id, errors)
 
 
 @DBOS.step(name="ledgerbridge.sync.defer")
 def _defer(run_id: int, reason: str, after: float) -> str:
-    plan = engine.defer_run(_svc(), run_id, reason)
-    return service.continue_later(_svc(), run_id, plan.connection_id, after, plan.trigger)
+    svc = durable.services()
+    plan = engine.defer_run(svc, run_id, reason)
+    return service.continue_later(svc, run_id, plan.connection_id, after, plan.trigger)
 
 
 @DBOS.workflow(name=service.SYNC_WORKFLOW)
@@ -111,22 +73,30 @@ def sync_run(run_id: int) -> None:
     _finish(run_id, errors)
 
 
-@DBOS.step(name="ledgerbridge.sync.queue_due")
-def _queue_due(scheduled_at: datetime) -> int:
-    return service.queue_due_syncs(_svc(), scheduled_at)
+schedule_tick = durable.scheduled_job(
+    "ledgerbridge.sync_scheduler", "ledgerbridge.sync.queue_due", service.queue_due_syncs
+)
 
 
-@DBOS.workflow(name="ledgerbridge.sync_scheduler")
-def schedule_tick(scheduled_at: datetime, _context: Any) -> None:
-    _queue_due(scheduled_at)
+# Every five minutes: queue the drift audits that have come due (sync/drift.py).
+audit_tick = durable.scheduled_job(
+    "ledgerbridge.drift_audit_scheduler",
+    "ledgerbridge.sync.queue_due_audits",
+    drift.queue_due_audits,
+)
 
 
-@DBOS.step(name="ledgerbridge.sync.queue_due_audits")
-def _queue_due_audits(scheduled_at: datetime) -> int:
-    return drift.queue_due_audits(_svc(), scheduled_at)
-
-
-@DBOS.workflow(name="ledgerbridge.drift_audit_scheduler")
-def audit_tick(scheduled_at: datetime, _context: Any) -> None:
-    """Every five minutes: queue the drift audits that have come due (sync/drift.py)."""
-    _queue_due_audits(scheduled_at)
+DECLARED = durable.Declaration(
+    queues=(
+        durable.Queue(
+            service.SYNC_QUEUE,
+            worker_concurrency=4,
+            partition_concurrency=1,
+            polling_interval_sec=POLLING_SECONDS,
+        ),
+    ),
+    schedules=(
+        durable.Schedule(TICK_SCHEDULE, "*/30 * * * * *", schedule_tick),
+        durable.Schedule(AUDIT_SCHEDULE, "0 */5 * * * *", audit_tick),
+    ),
+)

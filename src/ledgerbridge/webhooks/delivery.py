@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerbridge import __version__
-from ledgerbridge.connections.vault import VaultError
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.retention import delete_in_batches
+from ledgerbridge.security.vault import VaultError
 from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.webhooks import endpoints, signing, ssrf

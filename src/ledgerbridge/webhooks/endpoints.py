@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.feed import horizon
 from ledgerbridge.events.models import Event
 from ledgerbridge.events.service import append
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.settings import Settings
 from ledgerbridge.webhooks import catalog, signing, ssrf
 from ledgerbridge.webhooks.models import (

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, func, or_, select
 
 from ledgerbridge.connections.rotation import BATCH, _stale
-from ledgerbridge.connections.vault import Vault
 from ledgerbridge.db.engine import Database
+from ledgerbridge.security.vault import Vault
 from ledgerbridge.webhooks.endpoints import secret_context
 from ledgerbridge.webhooks.models import WebhookEndpoint
 

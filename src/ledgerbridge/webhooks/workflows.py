@@ -15,48 +15,19 @@ from typing import Any
 
 from dbos import DBOS
 
-from ledgerbridge.services import Services
+from ledgerbridge import durable
+from ledgerbridge.settings import Settings
 from ledgerbridge.webhooks import delivery, dispatch
 
 DISPATCH_SCHEDULE = "ledgerbridge-webhook-dispatch"
 WORKER_CONCURRENCY = 32  # attempts at once per worker: they mostly wait on receivers
 PER_ENDPOINT = 16
-_services: Services | None = None
-
-
-def bind(svc: Services) -> None:
-    global _services
-    _services = svc
-
-
-def register() -> None:
-    # Partitioned by endpoint: a slow or dead receiver (15 s per attempt) holds at most its
-    # own partition's slots, never the other endpoints' deliveries.
-    DBOS.register_queue(
-        dispatch.DELIVERY_QUEUE,
-        worker_concurrency=WORKER_CONCURRENCY,
-        partition_concurrency=PER_ENDPOINT,
-        polling_interval_sec=0.2,
-    )
-    every = _svc().settings.webhook_dispatch_seconds
-    schedule = {
-        "schedule_name": DISPATCH_SCHEDULE,
-        "workflow_fn": dispatch_tick,
-        "schedule": f"*/{every} * * * * *",
-    }
-    DBOS.apply_schedules([schedule])  # type: ignore[list-item]
-
-
-def _svc() -> Services:
-    if _services is None:
-        raise RuntimeError("webhook workflows are not configured in this process")
-    return _services
 
 
 @DBOS.step(name="ledgerbridge.webhooks.dispatch")
 def _dispatch() -> int:
-    created = dispatch.dispatch_all(_svc())
-    dispatch.enqueue_waiting(_svc())
+    created = dispatch.dispatch_all(durable.services())
+    dispatch.enqueue_waiting(durable.services())
     return created
 
 
@@ -67,12 +38,12 @@ def dispatch_tick(scheduled_at: datetime, _context: Any) -> None:
 
 @DBOS.step(name="ledgerbridge.webhooks.send")
 def _send(delivery_id: int, replay: int, number: int) -> delivery.Outcome:
-    return delivery.send(_svc(), delivery_id, replay, number)
+    return delivery.send(durable.services(), delivery_id, replay, number)
 
 
 @DBOS.step(name="ledgerbridge.webhooks.record", retries_allowed=True, max_attempts=3)
 def _record(delivery_id: int, replay: int, number: int, outcome: delivery.Outcome) -> float | None:
-    return delivery.record(_svc(), delivery_id, replay, number, outcome)
+    return delivery.record(durable.services(), delivery_id, replay, number, outcome)
 
 
 @DBOS.workflow(name=dispatch.DELIVERY_WORKFLOW)
@@ -94,3 +65,22 @@ def deliver(delivery_id: int, replay: int, number: int, endpoint_id: int) -> Non
         number + 1,
         endpoint_id,
     )
+
+
+def _every_few_seconds(settings: Settings) -> str:
+    return f"*/{settings.webhook_dispatch_seconds} * * * * *"
+
+
+DECLARED = durable.Declaration(
+    # Partitioned by endpoint: a slow or dead receiver (15 s per attempt) holds at most its
+    # own partition's slots, never the other endpoints' deliveries.
+    queues=(
+        durable.Queue(
+            dispatch.DELIVERY_QUEUE,
+            worker_concurrency=WORKER_CONCURRENCY,
+            partition_concurrency=PER_ENDPOINT,
+            polling_interval_sec=0.2,
+        ),
+    ),
+    schedules=(durable.Schedule(DISPATCH_SCHEDULE, _every_few_seconds, dispatch_tick),),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, text
 
-from ledgerbridge.db.registry import metadata
+from ledgerbridge.tables import metadata
 
 # Any number of processes may start at once; only one migrates at a time.
 _PG_MIGRATION_LOCK = 7_294_118_305

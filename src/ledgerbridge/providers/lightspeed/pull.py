@@ -157,14 +157,3 @@ def _known(object_type: str) -> None:
 def remote_object(object_type: str, record: Record) -> RemoteObject:
     """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
     return _remote(record)
-
-
-def dependents(object_type: str, objects: Sequence[RemoteObject]) -> dict[str, set[str]]:
-    """None: no field the mirror keeps is derived without its record being re-listed."""
-    return {}
-
-
-async def fetch_by_ids(
-    http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
-) -> list[RemoteObject]:
-    raise ValueError("nothing here is re-read by id")

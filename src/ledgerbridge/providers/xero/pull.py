@@ -247,14 +247,3 @@ def _object_type(object_type: str) -> ObjectType:
 def remote_object(object_type: str, record: dict[str, Any]) -> RemoteObject:
     """One record as pull sees it (tombstone flag included), e.g. a record push just wrote."""
     return _remote_object(object_type, record)
-
-
-def dependents(object_type: str, objects: Sequence[RemoteObject]) -> dict[str, set[str]]:
-    """None: no field the mirror keeps is derived without its record being re-listed."""
-    return {}
-
-
-async def fetch_by_ids(
-    http: httpx.AsyncClient, object_type: str, ids: Sequence[str]
-) -> list[RemoteObject]:
-    raise ValueError("nothing here is re-read by id")

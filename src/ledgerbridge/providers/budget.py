@@ -193,9 +193,7 @@ class CallBudgets:
         if self._pool is None:
             from psycopg_pool import ConnectionPool
 
-            url = self._settings.resolved_database_url.replace(
-                "postgresql+psycopg://", "postgresql://"
-            )
+            url = self._settings.libpq_database_url
             self._pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
         return PostgresBucket(self._pool, table, budget)
 

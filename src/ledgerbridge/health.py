@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from ledgerbridge import __version__
 from ledgerbridge.errors import RETRY_AFTER
+from ledgerbridge.preflight import vault_problems
 from ledgerbridge.services import Services
 
 DEPENDENCY_DEADLINE = 1.2
@@ -74,8 +75,6 @@ class VaultMismatch(Exception):
 
 
 def _vault_decrypts(svc: Services) -> None:
-    from ledgerbridge.preflight import vault_problems
-
     if vault_problems(svc.db, svc.vault, every_key=False):
         raise VaultMismatch
 
