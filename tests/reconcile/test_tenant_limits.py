@@ -23,10 +23,9 @@ from ledgerbridge import runtime
 from ledgerbridge.app import create_app
 from ledgerbridge.reconcile.limits import shortest_interval
 from ledgerbridge.reconcile.runs import workflow_id
-from ledgerbridge.runtime import DBOS_SCHEMA, system_database_url
 from ledgerbridge.security.roles import Role
 from ledgerbridge.security.tokens import issue_development_token
-from ledgerbridge.services import Services
+from ledgerbridge.services import DBOS_SCHEMA, Services
 from ledgerbridge.settings import Settings
 
 FIFTEEN = timedelta(minutes=15)
@@ -162,7 +161,7 @@ def _queue_times(database: str, tmp_path: Path, run_ids: list[str]) -> dict[str,
     """When DBOS took each run's workflow into its queue and when it dequeued it (ms)."""
     settings = make_settings(database, tmp_path / "data")
     client = DBOSClient(
-        system_database_url=system_database_url(settings), dbos_system_schema=DBOS_SCHEMA
+        system_database_url=settings.dbos_system_database_url, dbos_system_schema=DBOS_SCHEMA
     )
     try:
         found = client.list_workflows(

@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from ledgerbridge.app import create_app
-from ledgerbridge.runtime import DBOS_SCHEMA, system_database_url
-from ledgerbridge.services import Services
+from ledgerbridge.services import DBOS_SCHEMA, Services
 from ledgerbridge.settings import Settings
 from ledgerbridge.webhooks import delivery, dispatch
 from ledgerbridge.webhooks.models import DeliveryStatus, WebhookDelivery
@@ -106,7 +105,7 @@ def lb_settings(database_url: str, tmp_path: Path) -> Settings:
 def svc(lb_settings: Settings) -> Iterator[Services]:
     # DBOS's tables, so deliveries really are enqueued (no worker runs them here: the
     # tests drive each attempt with ``attempt``, exactly the workflow's two steps).
-    DBOS.migrate(system_database_url(lb_settings), schema=DBOS_SCHEMA)
+    DBOS.migrate(lb_settings.dbos_system_database_url, schema=DBOS_SCHEMA)
     services = Services.build(lb_settings)
     yield services
     if services._dbos_client is not None:
