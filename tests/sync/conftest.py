@@ -24,8 +24,11 @@ from tests.conftest import make_settings
 
 
 @pytest.fixture
-def lb_settings(database_url: str, sandbox_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path, sandbox_url=sandbox_url, sync_page_size=7)
+def lb_settings(
+    request: pytest.FixtureRequest, database_url: str, sandbox_url: str, tmp_path: Path
+) -> Settings:
+    page_size = 100 if request.node.get_closest_marker("whole_pages") else 7
+    return make_settings(database_url, tmp_path, sandbox_url=sandbox_url, sync_page_size=page_size)
 
 
 @pytest.fixture

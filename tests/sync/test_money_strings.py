@@ -5,7 +5,6 @@ of all three providers (a QuickBooks company that bills in yen among them)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,23 +14,17 @@ from fastapi.testclient import TestClient
 
 from ledgerbridge.push import service as push
 from ledgerbridge.services import Services
-from ledgerbridge.settings import Settings
 from ledgerbridge.unified import Model
-from tests.conftest import make_settings
 from tests.connections.conftest import accounts, connect
 from tests.push.conftest import NoEnqueue
 from tests.push.writes import writes_for
 from tests.sync.conftest import RunSync
 from tests.sync.test_record_filters import every
 
-pytestmark = pytest.mark.sandbox(seed=5, size=24, settings={"rate_limits": False})
-
-
-@pytest.fixture
-def lb_settings(database_url: str, sandbox_url: str, tmp_path: Path) -> Settings:
-    """Whole pages: a full sync of three providers stays well inside the accounts' call
-    budgets, which on PostgreSQL the session's other sync tests share."""
-    return make_settings(database_url, tmp_path, sandbox_url=sandbox_url, sync_page_size=100)
+pytestmark = [
+    pytest.mark.sandbox(seed=5, size=24, settings={"rate_limits": False}),
+    pytest.mark.whole_pages,
+]
 
 
 # The money fields of the unified models and writes, named here, not taken from the code.

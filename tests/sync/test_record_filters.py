@@ -16,7 +16,10 @@ from ledgerbridge.unified import record_columns
 from tests.connections.conftest import accounts, connect
 from tests.sync.conftest import RunSync
 
-pytestmark = pytest.mark.sandbox(seed=5, size=24, settings={"rate_limits": False})
+pytestmark = [
+    pytest.mark.sandbox(seed=5, size=24, settings={"rate_limits": False}),
+    pytest.mark.whole_pages,
+]
 
 Row = dict[str, Any]
 
