@@ -7,7 +7,11 @@
 - ``oauth_states`` past their expiry: 7 days (``LEDGERBRIDGE_OAUTH_STATE_RETENTION_DAYS``);
 - ``provider_notifications`` once claimed: 7 days
   (``LEDGERBRIDGE_PROVIDER_WEBHOOK_RETENTION_DAYS``).
-- finished webhook deliveries and their attempts: as long as events.
+- finished webhook deliveries and their attempts: as long as events;
+- DBOS's history of finished workflows (their steps, inputs and outputs): 14 days
+  (``LEDGERBRIDGE_WORKFLOW_HISTORY_RETENTION_DAYS``). Pending, queued and delayed work is
+  never touched, and nothing of ours needs a finished workflow's record: each capability's
+  own tables say what is done.
 
 Each table is a step of its own, so a crash resumes with the next table, and each batch
 commits on its own.
@@ -50,6 +54,28 @@ def prune_states_before(svc: Services, now: datetime) -> int:
     return prune_oauth_states(svc.db, timedelta(days=svc.settings.oauth_state_retention_days), now)
 
 
+FINISHED = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
+HISTORY_BATCH = 1000
+
+
+def prune_workflow_history(svc: Services, now: datetime) -> int:
+    """Delete DBOS's records of workflows finished before the retention, in batches."""
+    days = svc.settings.workflow_history_retention_days
+    before = (now - timedelta(days=days)).isoformat()
+    client = svc.dbos_client()
+    removed = 0
+    while finished := client.list_workflows(
+        status=FINISHED,
+        completed_before=before,
+        limit=HISTORY_BATCH,
+        load_input=False,
+        load_output=False,
+    ):
+        client.delete_workflows([workflow.workflow_id for workflow in finished])
+        removed += len(finished)
+    return removed
+
+
 def prune_deliveries_before(svc: Services, now: datetime) -> int:
     return prune_deliveries(svc.db, timedelta(days=svc.settings.event_retention_days), now)
 
@@ -84,6 +110,11 @@ def _webhook_deliveries(now: datetime) -> int:
     return prune_deliveries_before(durable.services(), now)
 
 
+@DBOS.step(name="ledgerbridge.housekeeping.workflow_history")
+def _workflow_history(now: datetime) -> int:
+    return prune_workflow_history(durable.services(), now)
+
+
 @DBOS.workflow(name="ledgerbridge.housekeeping")
 def housekeeping(scheduled_at: datetime, _context: Any) -> None:
     _audit(scheduled_at)
@@ -92,6 +123,7 @@ def housekeeping(scheduled_at: datetime, _context: Any) -> None:
     _oauth_states(scheduled_at)
     _provider_notifications(scheduled_at)
     _webhook_deliveries(scheduled_at)
+    _workflow_history(scheduled_at)
 
 
 DECLARED = durable.Declaration(

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(90, ge=1, le=3650)
     sync_run_retention_days: int = Field(90, ge=1, le=3650)
     oauth_state_retention_days: int = Field(7, ge=1, le=3650)
+    workflow_history_retention_days: int = Field(14, ge=1, le=3650)
     # Every provider answer is read whole: at most this many bytes, within this deadline.
     provider_max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     provider_call_deadline_seconds: float = Field(120.0, gt=0, le=3600)

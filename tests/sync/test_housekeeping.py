@@ -4,7 +4,9 @@ own plans, read on tables large enough for the planner to care)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from ledgerbridge.settings import Settings
 from ledgerbridge.sync import service
 from ledgerbridge.sync.models import SyncRun, SyncStatus
 from tests.conftest import make_settings
+from tests.processes import service as running
 
 
 @pytest.fixture
@@ -210,3 +213,35 @@ def test_the_feed_and_the_scheduler_read_through_indexes(
     assert due and set(due) == {"ix_sync_runs_connection_created"}, due
     stale = _reads(_plan(svc, service.stale_runs(utcnow())), "sync_runs")
     assert stale == ["ix_sync_runs_status_created"], stale
+
+
+@pytest.mark.slow
+def test_dbos_history_of_finished_workflows_is_pruned_and_waiting_work_kept(
+    database: str, sandbox_url: str, tmp_path: Path
+) -> None:
+    """A real ``up`` finishes workflows (the webhook dispatcher every second); once it has
+    stopped, finished ones inside the retention stay, older ones go, and a queued one that
+    never ran is kept whatever its age."""
+    with running(database, sandbox_url, tmp_path, LEDGERBRIDGE_WEBHOOK_DISPATCH_SECONDS="1"):
+        time.sleep(4)
+    svc = Services.build(make_settings(database, tmp_path / "data"))
+    try:
+        client = svc.dbos_client()
+        finished = client.list_workflows(status=housekeeping.FINISHED, load_output=False)
+        assert len(finished) >= 2
+        waiting = service.workflow_id(10**9)
+        client.enqueue(
+            {
+                "workflow_name": service.SYNC_WORKFLOW,
+                "queue_name": service.SYNC_QUEUE,
+                "workflow_id": waiting,
+            },
+            10**9,
+        )
+        assert housekeeping.prune_workflow_history(svc, utcnow()) == 0  # all within 14 days
+        later = utcnow() + timedelta(days=15)
+        assert housekeeping.prune_workflow_history(svc, later) == len(finished)
+        assert client.list_workflows(status=housekeeping.FINISHED) == []
+        assert [w.workflow_id for w in client.list_workflows(workflow_ids=[waiting])] == [waiting]
+    finally:
+        asyncio.run(svc.close())
