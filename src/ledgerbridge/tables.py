@@ -1,5 +1,6 @@
 """Every capability's tables, gathered for Alembic and for tests."""
 
+from ledgerbridge import executors as _executors  # noqa: F401
 from ledgerbridge.audit import models as _audit  # noqa: F401
 from ledgerbridge.connections import models as _connections  # noqa: F401
 from ledgerbridge.db.base import Base
