@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from ledgerbridge.audit.models import ProviderCall
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.routing import AuditAdmin
+from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["audit"])
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
 
 
 class ProviderCallOut(BaseModel):
@@ -58,7 +57,7 @@ class ProviderCallOut(BaseModel):
 
 @router.get("/v1/audit-log", response_model=Page[ProviderCallOut])
 def list_provider_calls(
-    _: Admin,
+    _: AuditAdmin,
     session: TenantSession,
     entity_id: Annotated[str | None, Query(max_length=128)] = None,
     operation_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,

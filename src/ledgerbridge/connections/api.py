@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -20,15 +20,10 @@ from ledgerbridge.connections.schemas import (
 from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider, identifiers
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer, Id, Svc
+from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["connections"])
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.connections))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.connections))]
-Svc = Annotated[Services, Depends(services)]
-ConnectionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ProviderName = Annotated[str, Path(max_length=32, description="xero, quickbooks or lightspeed")]
 
 
@@ -51,7 +46,7 @@ def _out(session: TenantSession, rows: list[Connection]) -> list[ConnectionOut]:
 
 @router.post("/v1/connections/{provider}/authorize", response_model=AuthorizeResponse)
 def authorize_connection(
-    provider: ProviderName, body: AuthorizeRequest, principal: Admin, svc: Svc
+    provider: ProviderName, body: AuthorizeRequest, principal: ConnectionsAdmin, svc: Svc
 ) -> AuthorizeResponse:
     """A connect link for the user's browser: ledgerbridge's own start URL, to open at once
     (single use, valid for two minutes). It binds the flow to that browser with a cookie,
@@ -158,7 +153,7 @@ def complete_authorization(
     responses=PROVIDER_RESPONSES,
 )
 def connect_with_code(
-    provider: ProviderName, body: ManualConnect, principal: Admin, svc: Svc
+    provider: ProviderName, body: ManualConnect, principal: ConnectionsAdmin, svc: Svc
 ) -> ConnectResult:
     """Refused with a 422 before any provider call unless the body carries the provider's
     own account field (``domain_prefix`` for Lightspeed, ``realm_id`` for QuickBooks) and
@@ -192,7 +187,7 @@ def connect_with_code(
 
 @router.get("/v1/connections", response_model=Page[ConnectionOut])
 def list_connections(
-    _: Viewer,
+    _: ConnectionsViewer,
     session: TenantSession,
     provider: Provider | None = None,
     status: ConnectionStatus | None = None,
@@ -209,7 +204,9 @@ def list_connections(
 
 
 @router.get("/v1/connections/{connection_id}", response_model=ConnectionOut)
-def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSession) -> ConnectionOut:
+def get_connection(
+    connection_id: Id, _: ConnectionsViewer, session: TenantSession
+) -> ConnectionOut:
     row = session.get(Connection, connection_id)
     if row is None:
         raise not_found("connection")
@@ -217,7 +214,9 @@ def get_connection(connection_id: ConnectionId, _: Viewer, session: TenantSessio
 
 
 @router.delete("/v1/connections/{connection_id}", response_model=ConnectionOut)
-def disconnect_connection(connection_id: ConnectionId, principal: Admin, svc: Svc) -> ConnectionOut:
+def disconnect_connection(
+    connection_id: Id, principal: ConnectionsAdmin, svc: Svc
+) -> ConnectionOut:
     """Disconnect: the grant's tokens are wiped and revoked at the provider (Lightspeed has
     no revocation: wiped only); a failed revocation is retried durably. The connection's
     records stay readable until the tenant's data is erased (``DELETE /v1/tenant-data``)."""

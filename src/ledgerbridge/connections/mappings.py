@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,12 +22,10 @@ from ledgerbridge.connections.schemas import (
 )
 from ledgerbridge.errors import conflict, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer
+from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["mappings"])
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.connections))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.connections))]
 ExternalId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -43,7 +41,10 @@ def _live_connection(session: Session, connection_id: str) -> Connection:
 
 @router.put("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
 def put_organisation_mapping(
-    external_org_id: ExternalId, body: OrganisationMappingIn, _: Admin, session: TenantSession
+    external_org_id: ExternalId,
+    body: OrganisationMappingIn,
+    _: ConnectionsAdmin,
+    session: TenantSession,
 ) -> OrganisationMappingOut:
     connection = _live_connection(session, body.connection_id)
     row = session.scalars(
@@ -68,21 +69,21 @@ def _organisation(session: Session, external_org_id: str) -> OrganisationMapping
 
 @router.get("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
 def get_organisation_mapping(
-    external_org_id: ExternalId, _: Viewer, session: TenantSession
+    external_org_id: ExternalId, _: ConnectionsViewer, session: TenantSession
 ) -> OrganisationMappingOut:
     return OrganisationMappingOut.of(_organisation(session, external_org_id))
 
 
 @router.delete("/v1/organisation-mappings/{external_org_id}", status_code=204)
 def delete_organisation_mapping(
-    external_org_id: ExternalId, _: Admin, session: TenantSession
+    external_org_id: ExternalId, _: ConnectionsAdmin, session: TenantSession
 ) -> None:
     session.delete(_organisation(session, external_org_id))
 
 
 @router.get("/v1/organisation-mappings", response_model=Page[OrganisationMappingOut])
 def list_organisation_mappings(
-    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+    _: ConnectionsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[OrganisationMappingOut]:
     rows, next_cursor = id_page(session, select(OrganisationMapping), limit, cursor)
     return Page(data=[OrganisationMappingOut.of(r) for r in rows], next_cursor=next_cursor)
@@ -90,7 +91,10 @@ def list_organisation_mappings(
 
 @router.put("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
 def put_location_mapping(
-    external_location_id: ExternalId, body: LocationMappingIn, _: Admin, session: TenantSession
+    external_location_id: ExternalId,
+    body: LocationMappingIn,
+    _: ConnectionsAdmin,
+    session: TenantSession,
 ) -> LocationMappingOut:
     connection = _live_connection(session, body.connection_id)
     row = session.scalars(
@@ -118,21 +122,21 @@ def _location(session: Session, external_location_id: str) -> LocationMapping:
 
 @router.get("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
 def get_location_mapping(
-    external_location_id: ExternalId, _: Viewer, session: TenantSession
+    external_location_id: ExternalId, _: ConnectionsViewer, session: TenantSession
 ) -> LocationMappingOut:
     return LocationMappingOut.of(_location(session, external_location_id))
 
 
 @router.delete("/v1/location-mappings/{external_location_id}", status_code=204)
 def delete_location_mapping(
-    external_location_id: ExternalId, _: Admin, session: TenantSession
+    external_location_id: ExternalId, _: ConnectionsAdmin, session: TenantSession
 ) -> None:
     session.delete(_location(session, external_location_id))
 
 
 @router.get("/v1/location-mappings", response_model=Page[LocationMappingOut])
 def list_location_mappings(
-    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+    _: ConnectionsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[LocationMappingOut]:
     rows, next_cursor = id_page(session, select(LocationMapping), limit, cursor)
     return Page(data=[LocationMappingOut.of(r) for r in rows], next_cursor=next_cursor)

@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from ledgerbridge import durable
 from ledgerbridge.erasure import service
 from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
 from ledgerbridge.errors import ApiError, not_found
+from ledgerbridge.routing import Id, Svc
 from ledgerbridge.security.principal import Principal, TenantSession, authenticate
 from ledgerbridge.security.roles import Role
-from ledgerbridge.services import Services, services
 
 router = APIRouter(tags=["tenant data"])
-Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _owner(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ledgerbridge.errors import ApiError
 from ledgerbridge.events.feed import UnknownPosition, read_after
 from ledgerbridge.pagination import Limit
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.routing import EventsViewer
+from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["events"])
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.events))]
 
 
 class EventOut(BaseModel):
@@ -33,7 +32,7 @@ class EventPage(BaseModel):
 
 @router.get("/v1/events", response_model=EventPage)
 def list_events(
-    _: Viewer,
+    _: EventsViewer,
     session: TenantSession,
     after: Annotated[
         int,

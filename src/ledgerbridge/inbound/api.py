@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Annotated, Any, Protocol, cast
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ledgerbridge.errors import ApiError
@@ -23,10 +23,10 @@ from ledgerbridge.providers.lightspeed import webhooks as lightspeed
 from ledgerbridge.providers.quickbooks import webhooks as quickbooks
 from ledgerbridge.providers.webhooks import InvalidPayload, Notice
 from ledgerbridge.providers.xero import webhooks as xero
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import Svc
+from ledgerbridge.services import Services
 
 router = APIRouter(tags=["provider webhooks"])
-Svc = Annotated[Services, Depends(services)]
 MAX_BYTES = 512 * 1024  # larger than any provider's batch; a larger body is a 413 unread
 PATHS = {p: f"/v1/provider-webhooks/{p.value}" for p in Provider}
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from inspect import Parameter, Signature
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -19,16 +19,12 @@ from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push import service
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.push.schemas import Accepted, OperationOut
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import Id, PushDeveloper, PushViewer, Svc
+from ledgerbridge.security.principal import Principal, TenantSession
+from ledgerbridge.services import Services
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
 
 router = APIRouter(tags=["push"])
-Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.push))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.push))]
-Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -116,7 +112,7 @@ def _route(model: Model, action: Action, write: type[BaseModel] | None) -> Calla
     if write is not None:
         params.append(param("body", write))
     params += [
-        param("principal", Developer),
+        param("principal", PushDeveloper),
         param("session", TenantSession),
         param("svc", Svc),
         param("response", Response),
@@ -156,7 +152,7 @@ for _path, (_model, _write) in COLLECTIONS.items():
 
 
 @router.get("/v1/operations/{operation_id}", response_model=OperationOut)
-def get_operation(operation_id: Id, _: Viewer, session: TenantSession) -> OperationOut:
+def get_operation(operation_id: Id, _: PushViewer, session: TenantSession) -> OperationOut:
     return OperationOut.of(_operation(session, operation_id))
 
 
@@ -169,7 +165,7 @@ def _operation(session: TenantSession, operation_id: int) -> Operation:
 
 @router.get("/v1/operations", response_model=Page[OperationOut])
 def list_operations(
-    _: Viewer,
+    _: PushViewer,
     session: TenantSession,
     status: OperationStatus | None = None,
     connection_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -190,7 +186,7 @@ def list_operations(
 
 @router.post("/v1/operations/{operation_id}/retry", status_code=202, response_model=OperationOut)
 def retry_operation(
-    operation_id: Id, _: Developer, session: TenantSession, svc: Svc
+    operation_id: Id, _: PushDeveloper, session: TenantSession, svc: Svc
 ) -> OperationOut:
     operation = _operation(session, operation_id)
     if operation.status != OperationStatus.failed:
@@ -205,7 +201,7 @@ def retry_operation(
 
 
 @router.post("/v1/operations/{operation_id}/cancel", response_model=OperationOut)
-def cancel_operation(operation_id: Id, _: Developer, session: TenantSession) -> OperationOut:
+def cancel_operation(operation_id: Id, _: PushDeveloper, session: TenantSession) -> OperationOut:
     operation = _operation(session, operation_id)
     if operation.status != OperationStatus.pending:
         raise conflict(f"only a pending operation can be cancelled; this one is {operation.status}")
@@ -215,7 +211,7 @@ def cancel_operation(operation_id: Id, _: Developer, session: TenantSession) -> 
 
 
 @router.delete("/v1/operations/{operation_id}", status_code=204)
-def delete_operation(operation_id: Id, _: Developer, session: TenantSession) -> None:
+def delete_operation(operation_id: Id, _: PushDeveloper, session: TenantSession) -> None:
     operation = _operation(session, operation_id)
     if operation.status in (OperationStatus.pending, OperationStatus.running):
         raise ApiError(409, "conflict", "cancel the operation or let it finish first")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 
 from ledgerbridge.db.base import utcnow
@@ -43,15 +43,10 @@ from ledgerbridge.reconcile.schemas import (
     RunRequest,
 )
 from ledgerbridge.reconcile.sources import Source, SourceError, require_source
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import Id, ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["reconciliation"])
-Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
-Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ExportFormat = Annotated[
     Literal["json", "csv"], Query(description="csv: every row at once, as a file")
 ]
@@ -82,7 +77,7 @@ def _check_sources(session: TenantSession, *sources: Source) -> None:
 
 @router.post("/v1/reconciliation/jobs", status_code=201, response_model=JobOut)
 def create_reconciliation_job(
-    body: JobIn, principal: Developer, session: TenantSession, svc: Svc, response: Response
+    body: JobIn, principal: ReconcileDeveloper, session: TenantSession, svc: Svc, response: Response
 ) -> JobOut:
     _check_sources(session, body.left, body.right)
     limits.check_schedule(svc.settings, body.schedule)
@@ -107,7 +102,7 @@ def create_reconciliation_job(
 
 @router.get("/v1/reconciliation/jobs", response_model=Page[JobOut])
 def list_reconciliation_jobs(
-    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+    _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
     query = select(ReconciliationJob).where(ReconciliationJob.deleted_at.is_(None))
     rows, next_cursor = id_page(session, query, limit, cursor)
@@ -115,13 +110,13 @@ def list_reconciliation_jobs(
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
-def get_reconciliation_job(job_id: Id, _: Viewer, session: TenantSession) -> JobOut:
+def get_reconciliation_job(job_id: Id, _: ReconcileViewer, session: TenantSession) -> JobOut:
     return JobOut.of(_job(session, job_id))
 
 
 @router.patch("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
 def update_reconciliation_job(
-    job_id: Id, body: JobUpdate, _: Developer, session: TenantSession, svc: Svc
+    job_id: Id, body: JobUpdate, _: ReconcileDeveloper, session: TenantSession, svc: Svc
 ) -> JobOut:
     job = _job(session, job_id)
     given = body.model_fields_set
@@ -145,7 +140,7 @@ def update_reconciliation_job(
 
 @router.delete("/v1/reconciliation/jobs/{job_id}", status_code=204)
 def delete_reconciliation_job(
-    job_id: Id, _: Developer, session: TenantSession, svc: Svc
+    job_id: Id, _: ReconcileDeveloper, session: TenantSession, svc: Svc
 ) -> Response:
     job = _job(session, job_id)
     job.deleted_at = utcnow()
@@ -158,7 +153,7 @@ def delete_reconciliation_job(
 @router.post("/v1/reconciliation/jobs/{job_id}/runs", status_code=202, response_model=RunAccepted)
 def start_reconciliation_run(
     job_id: Id,
-    principal: Developer,
+    principal: ReconcileDeveloper,
     session: TenantSession,
     svc: Svc,
     response: Response,
@@ -185,7 +180,7 @@ def start_reconciliation_run(
 
 @router.get("/v1/reconciliation/jobs/{job_id}/runs", response_model=Page[RunOut])
 def list_reconciliation_runs(
-    job_id: Id, _: Viewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
+    job_id: Id, _: ReconcileViewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[RunOut]:
     job = _job(session, job_id)
     query = select(ReconciliationRun).where(ReconciliationRun.job_id == job.id)
@@ -196,7 +191,7 @@ def list_reconciliation_runs(
 @router.get("/v1/reconciliation/jobs/{job_id}/decisions", response_model=Page[DecisionOut])
 def list_match_decisions(
     job_id: Id,
-    _: Viewer,
+    _: ReconcileViewer,
     session: TenantSession,
     include_revoked: bool = False,
     limit: Limit = 50,
@@ -228,7 +223,7 @@ def list_match_decisions(
 
 @router.post("/v1/reconciliation/jobs/{job_id}/matches", status_code=201, response_model=MatchOut)
 def create_manual_match(
-    job_id: Id, body: ManualMatchIn, principal: Developer, session: TenantSession
+    job_id: Id, body: ManualMatchIn, principal: ReconcileDeveloper, session: TenantSession
 ) -> MatchOut:
     """Match items of the job's latest run by hand; later runs keep the match."""
     job = _job(session, job_id)
@@ -237,7 +232,7 @@ def create_manual_match(
 
 
 @router.get("/v1/reconciliation/runs/{run_id}", response_model=RunOut)
-def get_reconciliation_run(run_id: Id, _: Viewer, session: TenantSession) -> RunOut:
+def get_reconciliation_run(run_id: Id, _: ReconcileViewer, session: TenantSession) -> RunOut:
     return _run_out(session, _run(session, run_id))
 
 
@@ -268,7 +263,7 @@ def _totals(session: TenantSession, run_id: int) -> dict[str, CurrencyTotals]:
 )
 def list_matches(
     run_id: Id,
-    _: Viewer,
+    _: ReconcileViewer,
     session: TenantSession,
     status: MatchState | None = None,
     format: ExportFormat = "json",
@@ -351,7 +346,7 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
 )
 def list_unmatched(
     run_id: Id,
-    _: Viewer,
+    _: ReconcileViewer,
     session: TenantSession,
     side: Annotated[
         Literal["left", "right"] | None, Query(description="one side; both by default")
@@ -402,7 +397,7 @@ def list_unmatched(
 )
 def list_discrepancies(
     run_id: Id,
-    _: Viewer,
+    _: ReconcileViewer,
     session: TenantSession,
     format: ExportFormat = "json",
     limit: Limit = 50,
@@ -461,7 +456,7 @@ def _match_out(session: TenantSession, match: RunMatch) -> MatchOut:
 
 
 @router.get("/v1/reconciliation/matches/{match_id}", response_model=MatchOut)
-def get_match(match_id: Id, _: Viewer, session: TenantSession) -> MatchOut:
+def get_match(match_id: Id, _: ReconcileViewer, session: TenantSession) -> MatchOut:
     match = session.get(RunMatch, match_id)
     if match is None:
         raise not_found("match")
@@ -469,21 +464,23 @@ def get_match(match_id: Id, _: Viewer, session: TenantSession) -> MatchOut:
 
 
 @router.post("/v1/reconciliation/matches/{match_id}/confirm", response_model=MatchOut)
-def confirm_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+def confirm_match(match_id: Id, principal: ReconcileDeveloper, session: TenantSession) -> MatchOut:
     match = _match(session, match_id)
     review.confirm(session, match, principal.subject)
     return _match_out(session, match)
 
 
 @router.post("/v1/reconciliation/matches/{match_id}/reject", response_model=MatchOut)
-def reject_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+def reject_match(match_id: Id, principal: ReconcileDeveloper, session: TenantSession) -> MatchOut:
     match = _match(session, match_id)
     review.reject(session, match, principal.subject)
     return _match_out(session, match)
 
 
 @router.post("/v1/reconciliation/matches/{match_id}/unreconcile", response_model=MatchOut)
-def unreconcile_match(match_id: Id, principal: Developer, session: TenantSession) -> MatchOut:
+def unreconcile_match(
+    match_id: Id, principal: ReconcileDeveloper, session: TenantSession
+) -> MatchOut:
     match = _match(session, match_id)
     review.unreconcile(session, match, principal.subject)
     return _match_out(session, match)

@@ -19,7 +19,7 @@ from pathlib import PurePath
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -40,14 +40,11 @@ from ledgerbridge.reconcile.statements import (
     parse_camt053,
     parse_csv,
 )
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import Id, ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.security.principal import Principal, TenantSession
+from ledgerbridge.services import Services
 
 router = APIRouter(tags=["statements"])
-Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Format = Literal["csv", "ofx", "qfx", "camt053"]
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ID = 128  # statement_lines.external_id
@@ -67,13 +64,12 @@ def _imports() -> anyio.CapacityLimiter:
     return _limiters[loop]
 
 
-Svc = Annotated[Services, Depends(services)]
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".ofx": "ofx", ".qfx": "qfx", ".xml": "camt053"}
 
 
 @router.post("/v1/statements", status_code=201, response_model=StatementOut)
 async def import_statement(
-    principal: Developer,
+    principal: ReconcileDeveloper,
     svc: Svc,
     response: Response,
     file: Annotated[
@@ -360,7 +356,7 @@ def _parse(
 
 @router.get("/v1/statements", response_model=Page[StatementOut])
 def list_statements(
-    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+    _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[StatementOut]:
     query = select(Statement).where(Statement.deleted_at.is_(None))
     rows, next_cursor = id_page(session, query, limit, cursor)
@@ -375,14 +371,14 @@ def _statement(session: TenantSession, statement_id: int) -> Statement:
 
 
 @router.get("/v1/statements/{statement_id}", response_model=StatementOut)
-def get_statement(statement_id: Id, _: Viewer, session: TenantSession) -> StatementOut:
+def get_statement(statement_id: Id, _: ReconcileViewer, session: TenantSession) -> StatementOut:
     return StatementOut.of(_statement(session, statement_id))
 
 
 @router.get("/v1/statements/{statement_id}/lines", response_model=Page[StatementLineOut])
 def list_statement_lines(
     statement_id: Id,
-    _: Viewer,
+    _: ReconcileViewer,
     session: TenantSession,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -394,7 +390,7 @@ def list_statement_lines(
 
 
 @router.delete("/v1/statements/{statement_id}", status_code=204)
-def delete_statement(statement_id: Id, _: Developer, session: TenantSession) -> Response:
+def delete_statement(statement_id: Id, _: ReconcileDeveloper, session: TenantSession) -> Response:
     """Soft delete: later runs of jobs reading it fail with a clear message."""
     _statement(session, statement_id).deleted_at = utcnow()
     return Response(status_code=204)

@@ -10,21 +10,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.routing import ApiKeysAdmin, Id
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.models import ApiKey
-from ledgerbridge.security.principal import Gate, Principal, TenantSession, gate, requires
+from ledgerbridge.security.principal import Gate, Principal, TenantSession, gate
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.security.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
-KeyId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _forbidden(message: str) -> ApiError:
@@ -64,7 +63,7 @@ def _expiry(body: ApiKeyCreate) -> datetime | None:
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 def create_api_key(
     body: ApiKeyCreate,
-    principal: Admin,
+    principal: ApiKeysAdmin,
     session: TenantSession,
     found: Annotated[Gate, Depends(gate)],
 ) -> ApiKeyCreated:
@@ -85,7 +84,7 @@ def create_api_key(
 
 @router.get("", response_model=Page[ApiKeyOut])
 def list_api_keys(
-    _: Admin,
+    _: ApiKeysAdmin,
     session: TenantSession,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -99,7 +98,7 @@ def list_api_keys(
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut)
-def get_api_key(key_id: KeyId, _: Admin, session: TenantSession) -> ApiKeyOut:
+def get_api_key(key_id: Id, _: ApiKeysAdmin, session: TenantSession) -> ApiKeyOut:
     row = session.get(ApiKey, key_id)
     if row is None:
         raise not_found("API key")
@@ -107,6 +106,6 @@ def get_api_key(key_id: KeyId, _: Admin, session: TenantSession) -> ApiKeyOut:
 
 
 @router.delete("/{key_id}", status_code=204)
-def revoke_api_key(key_id: KeyId, _: Admin, session: TenantSession) -> None:
+def revoke_api_key(key_id: Id, _: ApiKeysAdmin, session: TenantSession) -> None:
     if apikeys.revoke(session, key_id) is None:
         raise not_found("API key")

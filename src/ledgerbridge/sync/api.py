@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Select, select
 
 from ledgerbridge import durable
@@ -16,9 +16,9 @@ from ledgerbridge.errors import ApiError, conflict, not_found
 from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import Id, RecordsViewer, Svc, SyncAdmin, SyncDeveloper, SyncViewer
+from ledgerbridge.security.principal import Principal, TenantSession
+from ledgerbridge.security.roles import Role
 from ledgerbridge.sync import service
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
 from ledgerbridge.sync.schemas import (
@@ -33,12 +33,6 @@ from ledgerbridge.sync.schemas import (
 from ledgerbridge.unified import Model, model_filters, statuses
 
 router = APIRouter(tags=["sync"])
-Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.sync))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
-RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records))]
-Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 # The provider's own payload carries what the unified model leaves out (names, e-mail and
 # postal addresses, free text): only developers and above may read it.
 RAW_ROLE = Role.developer
@@ -63,7 +57,7 @@ def _connection(session: TenantSession, connection_id: int) -> Connection:
 def trigger_sync(
     connection_id: Id,
     body: SyncRequest,
-    principal: Developer,
+    principal: SyncDeveloper,
     session: TenantSession,
     svc: Svc,
     response: Response,
@@ -87,7 +81,7 @@ def trigger_sync(
 
 
 @router.get("/v1/sync-runs/{sync_run_id}", response_model=SyncRunOut)
-def get_sync_run(sync_run_id: Id, _: Viewer, session: TenantSession) -> SyncRunOut:
+def get_sync_run(sync_run_id: Id, _: SyncViewer, session: TenantSession) -> SyncRunOut:
     run = session.get(SyncRun, sync_run_id)
     if run is None:
         raise not_found("sync run")
@@ -95,7 +89,7 @@ def get_sync_run(sync_run_id: Id, _: Viewer, session: TenantSession) -> SyncRunO
 
 
 @router.get("/v1/connections/{connection_id}/sync-status", response_model=SyncStatusOut)
-def get_sync_status(connection_id: Id, _: Viewer, session: TenantSession) -> SyncStatusOut:
+def get_sync_status(connection_id: Id, _: SyncViewer, session: TenantSession) -> SyncStatusOut:
     connection = _connection(session, connection_id)
     states = session.scalars(
         select(SyncState)
@@ -112,7 +106,7 @@ def get_sync_status(connection_id: Id, _: Viewer, session: TenantSession) -> Syn
 
 @router.patch("/v1/connections/{connection_id}/sync-schedule", response_model=SyncStatusOut)
 def update_sync_schedule(
-    connection_id: Id, body: ScheduleUpdate, _: Admin, session: TenantSession
+    connection_id: Id, body: ScheduleUpdate, _: SyncAdmin, session: TenantSession
 ) -> SyncStatusOut:
     connection = _connection(session, connection_id)
     if body.sync_interval_minutes is not None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import structlog
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import conflict, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
-from ledgerbridge.security.principal import Principal, TenantSession, requires
-from ledgerbridge.security.roles import Role, Scope
-from ledgerbridge.services import Services, services
+from ledgerbridge.routing import EventsAdmin, EventsDeveloper, EventsViewer, Id, Svc
+from ledgerbridge.security.principal import TenantSession
+from ledgerbridge.services import Services
 from ledgerbridge.webhooks import catalog, dispatch, endpoints
 from ledgerbridge.webhooks.models import (
     DeliveryStatus,
@@ -33,11 +31,6 @@ from ledgerbridge.webhooks.schemas import (
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
-Admin = Annotated[Principal, Depends(requires(Role.admin, Scope.events))]
-Developer = Annotated[Principal, Depends(requires(Role.developer, Scope.events))]
-Viewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.events))]
-Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _endpoint(session: Session, endpoint_id: int, *, lock: bool = False) -> WebhookEndpoint:
@@ -77,7 +70,7 @@ def _deliveries_out(session: Session, deliveries: list[WebhookDelivery]) -> list
 
 @router.post("/v1/webhook-endpoints", status_code=201, response_model=EndpointWithSecret)
 def create_webhook_endpoint(
-    body: EndpointIn, principal: Admin, svc: Svc, response: Response
+    body: EndpointIn, principal: EventsAdmin, svc: Svc, response: Response
 ) -> EndpointWithSecret:
     """Register a receiver. The answer carries its signing secret, shown only now (and on
     rotation). The URL's host is resolved and refused if it is not public (see
@@ -100,7 +93,7 @@ def create_webhook_endpoint(
 
 @router.get("/v1/webhook-endpoints", response_model=Page[EndpointOut])
 def list_webhook_endpoints(
-    _: Viewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
+    _: EventsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[EndpointOut]:
     query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
     rows, next_cursor = id_page(session, query, limit, cursor)
@@ -108,13 +101,13 @@ def list_webhook_endpoints(
 
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
-def get_webhook_endpoint(endpoint_id: Id, _: Viewer, session: TenantSession) -> EndpointOut:
+def get_webhook_endpoint(endpoint_id: Id, _: EventsViewer, session: TenantSession) -> EndpointOut:
     return EndpointOut.of(_endpoint(session, endpoint_id))
 
 
 @router.patch("/v1/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
 def update_webhook_endpoint(
-    endpoint_id: Id, body: EndpointPatch, principal: Admin, svc: Svc
+    endpoint_id: Id, body: EndpointPatch, principal: EventsAdmin, svc: Svc
 ) -> EndpointOut:
     if body.url is not None:
         endpoints.check_url(svc.settings, body.url)  # resolves: before the transaction
@@ -136,13 +129,13 @@ def update_webhook_endpoint(
 
 
 @router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=204)
-def delete_webhook_endpoint(endpoint_id: Id, _: Admin, session: TenantSession) -> None:
+def delete_webhook_endpoint(endpoint_id: Id, _: EventsAdmin, session: TenantSession) -> None:
     endpoints.delete(session, _endpoint(session, endpoint_id, lock=True))
 
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
 def rotate_webhook_endpoint_secret(
-    endpoint_id: Id, _: Admin, session: TenantSession, svc: Svc
+    endpoint_id: Id, _: EventsAdmin, session: TenantSession, svc: Svc
 ) -> EndpointWithSecret:
     """A new signing secret, shown only now. For 24 hours each delivery carries two
     signatures, one per secret, so receivers can switch without missing any."""
@@ -157,7 +150,7 @@ def rotate_webhook_endpoint_secret(
     "/v1/webhook-endpoints/{endpoint_id}/test", status_code=202, response_model=DeliveryOut
 )
 def test_webhook_endpoint(
-    endpoint_id: Id, _: Developer, session: TenantSession, svc: Svc
+    endpoint_id: Id, _: EventsDeveloper, session: TenantSession, svc: Svc
 ) -> DeliveryOut:
     """Send a ``webhook.test`` event to this endpoint (durably, like any delivery)."""
     endpoint = _endpoint(session, endpoint_id)
@@ -184,7 +177,7 @@ def test_webhook_endpoint(
 @router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", response_model=Page[DeliveryOut])
 def list_webhook_deliveries(
     endpoint_id: Id,
-    _: Viewer,
+    _: EventsViewer,
     session: TenantSession,
     status: DeliveryStatus | None = None,
     limit: Limit = 50,
@@ -210,7 +203,7 @@ def _delivery(session: Session, delivery_id: int) -> WebhookDelivery:
 
 
 @router.get("/v1/webhook-deliveries/{delivery_id}", response_model=DeliveryOut)
-def get_webhook_delivery(delivery_id: Id, _: Viewer, session: TenantSession) -> DeliveryOut:
+def get_webhook_delivery(delivery_id: Id, _: EventsViewer, session: TenantSession) -> DeliveryOut:
     return _delivery_out(session, _delivery(session, delivery_id))
 
 
@@ -218,7 +211,7 @@ def get_webhook_delivery(delivery_id: Id, _: Viewer, session: TenantSession) -> 
     "/v1/webhook-deliveries/{delivery_id}/retry", status_code=202, response_model=DeliveryOut
 )
 def retry_webhook_delivery(
-    delivery_id: Id, _: Developer, session: TenantSession, svc: Svc
+    delivery_id: Id, _: EventsDeveloper, session: TenantSession, svc: Svc
 ) -> DeliveryOut:
     """Send the delivery again, with the same body and ``webhook-id`` (receivers dedupe on
     it), through a fresh round of attempts."""

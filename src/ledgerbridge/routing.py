@@ -1,0 +1,31 @@
+"""What every capability's routes take: the process's services, a row's id in the path, and
+the caller each area's routes admit (at least a role, and the area's scope on an API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from ledgerbridge.security.principal import Principal, requires
+from ledgerbridge.security.roles import Role, Scope
+from ledgerbridge.services import Services, services
+
+Svc = Annotated[Services, Depends(services)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+ApiKeysAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
+AuditAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
+ConnectionsAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.connections))]
+ConnectionsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.connections))]
+EventsAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.events))]
+EventsDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.events))]
+EventsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.events))]
+PushDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.push))]
+PushViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.push))]
+ReconcileDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.reconcile))]
+ReconcileViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.reconcile))]
+RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records))]
+SyncAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.sync))]
+SyncDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
+SyncViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
