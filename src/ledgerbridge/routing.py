@@ -3,7 +3,8 @@ the caller each area's routes admit (at least a role, and the area's scope on an
 
 from __future__ import annotations
 
-from typing import Annotated
+from inspect import Parameter
+from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
@@ -13,6 +14,7 @@ from ledgerbridge.services import Services, services
 
 Svc = Annotated[Services, Depends(services)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
 
 ApiKeysAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
 AuditAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
@@ -29,3 +31,8 @@ RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records
 SyncAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.sync))]
 SyncDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
 SyncViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
+
+
+def keyword(name: str, annotation: Any, **default: Any) -> Parameter:
+    """A parameter of a route whose signature is built at run time (FastAPI reads it)."""
+    return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, **default)

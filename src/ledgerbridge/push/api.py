@@ -3,7 +3,7 @@
 # (a body model chosen at run time) that FastAPI must see as objects, not strings.
 
 from collections.abc import Callable
-from inspect import Parameter, Signature
+from inspect import Signature
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -19,7 +19,7 @@ from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push import service
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.push.schemas import Accepted, OperationOut
-from ledgerbridge.routing import Id, PushDeveloper, PushViewer, Svc
+from ledgerbridge.routing import Id, PushDeveloper, PushViewer, Svc, keyword
 from ledgerbridge.security.principal import Principal, TenantSession
 from ledgerbridge.services import Services
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
@@ -103,52 +103,44 @@ def _route(model: Model, action: Action, write: type[BaseModel] | None) -> Calla
             idempotency_key=given["idempotency_key"],
         )
 
-    def param(name: str, annotation: Any, **default: Any) -> Parameter:
-        return Parameter(name, Parameter.KEYWORD_ONLY, annotation=annotation, **default)
-
-    params = [param("connection_id", Id)]
+    params = [keyword("connection_id", Id)]
     if action is not Action.create:
-        params.append(param("record_id", Id))
+        params.append(keyword("record_id", Id))
     if write is not None:
-        params.append(param("body", write))
+        params.append(keyword("body", write))
     params += [
-        param("principal", PushDeveloper),
-        param("session", TenantSession),
-        param("svc", Svc),
-        param("response", Response),
-        param("idempotency_key", IdempotencyKey, default=None),
+        keyword("principal", PushDeveloper),
+        keyword("session", TenantSession),
+        keyword("svc", Svc),
+        keyword("response", Response),
+        keyword("idempotency_key", IdempotencyKey, default=None),
     ]
     route.__signature__ = Signature(params, return_annotation=Accepted)  # type: ignore[attr-defined]
     return route
 
 
 for _path, (_model, _write) in COLLECTIONS.items():
-    base = f"/v1/connections/{{connection_id}}/{_path}"
-    common: dict[str, Any] = {"status_code": 202, "response_model": Accepted}
-    router.add_api_route(
-        base,
-        _route(_model, Action.create, _write),
-        methods=["POST"],
-        name=f"create_{_model.value}",
-        summary=f"Create a {_model.value} at the provider (202, then a durable operation)",
-        **common,
-    )
-    router.add_api_route(
-        f"{base}/{{record_id}}",
-        _route(_model, Action.update, _write),
-        methods=["PATCH"],
-        name=f"update_{_model.value}",
-        summary=f"Update a {_model.value} at the provider",
-        **common,
-    )
-    router.add_api_route(
-        f"{base}/{{record_id}}/void",
-        _route(_model, Action.void, None),
-        methods=["POST"],
-        name=f"void_{_model.value}",
-        summary=f"Void (or delete) a {_model.value}",
-        **common,
-    )
+    _name = _model.value
+    for _suffix, _method, _action, _body, _summary in (
+        (
+            "",
+            "POST",
+            Action.create,
+            _write,
+            f"Create a {_name} at the provider (202, then a durable operation)",
+        ),
+        ("/{record_id}", "PATCH", Action.update, _write, f"Update a {_name} at the provider"),
+        ("/{record_id}/void", "POST", Action.void, None, f"Void (or delete) a {_name}"),
+    ):
+        router.add_api_route(
+            f"/v1/connections/{{connection_id}}/{_path}{_suffix}",
+            _route(_model, _action, _body),
+            methods=[_method],
+            name=f"{_action.value}_{_name}",
+            summary=_summary,
+            status_code=202,
+            response_model=Accepted,
+        )
 
 
 @router.get("/v1/operations/{operation_id}", response_model=OperationOut)
