@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from ledgerbridge.audit.models import ProviderCall
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.routing import AuditAdmin
+from ledgerbridge.schemas import FromRow
 from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["audit"])
 
 
-class ProviderCallOut(BaseModel):
+class ProviderCallOut(FromRow):
     id: str
     connection_id: str | None
     entity_type: str | None
@@ -33,26 +33,6 @@ class ProviderCallOut(BaseModel):
     duration_ms: int
     provider_request_id: str | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, row: ProviderCall) -> ProviderCallOut:
-        return cls(
-            id=str(row.id),
-            connection_id=str(row.connection_id) if row.connection_id else None,
-            entity_type=row.entity_type,
-            entity_id=row.entity_id,
-            operation_id=str(row.operation_id) if row.operation_id else None,
-            attempt=row.attempt,
-            method=row.method,
-            path=row.path,
-            request_body=row.request_body,
-            response_body=row.response_body,
-            status=row.status,
-            error=row.error,
-            duration_ms=row.duration_ms,
-            provider_request_id=row.provider_request_id,
-            created_at=row.created_at,
-        )
 
 
 @router.get("/v1/audit-log", response_model=Page[ProviderCallOut])

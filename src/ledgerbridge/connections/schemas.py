@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 
 from pydantic import BaseModel, Field, HttpUrl
 
 from ledgerbridge.connections.models import (
     Connection,
     ConnectionStatus,
-    LocationMapping,
     OAuthGrant,
-    OrganisationMapping,
 )
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.identifiers import DomainPrefix, RealmId
-from ledgerbridge.schemas import Identifier
+from ledgerbridge.schemas import FromRow, Identifier
 
 
 class AuthorizeRequest(BaseModel):
@@ -44,7 +43,7 @@ class ManualConnect(BaseModel):
     )
 
 
-class ConnectionOut(BaseModel):
+class ConnectionOut(FromRow):
     id: str
     provider: Provider
     external_account_id: str
@@ -59,20 +58,13 @@ class ConnectionOut(BaseModel):
     disconnected_at: datetime | None
 
     @classmethod
-    def of(cls, row: Connection, grant: OAuthGrant | None) -> ConnectionOut:
-        return cls(
-            id=str(row.id),
-            provider=Provider(row.provider),
-            external_account_id=row.external_account_id,
-            external_account_name=row.external_account_name,
-            status=ConnectionStatus(row.status),
-            status_reason=row.status_reason,
+    def of(cls, row: Connection, /, grant: OAuthGrant | None = None, **given: Any) -> Self:
+        return super().of(
+            row,
             scopes=grant.scopes if grant else [],
             access_token_expires_at=grant.access_expires_at if grant else None,
             last_refreshed_at=grant.last_refreshed_at if grant else None,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            disconnected_at=row.disconnected_at,
+            **given,
         )
 
 
@@ -84,39 +76,20 @@ class OrganisationMappingIn(BaseModel):
     connection_id: str = Field(pattern=r"^[0-9]{1,18}$")
 
 
-class OrganisationMappingOut(BaseModel):
+class OrganisationMappingOut(FromRow):
     external_org_id: str
     connection_id: str
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, row: OrganisationMapping) -> OrganisationMappingOut:
-        return cls(
-            external_org_id=row.external_org_id,
-            connection_id=str(row.connection_id),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class LocationMappingIn(OrganisationMappingIn):
     provider_location_id: Identifier | None = None
 
 
-class LocationMappingOut(BaseModel):
+class LocationMappingOut(FromRow):
     external_location_id: str
     connection_id: str
     provider_location_id: str | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, row: LocationMapping) -> LocationMappingOut:
-        return cls(
-            external_location_id=row.external_location_id,
-            connection_id=str(row.connection_id),
-            provider_location_id=row.provider_location_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ledgerbridge import durable
 from ledgerbridge.erasure import service
 from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.routing import Id, Svc
+from ledgerbridge.schemas import FromRow
 from ledgerbridge.security.principal import Principal, TenantSession, authenticate
 from ledgerbridge.security.roles import Role
 
@@ -31,7 +32,7 @@ def _owner(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
 Owner = Annotated[Principal, Depends(_owner)]
 
 
-class ErasureOut(BaseModel):
+class ErasureOut(FromRow):
     id: str
     status: ErasureStatus
     requested_by: str
@@ -42,19 +43,6 @@ class ErasureOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-    @classmethod
-    def of(cls, row: TenantErasure) -> ErasureOut:
-        return cls(
-            id=str(row.id),
-            status=ErasureStatus(row.status),
-            requested_by=row.requested_by,
-            counts=row.counts,
-            error=row.error,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-        )
 
 
 @router.delete("/v1/tenant-data", status_code=202, response_model=ErasureOut)

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledgerbridge.push.models import Operation, OperationStatus
+from ledgerbridge.push.models import OperationStatus
+from ledgerbridge.schemas import FromRow
 
 
 class Accepted(BaseModel):
@@ -16,7 +17,7 @@ class Accepted(BaseModel):
     record_id: str | None
 
 
-class OperationOut(BaseModel):
+class OperationOut(FromRow):
     id: str
     connection_id: str
     record_id: str | None
@@ -35,26 +36,3 @@ class OperationOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     deferred_until: datetime | None = None  # pending: waits for the call budget until then
-
-    @classmethod
-    def of(cls, op: Operation) -> OperationOut:
-        return cls(
-            id=str(op.id),
-            connection_id=str(op.connection_id),
-            record_id=str(op.record_id) if op.record_id else None,
-            model=op.model,
-            action=op.action,
-            status=OperationStatus(op.status),
-            body=op.body,
-            remote_id=op.remote_id,
-            remote_number=op.remote_number,
-            error=op.error,
-            error_code=op.error_code,
-            error_details=op.error_details,
-            retries=op.retries,
-            requested_by=op.requested_by,
-            created_at=op.created_at,
-            started_at=op.started_at,
-            finished_at=op.finished_at,
-            deferred_until=op.deferred_until,
-        )

@@ -202,23 +202,7 @@ def list_match_decisions(
     if not include_revoked:
         query = query.where(Decision.revoked_at.is_(None))
     rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(
-        data=[
-            DecisionOut(
-                id=str(d.id),
-                kind=d.kind,
-                left_ids=d.left_ids,
-                right_ids=d.right_ids,
-                match_id=str(d.match_id) if d.match_id else None,
-                decided_by=d.decided_by,
-                decided_at=d.decided_at,
-                revoked_by=d.revoked_by,
-                revoked_at=d.revoked_at,
-            )
-            for d in rows
-        ],
-        next_cursor=next_cursor,
-    )
+    return Page(data=[DecisionOut.of(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/reconciliation/jobs/{job_id}/matches", status_code=201, response_model=MatchOut)
@@ -237,7 +221,7 @@ def get_reconciliation_run(run_id: Id, _: ReconcileViewer, session: TenantSessio
 
 
 def _run_out(session: TenantSession, run: ReconciliationRun) -> RunOut:
-    return RunOut.of(run, runs.counts(session, run.id), _totals(session, run.id))
+    return RunOut.of(run, counts=runs.counts(session, run.id), totals=_totals(session, run.id))
 
 
 def _totals(session: TenantSession, run_id: int) -> dict[str, CurrencyTotals]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -13,16 +13,13 @@ from ledgerbridge.reconcile.matching import JobConfig
 from ledgerbridge.reconcile.models import (
     MatchState,
     ReconciliationJob,
-    ReconciliationRun,
-    RunDiscrepancy,
     RunItem,
     RunMatch,
     RunStatus,
-    Statement,
     StatementEntry,
 )
 from ledgerbridge.reconcile.sources import Source
-from ledgerbridge.schemas import Name
+from ledgerbridge.schemas import FromRow, Name
 
 
 def _cron(value: str) -> str:
@@ -37,7 +34,7 @@ ItemIds = Annotated[
 ]
 
 
-class StatementOut(BaseModel):
+class StatementOut(FromRow):
     id: str
     name: str
     format: str
@@ -49,23 +46,8 @@ class StatementOut(BaseModel):
     imported_by: str
     created_at: dt.datetime
 
-    @classmethod
-    def of(cls, statement: Statement) -> StatementOut:
-        return cls(
-            id=str(statement.id),
-            name=statement.name,
-            format=statement.format,
-            filename=statement.filename,
-            line_count=statement.line_count,
-            currencies=statement.currencies,
-            first_date=statement.first_date,
-            last_date=statement.last_date,
-            imported_by=statement.imported_by,
-            created_at=statement.created_at,
-        )
 
-
-class StatementLineOut(BaseModel):
+class StatementLineOut(FromRow):
     id: str
     item_id: str  # how reconciliation names this line
     line: int
@@ -79,20 +61,8 @@ class StatementLineOut(BaseModel):
     counterparty: str | None
 
     @classmethod
-    def of(cls, entry: StatementEntry) -> StatementLineOut:
-        return cls(
-            id=str(entry.id),
-            item_id=f"line:{entry.id}",
-            line=entry.line,
-            external_id=entry.external_id,
-            date=entry.booked_on,
-            value_date=entry.value_date,
-            amount=Decimal(entry.amount),
-            currency=entry.currency,
-            description=entry.description,
-            reference=entry.reference,
-            counterparty=entry.counterparty,
-        )
+    def of(cls, row: StatementEntry, /, **given: Any) -> Self:
+        return super().of(row, item_id=f"line:{row.id}", date=row.booked_on, **given)
 
 
 class JobIn(BaseModel):
@@ -117,7 +87,7 @@ class JobUpdate(BaseModel):
     schedule: Cron | None = None
 
 
-class JobOut(BaseModel):
+class JobOut(FromRow):
     id: str
     name: str
     left: dict[str, Any]
@@ -129,18 +99,8 @@ class JobOut(BaseModel):
     updated_at: dt.datetime
 
     @classmethod
-    def of(cls, job: ReconciliationJob) -> JobOut:
-        return cls(
-            id=str(job.id),
-            name=job.name,
-            left=job.left_source,
-            right=job.right_source,
-            config=job.config,
-            schedule=job.schedule,
-            created_by=job.created_by,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
+    def of(cls, row: ReconciliationJob, /, **given: Any) -> Self:
+        return super().of(row, left=row.left_source, right=row.right_source, **given)
 
 
 class RunRequest(BaseModel):
@@ -167,7 +127,7 @@ class CurrencyTotals(BaseModel):
     discrepancy_right: Decimal
 
 
-class RunOut(BaseModel):
+class RunOut(FromRow):
     id: str
     job_id: str
     status: RunStatus
@@ -188,36 +148,8 @@ class RunOut(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
 
-    @classmethod
-    def of(
-        cls, run: ReconciliationRun, counts: dict[str, int], totals: dict[str, CurrencyTotals]
-    ) -> RunOut:
-        return cls(
-            id=str(run.id),
-            job_id=str(run.job_id),
-            status=RunStatus(run.status),
-            dry_run=run.dry_run,
-            trigger=run.trigger,
-            progress=run.progress,
-            left_count=run.left_count,
-            right_count=run.right_count,
-            candidate_pairs=run.candidate_pairs,
-            counts=counts,
-            totals=totals,
-            compared_with_run_id=str(run.compared_with_run_id)
-            if run.compared_with_run_id
-            else None,
-            changes=run.changes,
-            config=run.config,
-            error=run.error,
-            requested_by=run.requested_by,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-        )
 
-
-class ItemOut(BaseModel):
+class ItemOut(FromRow):
     item_id: str
     side: Literal["left", "right"]
     kind: str
@@ -229,22 +161,6 @@ class ItemOut(BaseModel):
     text: str
     status: str
     match_id: str | None
-
-    @classmethod
-    def of(cls, item: RunItem) -> ItemOut:
-        return cls(
-            item_id=item.item_id,
-            side=item.side,
-            kind=item.kind,
-            amount=Decimal(item.amount),
-            currency=item.currency,
-            date=item.date,
-            reference=item.reference,
-            counterparty=item.counterparty,
-            text=item.text,
-            status=item.status,
-            match_id=str(item.match_id) if item.match_id else None,
-        )
 
 
 class EvidenceOut(BaseModel):
@@ -289,7 +205,7 @@ class MatchOut(BaseModel):
         )
 
 
-class DiscrepancyOut(BaseModel):
+class DiscrepancyOut(FromRow):
     id: str
     kind: str
     left_id: str
@@ -297,18 +213,6 @@ class DiscrepancyOut(BaseModel):
     left_value: str
     right_value: str
     explanation: str
-
-    @classmethod
-    def of(cls, found: RunDiscrepancy) -> DiscrepancyOut:
-        return cls(
-            id=str(found.id),
-            kind=found.kind,
-            left_id=found.left_id,
-            right_id=found.right_id,
-            left_value=found.left_value,
-            right_value=found.right_value,
-            explanation=found.explanation,
-        )
 
 
 class ManualMatchIn(BaseModel):
@@ -318,7 +222,7 @@ class ManualMatchIn(BaseModel):
     right_ids: ItemIds
 
 
-class DecisionOut(BaseModel):
+class DecisionOut(FromRow):
     id: str
     kind: Literal["confirmed", "rejected"]
     left_ids: list[str]

@@ -79,7 +79,7 @@ def create_api_key(
         created_by=principal.subject,
         expires_at=expires_at,
     )
-    return ApiKeyCreated(**ApiKeyOut.of(created.row).model_dump(), key=created.key)
+    return ApiKeyCreated.of(created.row, key=created.key)
 
 
 @router.get("", response_model=Page[ApiKeyOut])

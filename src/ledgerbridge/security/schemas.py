@@ -6,8 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from ledgerbridge.schemas import Name
-from ledgerbridge.security.models import ApiKey
+from ledgerbridge.schemas import FromRow, Name
 from ledgerbridge.security.roles import Role, Scope
 
 
@@ -31,7 +30,7 @@ class ApiKeyCreate(BaseModel):
         return self
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(FromRow):
     id: str
     name: str
     prefix: str
@@ -42,21 +41,6 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None = Field(description="Recorded to the minute.")
     expires_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, row: ApiKey) -> ApiKeyOut:
-        return cls(
-            id=str(row.id),
-            name=row.name,
-            prefix=row.prefix,
-            role=Role(row.role),
-            scopes=[Scope(s) for s in row.scopes],
-            created_by=row.created_by,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-        )
 
 
 class ApiKeyCreated(ApiKeyOut):

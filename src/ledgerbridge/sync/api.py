@@ -118,17 +118,10 @@ def update_sync_schedule(
 
 
 def _record_out(record: Record, raw: RawObject | None) -> RecordOut:
-    return RecordOut(
-        id=str(record.id),
-        model=record.model,
-        object_type=record.object_type,
-        connection_id=str(record.connection_id),
-        remote_id=record.remote_id,
-        remote_updated_at=record.remote_updated_at,
-        remote_was_deleted=record.remote_was_deleted,
+    return RecordOut.of(
+        record,
         data=json.loads(record.data),
         remote_data=loads(raw.payload) if raw is not None else None,
-        updated_at=record.updated_at,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
+from ledgerbridge.schemas import FromRow
 from ledgerbridge.sync.models import SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import AUDIT_TRIGGER, WINDOW_TRIGGER
 
@@ -23,14 +24,14 @@ class SyncAccepted(BaseModel):
     status: SyncStatus
 
 
-class Counters(BaseModel):
+class Counters(FromRow):
     fetched: int
     created: int
     updated: int
     deleted: int
 
 
-class SyncRunOut(BaseModel):
+class SyncRunOut(FromRow):
     id: str
     connection_id: str
     object_types: list[str]
@@ -48,22 +49,10 @@ class SyncRunOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, run: SyncRun) -> SyncRunOut:
-        return cls(
-            id=str(run.id),
-            connection_id=str(run.connection_id),
-            object_types=run.object_types,
-            full_resync=run.full_resync,
-            trigger=run.trigger,
-            reason=run.requested_by if run.trigger in (WINDOW_TRIGGER, AUDIT_TRIGGER) else None,
-            status=SyncStatus(run.status),
-            counts=Counters(
-                fetched=run.fetched, created=run.created, updated=run.updated, deleted=run.deleted
-            ),
-            error=run.error,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
+    def of(cls, row: SyncRun, /, **given: Any) -> Self:
+        automatic = row.trigger in (WINDOW_TRIGGER, AUDIT_TRIGGER)
+        return super().of(
+            row, reason=row.requested_by if automatic else None, counts=Counters.of(row), **given
         )
 
 
@@ -89,7 +78,7 @@ class AuditOut(BaseModel):
         )
 
 
-class SyncStateOut(BaseModel):
+class SyncStateOut(FromRow):
     object_type: str
     status: SyncStatus
     sync_run_id: str | None
@@ -102,24 +91,8 @@ class SyncStateOut(BaseModel):
     audit: AuditOut | None = Field(None, description="The latest drift audit; null before one.")
 
     @classmethod
-    def of(cls, state: SyncState) -> SyncStateOut:
-        return cls(
-            object_type=state.object_type,
-            status=SyncStatus(state.status),
-            sync_run_id=str(state.sync_run_id) if state.sync_run_id else None,
-            started_at=state.started_at,
-            finished_at=state.finished_at,
-            last_succeeded_at=state.last_succeeded_at,
-            counts=Counters(
-                fetched=state.fetched,
-                created=state.created,
-                updated=state.updated,
-                deleted=state.deleted,
-            ),
-            cursor=state.cursor,
-            last_error=state.last_error,
-            audit=AuditOut.of(state),
-        )
+    def of(cls, row: SyncState, /, **given: Any) -> Self:
+        return super().of(row, counts=Counters.of(row), audit=AuditOut.of(row), **given)
 
 
 class SyncStatusOut(BaseModel):
@@ -134,7 +107,7 @@ class ScheduleUpdate(BaseModel):
     sync_paused: bool | None = None
 
 
-class RecordOut(BaseModel):
+class RecordOut(FromRow):
     id: str
     model: str
     object_type: str

@@ -22,6 +22,7 @@ from ledgerbridge.webhooks.models import (
     WebhookEndpoint,
 )
 from ledgerbridge.webhooks.schemas import (
+    AttemptOut,
     DeliveryOut,
     EndpointIn,
     EndpointOut,
@@ -65,7 +66,9 @@ def _deliveries_out(session: Session, deliveries: list[WebhookDelivery]) -> list
             .order_by(WebhookAttempt.replay, WebhookAttempt.number)
         ):
             attempts[attempt.delivery_id].append(attempt)
-    return [DeliveryOut.of(d, attempts[d.id]) for d in deliveries]
+    return [
+        DeliveryOut.of(d, attempts=[AttemptOut.of(a) for a in attempts[d.id]]) for d in deliveries
+    ]
 
 
 @router.post("/v1/webhook-endpoints", status_code=201, response_model=EndpointWithSecret)
@@ -86,7 +89,7 @@ def create_webhook_endpoint(
             created_by=principal.subject,
         )
         session.flush()
-        answer = EndpointWithSecret(**EndpointOut.of(endpoint).model_dump(), secret=secret)
+        answer = EndpointWithSecret.of(endpoint, secret=secret)
     response.headers["Location"] = f"/v1/webhook-endpoints/{answer.id}"
     return answer
 
@@ -143,7 +146,7 @@ def rotate_webhook_endpoint_secret(
     secret = endpoints.rotate(session, svc.vault, endpoint)
     endpoint.updated_at = utcnow()
     session.flush()
-    return EndpointWithSecret(**EndpointOut.of(endpoint).model_dump(), secret=secret)
+    return EndpointWithSecret.of(endpoint, secret=secret)
 
 
 @router.post(

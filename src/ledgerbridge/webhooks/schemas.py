@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledgerbridge.schemas import FromRow
 from ledgerbridge.webhooks import catalog
 from ledgerbridge.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
-    WebhookAttempt,
     WebhookDelivery,
-    WebhookEndpoint,
 )
 
 Url = Annotated[str, Field(min_length=1, max_length=2048, description="Where to POST events.")]
@@ -46,7 +45,7 @@ class EndpointPatch(BaseModel):
     enabled: bool | None = Field(None, description="false disables, true enables again.")
 
 
-class EndpointOut(BaseModel):
+class EndpointOut(FromRow):
     id: str
     url: str
     description: str | None
@@ -60,21 +59,6 @@ class EndpointOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> EndpointOut:
-        return cls(
-            id=str(endpoint.id),
-            url=endpoint.url,
-            description=endpoint.description,
-            event_types=endpoint.event_types,
-            status=EndpointStatus(endpoint.status),
-            disabled_reason=endpoint.disabled_reason,
-            failing_since=endpoint.failing_since,
-            previous_secret_expires_at=endpoint.previous_secret_expires_at,
-            created_at=endpoint.created_at,
-            updated_at=endpoint.updated_at,
-        )
-
 
 class EndpointWithSecret(EndpointOut):
     secret: str = Field(
@@ -82,7 +66,7 @@ class EndpointWithSecret(EndpointOut):
     )
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(FromRow):
     replay: int = Field(description="0 for the first sending; n for the n-th re-send.")
     number: int = Field(description="The attempt within that sending, from 0.")
     started_at: datetime
@@ -91,20 +75,8 @@ class AttemptOut(BaseModel):
     response_body: str | None = Field(description="The first 1 KiB of the answer.")
     error: str | None
 
-    @classmethod
-    def of(cls, attempt: WebhookAttempt) -> AttemptOut:
-        return cls(
-            replay=attempt.replay,
-            number=attempt.number,
-            started_at=attempt.started_at,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            response_body=attempt.response_body,
-            error=attempt.error,
-        )
 
-
-class DeliveryOut(BaseModel):
+class DeliveryOut(FromRow):
     id: str
     endpoint_id: str
     webhook_id: str = Field(description="The webhook-id header: the same on every attempt.")
@@ -119,18 +91,5 @@ class DeliveryOut(BaseModel):
     attempts: list[AttemptOut]
 
     @classmethod
-    def of(cls, delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryOut:
-        return cls(
-            id=str(delivery.id),
-            endpoint_id=str(delivery.endpoint_id),
-            webhook_id=delivery.message_id,
-            event_id=str(delivery.event_id) if delivery.event_id is not None else None,
-            event_type=delivery.event_type,
-            status=DeliveryStatus(delivery.status),
-            next_attempt_at=delivery.next_attempt_at,
-            last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
-            created_at=delivery.created_at,
-            finished_at=delivery.finished_at,
-            attempts=[AttemptOut.of(a) for a in attempts],
-        )
+    def of(cls, row: WebhookDelivery, /, **given: Any) -> Self:
+        return super().of(row, webhook_id=row.message_id, **given)
