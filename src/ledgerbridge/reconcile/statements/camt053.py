@@ -14,7 +14,7 @@ from ledgerbridge.reconcile.statements.lines import (
     StatementError,
     StatementLine,
     check_amount,
-    content_ids,
+    with_content_ids,
 )
 
 _NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
@@ -41,21 +41,7 @@ def parse_camt053(data: bytes) -> list[StatementLine]:
             status = _text(entry, "c:Sts/c:Cd", ns) or _text(entry, "c:Sts", ns)
             if status not in _SKIPPED_STATUSES:
                 entries.append(_entry(entry, ns))
-    ids = content_ids((e.date, e.amount, e.description) for e in entries)
-    return [
-        StatementLine(
-            line=e.line,
-            id=e.id or generated,
-            date=e.date,
-            amount=e.amount,
-            currency=e.currency,
-            description=e.description,
-            reference=e.reference,
-            counterparty=e.counterparty,
-            value_date=e.value_date,
-        )
-        for e, generated in zip(entries, ids, strict=True)
-    ]
+    return with_content_ids(entries)
 
 
 def _line(element: Element) -> int | None:

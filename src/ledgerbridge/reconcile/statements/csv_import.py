@@ -14,8 +14,8 @@ from ledgerbridge.reconcile.statements.lines import (
     StatementLine,
     check_amount,
     check_text,
-    content_ids,
     decode,
+    with_content_ids,
 )
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -121,21 +121,7 @@ def parse_csv(
         raise StatementError(reader.line_num or 1, f"malformed CSV: {error}") from None
 
     parsed = [_parse_row(line, row, columns, mapping, default_currency) for line, row in rows]
-    ids = content_ids((p.date, p.amount, p.description) for p in parsed)
-    return [
-        StatementLine(
-            line=p.line,
-            id=p.id or generated,
-            date=p.date,
-            amount=p.amount,
-            currency=p.currency,
-            description=p.description,
-            reference=p.reference,
-            counterparty=p.counterparty,
-            value_date=p.value_date,
-        )
-        for p, generated in zip(parsed, ids, strict=True)
-    ]
+    return with_content_ids(parsed)
 
 
 def _decode(data: bytes, encoding: str) -> str:

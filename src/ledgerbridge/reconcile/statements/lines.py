@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ledgerbridge.reconcile.matching.items import Item
@@ -120,7 +120,11 @@ class ContentIds:
         return digest if count == 1 else f"{digest}-{count}"
 
 
-def content_ids(lines: Iterable[tuple[dt.date, Decimal, str]]) -> list[str]:
-    """The ids ``ContentIds`` gives ``lines``, in order."""
+def with_content_ids(lines: Iterable[StatementLine]) -> list[StatementLine]:
+    """``lines``, each without a bank id given the one ``ContentIds`` derives from it."""
     ids = ContentIds()
-    return [ids.of(booked, amount, text) for booked, amount, text in lines]
+    found = []
+    for line in lines:
+        generated = ids.next(line)  # lines with a bank id count towards identical ones too
+        found.append(replace(line, id=line.id or generated))
+    return found
