@@ -19,6 +19,7 @@ commits on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,50 +81,34 @@ def prune_deliveries_before(svc: Services, now: datetime) -> int:
     return prune_deliveries(svc.db, timedelta(days=svc.settings.event_retention_days), now)
 
 
-@DBOS.step(name="ledgerbridge.housekeeping.audit")
-def _audit(now: datetime) -> int:
-    return prune_audit_before(durable.services(), now)
+# Step names are recorded in DBOS's history: a workflow resumed after a crash finds its
+# steps by them, so they stay as they are.
+PRUNERS: dict[str, Callable[[Services, datetime], int]] = {
+    "audit": prune_audit_before,
+    "events": prune_events_before,
+    "sync_runs": prune_runs_before,
+    "oauth_states": prune_states_before,
+    "provider_notifications": prune_notifications,
+    "webhook_deliveries": prune_deliveries_before,
+    "workflow_history": prune_workflow_history,
+}
 
 
-@DBOS.step(name="ledgerbridge.housekeeping.events")
-def _events(now: datetime) -> int:
-    return prune_events_before(durable.services(), now)
+def _step(table: str, prune: Callable[[Services, datetime], int]) -> Callable[[datetime], int]:
+    @DBOS.step(name=f"ledgerbridge.housekeeping.{table}")
+    def step(now: datetime) -> int:
+        return prune(durable.services(), now)
+
+    return step
 
 
-@DBOS.step(name="ledgerbridge.housekeeping.sync_runs")
-def _sync_runs(now: datetime) -> int:
-    return prune_runs_before(durable.services(), now)
-
-
-@DBOS.step(name="ledgerbridge.housekeeping.oauth_states")
-def _oauth_states(now: datetime) -> int:
-    return prune_states_before(durable.services(), now)
-
-
-@DBOS.step(name="ledgerbridge.housekeeping.provider_notifications")
-def _provider_notifications(now: datetime) -> int:
-    return prune_notifications(durable.services(), now)
-
-
-@DBOS.step(name="ledgerbridge.housekeeping.webhook_deliveries")
-def _webhook_deliveries(now: datetime) -> int:
-    return prune_deliveries_before(durable.services(), now)
-
-
-@DBOS.step(name="ledgerbridge.housekeeping.workflow_history")
-def _workflow_history(now: datetime) -> int:
-    return prune_workflow_history(durable.services(), now)
+STEPS = [_step(table, prune) for table, prune in PRUNERS.items()]
 
 
 @DBOS.workflow(name="ledgerbridge.housekeeping")
 def housekeeping(scheduled_at: datetime, _context: Any) -> None:
-    _audit(scheduled_at)
-    _events(scheduled_at)
-    _sync_runs(scheduled_at)
-    _oauth_states(scheduled_at)
-    _provider_notifications(scheduled_at)
-    _webhook_deliveries(scheduled_at)
-    _workflow_history(scheduled_at)
+    for step in STEPS:
+        step(scheduled_at)
 
 
 DECLARED = durable.Declaration(
