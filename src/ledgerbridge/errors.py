@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -16,6 +16,7 @@ from ledgerbridge.observability.logging import redact
 from ledgerbridge.observability.tracing import current_trace_id
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -88,6 +89,13 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+def existing(row: T | None, what: str) -> T:
+    """``row``, or a 404 naming ``what`` when there is none."""
+    if row is None:
+        raise not_found(what)
+    return row
 
 
 def conflict(message: str, details: Any = None) -> ApiError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -23,6 +24,7 @@ Cursor = Annotated[
 
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 class Page(BaseModel, Generic[T]):
@@ -72,3 +74,11 @@ def id_page(
         )
     )
     return rows[:limit], next_id_cursor(rows, limit)
+
+
+def page_of(
+    session: Session, query: Select[T], limit: int, cursor: str | None, answer: Callable[[T], A]
+) -> Page[A]:
+    """One page of ``query``'s entities in id order, each as ``answer`` gives it."""
+    rows, next_cursor = id_page(session, query, limit, cursor)
+    return Page(data=[answer(row) for row in rows], next_cursor=next_cursor)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from ledgerbridge.audit.models import ProviderCall
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.routing import AuditAdmin
 from ledgerbridge.schemas import FromRow
 from ledgerbridge.security.principal import TenantSession
@@ -55,5 +55,4 @@ def list_provider_calls(
         query = query.where(ProviderCall.connection_id == connection_id)
     if status is not None:
         query = query.where(ProviderCall.status == status)
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[ProviderCallOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, ProviderCallOut.of)

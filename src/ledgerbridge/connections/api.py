@@ -17,11 +17,12 @@ from ledgerbridge.connections.schemas import (
     ConnectResult,
     ManualConnect,
 )
-from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, not_found
+from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider, identifiers
 from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer, Id, Svc
 from ledgerbridge.security.principal import TenantSession
+from ledgerbridge.services import Services
 
 router = APIRouter(tags=["connections"])
 ProviderName = Annotated[str, Path(max_length=32, description="xero, quickbooks or lightspeed")]
@@ -42,6 +43,13 @@ def _out(session: TenantSession, rows: list[Connection]) -> list[ConnectionOut]:
         else {}
     )
     return [ConnectionOut.of(r, grants.get(r.grant_id) if r.grant_id else None) for r in rows]
+
+
+def _result(svc: Services, tenant_id: str, connection_ids: list[int]) -> ConnectResult:
+    """The connections a flow made or renewed, read in the tenant's own session."""
+    with svc.db.tenant(tenant_id) as session:
+        rows = list(session.scalars(select(Connection).where(Connection.id.in_(connection_ids))))
+        return ConnectResult(connections=_out(session, rows))
 
 
 @router.post("/v1/connections/{provider}/authorize", response_model=AuthorizeResponse)
@@ -139,11 +147,7 @@ def complete_authorization(
         redirect.delete_cookie(binding.name, path=binding.path)
         return redirect
     response.delete_cookie(binding.name, path=binding.path)
-    with svc.db.tenant(connected.tenant_id) as session:
-        rows = list(
-            session.scalars(select(Connection).where(Connection.id.in_(connected.connection_ids)))
-        )
-        return ConnectResult(connections=_out(session, rows))
+    return _result(svc, connected.tenant_id, connected.connection_ids)
 
 
 @router.post(
@@ -178,11 +182,7 @@ def connect_with_code(
         account_hint=hint,
     )
     revocation.revoke_or_retry(svc, connected.superseded)
-    with svc.db.tenant(principal.tenant_id) as session:
-        rows = list(
-            session.scalars(select(Connection).where(Connection.id.in_(connected.connection_ids)))
-        )
-        return ConnectResult(connections=_out(session, rows))
+    return _result(svc, principal.tenant_id, connected.connection_ids)
 
 
 @router.get("/v1/connections", response_model=Page[ConnectionOut])
@@ -207,9 +207,7 @@ def list_connections(
 def get_connection(
     connection_id: Id, _: ConnectionsViewer, session: TenantSession
 ) -> ConnectionOut:
-    row = session.get(Connection, connection_id)
-    if row is None:
-        raise not_found("connection")
+    row = existing(session.get(Connection, connection_id), "connection")
     return _out(session, [row])[0]
 
 

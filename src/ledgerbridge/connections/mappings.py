@@ -20,8 +20,8 @@ from ledgerbridge.connections.schemas import (
     OrganisationMappingIn,
     OrganisationMappingOut,
 )
-from ledgerbridge.errors import conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.errors import conflict, existing, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer
 from ledgerbridge.security.principal import TenantSession
 
@@ -31,9 +31,7 @@ ExternalId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00
 
 def _live_connection(session: Session, connection_id: str) -> Connection:
     """The caller's connection, able to take a mapping (another tenant's is a 404)."""
-    connection = session.get(Connection, int(connection_id))
-    if connection is None:
-        raise not_found("connection")
+    connection = existing(session.get(Connection, int(connection_id)), "connection")
     if connection.status == ConnectionStatus.disconnected:
         raise conflict(f"connection {connection.id} is disconnected: reconnect it first")
     return connection
@@ -85,8 +83,7 @@ def delete_organisation_mapping(
 def list_organisation_mappings(
     _: ConnectionsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[OrganisationMappingOut]:
-    rows, next_cursor = id_page(session, select(OrganisationMapping), limit, cursor)
-    return Page(data=[OrganisationMappingOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, select(OrganisationMapping), limit, cursor, OrganisationMappingOut.of)
 
 
 @router.put("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
@@ -138,5 +135,4 @@ def delete_location_mapping(
 def list_location_mappings(
     _: ConnectionsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[LocationMappingOut]:
-    rows, next_cursor = id_page(session, select(LocationMapping), limit, cursor)
-    return Page(data=[LocationMappingOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, select(LocationMapping), limit, cursor, LocationMappingOut.of)

@@ -11,7 +11,7 @@ from pydantic import Field
 from ledgerbridge import durable
 from ledgerbridge.erasure import service
 from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
-from ledgerbridge.errors import ApiError, not_found
+from ledgerbridge.errors import ApiError, existing
 from ledgerbridge.routing import Id, Svc
 from ledgerbridge.schemas import FromRow
 from ledgerbridge.security.principal import Principal, TenantSession, authenticate
@@ -59,7 +59,5 @@ def erase_tenant_data(principal: Owner, svc: Svc, response: Response) -> Erasure
 
 @router.get("/v1/tenant-data/erasures/{erasure_id}", response_model=ErasureOut)
 def get_erasure(erasure_id: Id, _: Owner, session: TenantSession) -> ErasureOut:
-    row = session.get(TenantErasure, erasure_id)
-    if row is None:
-        raise not_found("erasure")
+    row = existing(session.get(TenantErasure, erasure_id), "erasure")
     return ErasureOut.of(row)

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from ledgerbridge import durable
 from ledgerbridge.connections.models import Connection
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import ApiError, conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.errors import ApiError, conflict, existing, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push import service
 from ledgerbridge.push.models import Operation, OperationStatus
@@ -59,9 +59,7 @@ def _accept(
     record_id: int | None,
     idempotency_key: str | None,
 ) -> Accepted:
-    connection = session.get(Connection, connection_id)
-    if connection is None:
-        raise not_found("connection")
+    connection = existing(session.get(Connection, connection_id), "connection")
     operation, accepted_now = service.submit(
         session,
         connection=connection,
@@ -172,8 +170,7 @@ def list_operations(
         query = query.where(Operation.connection_id == connection_id)
     if not include_deleted:
         query = query.where(Operation.deleted_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[OperationOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, OperationOut.of)
 
 
 @router.post("/v1/operations/{operation_id}/retry", status_code=202, response_model=OperationOut)

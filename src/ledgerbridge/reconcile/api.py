@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import CSV_RESPONSES, ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.errors import CSV_RESPONSES, ApiError, existing, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
 from ledgerbridge.reconcile import limits, review, runs, workflows
 from ledgerbridge.reconcile.models import (
     MICROS,
@@ -60,9 +60,7 @@ def _job(session: TenantSession, job_id: int) -> ReconciliationJob:
 
 
 def _run(session: TenantSession, run_id: int) -> ReconciliationRun:
-    run = session.get(ReconciliationRun, run_id)
-    if run is None:
-        raise not_found("reconciliation run")
+    run = existing(session.get(ReconciliationRun, run_id), "reconciliation run")
     return run
 
 
@@ -105,8 +103,7 @@ def list_reconciliation_jobs(
     _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
     query = select(ReconciliationJob).where(ReconciliationJob.deleted_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[JobOut.of(job) for job in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, JobOut.of)
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
@@ -184,8 +181,7 @@ def list_reconciliation_runs(
 ) -> Page[RunOut]:
     job = _job(session, job_id)
     query = select(ReconciliationRun).where(ReconciliationRun.job_id == job.id)
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[_run_out(session, run) for run in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, lambda run: _run_out(session, run))
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}/decisions", response_model=Page[DecisionOut])
@@ -201,8 +197,7 @@ def list_match_decisions(
     query = select(Decision).where(Decision.job_id == job.id)
     if not include_revoked:
         query = query.where(Decision.revoked_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[DecisionOut.of(d) for d in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, DecisionOut.of)
 
 
 @router.post("/v1/reconciliation/jobs/{job_id}/matches", status_code=201, response_model=MatchOut)
@@ -370,8 +365,7 @@ def list_unmatched(
             for i in session.scalars(query.order_by(RunItem.id))
         )
         return _csv(f"run-{run.id}-unmatched-{side or 'both'}.csv", [header, *rows])
-    found, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[ItemOut.of(i) for i in found], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, ItemOut.of)
 
 
 @router.get(
@@ -404,8 +398,7 @@ def list_discrepancies(
             for d in session.scalars(query.order_by(RunDiscrepancy.id))
         )
         return _csv(f"run-{run.id}-discrepancies.csv", [header, *rows])
-    found, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[DiscrepancyOut.of(d) for d in found], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, DiscrepancyOut.of)
 
 
 def _csv(filename: str, rows: Iterable[Sequence[object]]) -> Response:
@@ -428,9 +421,7 @@ def _safe_cell(value: object) -> object:
 
 
 def _match(session: TenantSession, match_id: int) -> RunMatch:
-    match = session.get(RunMatch, match_id, with_for_update=True)
-    if match is None:
-        raise not_found("match")
+    match = existing(session.get(RunMatch, match_id, with_for_update=True), "match")
     return match
 
 
@@ -441,9 +432,7 @@ def _match_out(session: TenantSession, match: RunMatch) -> MatchOut:
 
 @router.get("/v1/reconciliation/matches/{match_id}", response_model=MatchOut)
 def get_match(match_id: Id, _: ReconcileViewer, session: TenantSession) -> MatchOut:
-    match = session.get(RunMatch, match_id)
-    if match is None:
-        raise not_found("match")
+    match = existing(session.get(RunMatch, match_id), "match")
     return _match_out(session, match)
 
 

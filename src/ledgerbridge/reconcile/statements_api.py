@@ -28,7 +28,7 @@ from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.bulk import bulk_insert
 from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.reconcile.models import Statement, StatementEntry
 from ledgerbridge.reconcile.schemas import StatementLineOut, StatementOut
 from ledgerbridge.reconcile.statements import (
@@ -359,8 +359,7 @@ def list_statements(
     _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[StatementOut]:
     query = select(Statement).where(Statement.deleted_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[StatementOut.of(s) for s in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, StatementOut.of)
 
 
 def _statement(session: TenantSession, statement_id: int) -> Statement:
@@ -385,8 +384,7 @@ def list_statement_lines(
 ) -> Page[StatementLineOut]:
     statement = _statement(session, statement_id)
     query = select(StatementEntry).where(StatementEntry.statement_id == statement.id)
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[StatementLineOut.of(line) for line in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, StatementLineOut.of)
 
 
 @router.delete("/v1/statements/{statement_id}", status_code=204)

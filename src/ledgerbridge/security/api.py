@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import ApiError, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.errors import ApiError, existing, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.routing import ApiKeysAdmin, Id
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.models import ApiKey
@@ -93,15 +93,12 @@ def list_api_keys(
     query = select(ApiKey)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[ApiKeyOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, ApiKeyOut.of)
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut)
 def get_api_key(key_id: Id, _: ApiKeysAdmin, session: TenantSession) -> ApiKeyOut:
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        raise not_found("API key")
+    row = existing(session.get(ApiKey, key_id), "API key")
     return ApiKeyOut.of(row)
 
 

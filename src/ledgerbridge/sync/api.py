@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 
 from ledgerbridge import durable
 from ledgerbridge.connections.models import Connection, ConnectionStatus
-from ledgerbridge.errors import ApiError, conflict, not_found
+from ledgerbridge.errors import ApiError, conflict, existing, not_found
 from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
@@ -47,9 +47,7 @@ RemoteDataParam = Annotated[
 
 
 def _connection(session: TenantSession, connection_id: int) -> Connection:
-    connection = session.get(Connection, connection_id)
-    if connection is None:
-        raise not_found("connection")
+    connection = existing(session.get(Connection, connection_id), "connection")
     return connection
 
 
@@ -82,9 +80,7 @@ def trigger_sync(
 
 @router.get("/v1/sync-runs/{sync_run_id}", response_model=SyncRunOut)
 def get_sync_run(sync_run_id: Id, _: SyncViewer, session: TenantSession) -> SyncRunOut:
-    run = session.get(SyncRun, sync_run_id)
-    if run is None:
-        raise not_found("sync run")
+    run = existing(session.get(SyncRun, sync_run_id), "sync run")
     return SyncRunOut.of(run)
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.db.base import utcnow
-from ledgerbridge.errors import conflict, not_found
-from ledgerbridge.pagination import Cursor, Limit, Page, id_page
+from ledgerbridge.errors import conflict, existing, not_found
+from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
 from ledgerbridge.routing import EventsAdmin, EventsDeveloper, EventsViewer, Id, Svc
 from ledgerbridge.security.principal import TenantSession
 from ledgerbridge.services import Services
@@ -99,8 +99,7 @@ def list_webhook_endpoints(
     _: EventsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[EndpointOut]:
     query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
-    rows, next_cursor = id_page(session, query, limit, cursor)
-    return Page(data=[EndpointOut.of(r) for r in rows], next_cursor=next_cursor)
+    return page_of(session, query, limit, cursor, EndpointOut.of)
 
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
@@ -196,9 +195,7 @@ def list_webhook_deliveries(
 
 
 def _delivery(session: Session, delivery_id: int) -> WebhookDelivery:
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
-        raise not_found("webhook delivery")
+    delivery = existing(session.get(WebhookDelivery, delivery_id), "webhook delivery")
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise not_found("webhook delivery")
