@@ -260,7 +260,7 @@ def complete_callback(
     pending, verifier = _claim_state(
         db, vault, provider, state, "used_at", (), "unknown, expired or already used state"
     )
-    connection_ids, superseded = _connect(
+    return connect_with_code(
         db,
         vault,
         settings,
@@ -269,39 +269,10 @@ def complete_callback(
         provider=provider,
         code=code,
         redirect_uri=pending.redirect_uri,
+        account_hint=account_hint,
         verifier=verifier,
-        account_hint=account_hint,
+        redirect_after=pending.redirect_after,
     )
-    return Connected(pending.tenant_id, connection_ids, pending.redirect_after, superseded)
-
-
-def connect_with_code(
-    db: Database,
-    vault: Vault,
-    settings: Settings,
-    *,
-    tenant_id: str,
-    user: str,
-    provider: Provider,
-    code: str,
-    redirect_uri: str,
-    account_hint: str | None,
-) -> Connected:
-    """The manual flow: a code obtained elsewhere (e.g. a provider's OAuth playground)."""
-    check_account_hint(provider, account_hint)
-    ids, superseded = _connect(
-        db,
-        vault,
-        settings,
-        tenant_id=tenant_id,
-        user=user,
-        provider=provider,
-        code=code,
-        redirect_uri=redirect_uri,
-        verifier=None,
-        account_hint=account_hint,
-    )
-    return Connected(tenant_id, ids, None, superseded)
 
 
 def check_account_hint(
@@ -333,7 +304,7 @@ def invalid_input(loc: tuple[str, ...], problem: str) -> ApiError:
     )
 
 
-def _connect(
+def connect_with_code(
     db: Database,
     vault: Vault,
     settings: Settings,
@@ -343,9 +314,14 @@ def _connect(
     provider: Provider,
     code: str,
     redirect_uri: str,
-    verifier: str | None,
     account_hint: str | None,
-) -> tuple[list[int], list[Pending]]:
+    verifier: str | None = None,
+    redirect_after: str | None = None,
+) -> Connected:
+    """Exchange an authorization code for the tenant's connections: the callback's last
+    step, or the manual flow's only one (a code obtained elsewhere, e.g. a provider's OAuth
+    playground)."""
+    check_account_hint(provider, account_hint)
     token_calls: list[oauth.Call] = []
     discovery_calls: list[oauth.Call] = []
     ids: list[int] = []
@@ -364,7 +340,7 @@ def _connect(
         grant_id, ids, superseded = _store(
             db, vault, tenant_id, user, provider, tokens, found, account_hint
         )
-        return ids, superseded
+        return Connected(tenant_id, ids, redirect_after, superseded)
     finally:
         purpose = token_purpose(tenant_id, ids[0] if ids else None, grant_id)
         record_calls(db, purpose, token_calls)
