@@ -20,7 +20,7 @@ from ledgerbridge import housekeeping
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.events.service import append
 from ledgerbridge.services import Services
-from ledgerbridge.webhooks.models import WebhookCursor, WebhookEndpoint
+from ledgerbridge.webhooks.models import WebhookCursor, WebhookDelivery, WebhookEndpoint
 from tests.webhooks.conftest import Attempt, dispatch_once
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_endpoints import create
@@ -122,6 +122,18 @@ def test_a_failed_attempt_is_retried_with_the_same_webhook_id_and_can_be_replaye
         (0, 1, 200),
         (1, 0, 200),
     ]
+
+
+def test_a_test_delivery_is_handed_over_at_once_not_left_to_the_dispatcher(
+    lb: TestClient, svc: Services, auth: Any, tenant: str, receiver: Receiver
+) -> None:
+    admin = auth(tenant, "admin")
+    made = create(lb, admin, f"{receiver.url}/h")
+    sent = lb.post(f"/v1/webhook-endpoints/{made['id']}/test", headers=admin)
+    assert sent.status_code == 202, sent.text
+    with svc.db.system(read_only=True) as session:
+        delivery = session.get(WebhookDelivery, int(sent.json()["id"]))
+        assert delivery is not None and delivery.enqueued
 
 
 def test_after_rotation_each_delivery_carries_both_signatures_for_a_day(

@@ -48,7 +48,7 @@ def _hand_over(svc: Services, delivery: WebhookDelivery) -> None:
     """Enqueue now; should that fail, the stored delivery waits for the dispatcher's next
     pass, which enqueues whatever was not (the answer is the same either way)."""
     try:
-        _hand_over(svc, delivery)
+        dispatch.hand_over(svc, [delivery])
     except Exception as exc:
         log.warning("webhook delivery left to the dispatcher", error_type=type(exc).__name__)
 
