@@ -15,7 +15,11 @@ One ``ledgerbridge sandbox --providers xero --size N`` process (rate limits off)
   Xero OAuth flow through the consent page, ``POST /v1/connections/{id}/syncs`` for
   ``Invoices``, polling ``GET /v1/sync-runs/{id}`` until it has finished: the time from
   the POST to the finished run, the ``up`` process's CPU seconds over that time and its
-  peak resident memory (``VmHWM``).
+  peak resident memory (``VmHWM``). The process's idle CPU rate, measured for a few
+  seconds before the sync under the same polling, is subtracted for the sync's own CPU.
+  Then the same sync again, nothing changed at the provider: its provider calls (from
+  the audit log), the objects re-read in the overlap, wall and CPU seconds; it must
+  write nothing.
 
 Prints records/s for each side by side, ledgerbridge's share of the bare loop and its
 multiple of dlt. ``--profile`` also runs the engine's steps in-process under cProfile
