@@ -223,8 +223,10 @@ def ledgerbridge_up(origin: str, tenant: str, backend: str) -> tuple[Rate, Incre
     ):
         assert lb.process is not None
         pid = lb.process.pid
-        connection_id = connect(lb, headers, "xero", tenant)
+        # Before connecting: with a connection to sync, the scheduler could start its
+        # backfill first and leave the timed sync nothing to do.
         idle = idle_cpu_per_second(lb.url, pid, headers)
+        connection_id = connect(lb, headers, "xero", tenant)
         run, seconds, cpu = timed_sync(lb.url, pid, connection_id, headers)
         peak = peak_rss_mb(pid)
         calls_before = provider_calls(lb.url, connection_id, headers)
