@@ -15,7 +15,11 @@ One ``ledgerbridge sandbox --providers xero --size N`` process (rate limits off)
   Xero OAuth flow through the consent page, ``POST /v1/connections/{id}/syncs`` for
   ``Invoices``, polling ``GET /v1/sync-runs/{id}`` until it has finished: the time from
   the POST to the finished run, the ``up`` process's CPU seconds over that time and its
-  peak resident memory (``VmHWM``).
+  peak resident memory (``VmHWM``). The process's idle CPU rate, measured for a few
+  seconds before the sync under the same polling, is subtracted for the sync's own CPU.
+  Then the same sync again, nothing changed at the provider: its provider calls (from
+  the audit log), the objects re-read in the overlap, wall and CPU seconds; it must
+  write nothing.
 
 Prints records/s for each side by side, ledgerbridge's share of the bare loop and its
 multiple of dlt. ``--profile`` also runs the engine's steps in-process under cProfile
@@ -39,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -60,6 +65,7 @@ DLT_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 CLIENT = ("sandbox-client-id", "sandbox-client-secret")
 REDIRECT = "http://127.0.0.1:9/callback"  # never called: the code is read off the redirect
 ORG = "bench-mirror"
+POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,14 @@ class Rate:
     seconds: float
     cpu_seconds: float | None = None
     peak_rss_mb: float | None = None
+    idle_cpu_per_second: float | None = None  # the process's CPU with nothing to sync
+
+    @property
+    def sync_cpu_seconds(self) -> float | None:
+        """CPU seconds above the process's idle rate over the same time: the sync's own."""
+        if self.cpu_seconds is None or self.idle_cpu_per_second is None:
+            return None
+        return self.cpu_seconds - self.idle_cpu_per_second * self.seconds
 
     @property
     def per_second(self) -> float:
@@ -89,8 +103,9 @@ def main() -> None:
     try:
         for size in (int(s) for s in args.sizes.split(",")):
             with sandbox(size, args.seed) as origin:
-                rates = run_all(origin, size, backends)
+                rates, incrementals = run_all(origin, size, backends)
                 print_table(size, rates)
+                print_incrementals(size, incrementals)
                 if args.profile:
                     profile(origin)
     except BenchmarkFailed as failure:
@@ -98,7 +113,7 @@ def main() -> None:
     print(f"# {machine_load()} at the end")
 
 
-def run_all(origin: str, size: int, backends: list[str]) -> list[Rate]:
+def run_all(origin: str, size: int, backends: list[str]) -> tuple[list[Rate], list[Incremental]]:
     tenant = organisation(origin)
     token = access_token(origin, tenant)
     rates = [bare_loop(origin, token, tenant)]
@@ -107,13 +122,17 @@ def run_all(origin: str, size: int, backends: list[str]) -> list[Rate]:
     if dlt_rate is not None:
         rates.append(dlt_rate)
         print(f"  {dlt_rate.path}: {dlt_rate.per_second:,.0f} records/s", flush=True)
+    incrementals = []
     for backend in backends:
-        rate = ledgerbridge_up(origin, tenant, backend)
+        rate, incremental = ledgerbridge_up(origin, tenant, backend)
         if rate.records != size:
             raise BenchmarkFailed(f"{backend}: mirrored {rate.records} of {size} invoices")
+        if incremental.written:
+            raise BenchmarkFailed(f"{backend}: a sync with nothing changed wrote {incremental}")
         rates.append(rate)
+        incrementals.append(incremental)
         print(f"  {rate.path}: {rate.per_second:,.0f} records/s", flush=True)
-    return rates
+    return rates, incrementals
 
 
 # --- the provider side -----------------------------------------------------------------------
@@ -195,7 +214,7 @@ def dlt_run(origin: str, token: str, tenant: str) -> Rate | None:
 # --- ledgerbridge end to end -------------------------------------------------------------------
 
 
-def ledgerbridge_up(origin: str, tenant: str, backend: str) -> Rate:
+def ledgerbridge_up(origin: str, tenant: str, backend: str) -> tuple[Rate, Incremental]:
     headers = {"Authorization": f"Bearer {admin_token()}"}
     with (
         tempfile.TemporaryDirectory() as directory,
@@ -203,23 +222,91 @@ def ledgerbridge_up(origin: str, tenant: str, backend: str) -> Rate:
         service(url, origin, Path(directory), LEDGERBRIDGE_PROVIDER_CALL_BUDGETS="false") as lb,
     ):
         assert lb.process is not None
+        pid = lb.process.pid
+        # Before connecting: with a connection to sync, the scheduler could start its
+        # backfill first and leave the timed sync nothing to do.
+        idle = idle_cpu_per_second(lb.url, pid, headers)
         connection_id = connect(lb, headers, "xero", tenant)
-        cpu_before = cpu_seconds(lb.process.pid)
-        started = time.perf_counter()
-        accepted = httpx.post(
-            f"{lb.url}/v1/connections/{connection_id}/syncs",
-            json={"object_types": ["Invoices"]},
+        run, seconds, cpu = timed_sync(lb.url, pid, connection_id, headers)
+        peak = peak_rss_mb(pid)
+        calls_before = provider_calls(lb.url, connection_id, headers)
+        again, again_seconds, again_cpu = timed_sync(lb.url, pid, connection_id, headers)
+        calls = provider_calls(lb.url, connection_id, headers) - calls_before
+    for finished in (run, again):
+        if finished["status"] != "succeeded":
+            raise BenchmarkFailed(f"{backend}: the sync run ended {finished}")
+    counts, again_counts = (
+        cast(dict[str, int], run["counts"]),
+        cast(dict[str, int], again["counts"]),
+    )
+    rate = Rate(f"ledgerbridge up ({backend})", counts["created"], seconds, cpu, peak, idle)
+    written = sum(again_counts[k] for k in ("created", "updated", "deleted"))
+    incremental = Incremental(
+        backend, again_counts["fetched"], written, calls, again_seconds, again_cpu, idle
+    )
+    return rate, incremental
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """A second sync of the same account with nothing changed at the provider."""
+
+    backend: str
+    fetched: int  # re-read in the overlap before the high-water mark
+    written: int  # created + updated + deleted: must be 0
+    provider_calls: int
+    seconds: float
+    cpu_seconds: float
+    idle_cpu_per_second: float
+
+
+IDLE_SECONDS = 3.0
+
+
+def idle_cpu_per_second(url: str, pid: int, headers: dict[str, str]) -> float:
+    """The ``up`` process's CPU per second with no sync running, while it answers the
+    same polling a sync run gets (its DBOS queue pollers, scheduler and heartbeat work
+    all the time): subtracted from a run's CPU, what is left is the sync's own."""
+    before, started = cpu_seconds(pid), time.perf_counter()
+    while time.perf_counter() - started < IDLE_SECONDS:
+        httpx.get(f"{url}/v1/sync-runs/1", headers=headers, timeout=30)  # none yet: a 404
+        time.sleep(POLL_SECONDS)
+    return (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
+def timed_sync(
+    url: str, pid: int, connection_id: str, headers: dict[str, str]
+) -> tuple[dict[str, object], float, float]:
+    """A sync of ``Invoices`` from the POST to its finished run: the run, wall seconds
+    and the ``up`` process's CPU seconds over that time."""
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    accepted = httpx.post(
+        f"{url}/v1/connections/{connection_id}/syncs",
+        json={"object_types": ["Invoices"]},
+        headers=headers,
+    )
+    if accepted.status_code != 202:
+        raise BenchmarkFailed(f"POST /syncs: {accepted.status_code} {accepted.text}")
+    run = poll(url, accepted.json()["sync_run_id"], headers)
+    return run, time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+
+
+def provider_calls(url: str, connection_id: str, headers: dict[str, str]) -> int:
+    """The connection's provider calls so far, from the audit log."""
+    calls, cursor = 0, None
+    while True:
+        params: dict[str, str | int] = {"connection_id": connection_id, "limit": 100}
+        page = httpx.get(
+            f"{url}/v1/audit-log",
+            params=params | ({"cursor": cursor} if cursor else {}),
             headers=headers,
-        )
-        if accepted.status_code != 202:
-            raise BenchmarkFailed(f"POST /syncs: {accepted.status_code} {accepted.text}")
-        run = poll(lb.url, accepted.json()["sync_run_id"], headers)
-        seconds = time.perf_counter() - started
-        cpu = cpu_seconds(lb.process.pid) - cpu_before
-        peak = peak_rss_mb(lb.process.pid)
-    if run["status"] != "succeeded":
-        raise BenchmarkFailed(f"{backend}: the sync run ended {run}")
-    return Rate(f"ledgerbridge up ({backend})", run["counts"]["created"], seconds, cpu, peak)
+            timeout=30,
+        ).json()
+        calls += len(page["data"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return calls
 
 
 def admin_token() -> str:
@@ -235,7 +322,7 @@ def poll(url: str, run_id: str, headers: dict[str, str]) -> dict[str, object]:
         ).json()
         if run["status"] in ("succeeded", "failed"):
             return run
-        time.sleep(0.1)
+        time.sleep(POLL_SECONDS)
     raise BenchmarkFailed(f"sync run {run_id} did not finish in 30 minutes")
 
 
@@ -260,21 +347,49 @@ def print_table(size: int, rates: list[Rate]) -> None:
     print(f"\n# {size:,} Xero invoices, sandbox rate limits and call budgets off")
     print(
         f"{'path':<40} {'records':>8} {'wall s':>8} {'records/s':>10} {'of bare':>8} "
-        f"{'x dlt':>6} {'CPU s/10k':>10} {'peak RSS MB':>12}"
+        f"{'x dlt':>6} {'CPU s/10k':>10} {'sync CPU s/10k':>15} {'peak RSS MB':>12}"
     )
     for r in rates:
-        cpu = f"{r.cpu_seconds / r.records * 10_000:.2f}" if r.cpu_seconds is not None else "-"
-        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
         times = f"{r.per_second / dlt:.1f}" if dlt else "-"
         print(
             f"{r.path:<40} {r.records:>8,} {r.seconds:>8.1f} {r.per_second:>10,.0f} "
-            f"{r.per_second / bare:>8.0%} {times:>6} {cpu:>10} {rss:>12}"
+            f"{r.per_second / bare:>8.0%} {times:>6} {per_10k(r.cpu_seconds, r.records):>10} "
+            f"{per_10k(r.sync_cpu_seconds, r.records):>15} "
+            f"{f'{r.peak_rss_mb:.0f}' if r.peak_rss_mb is not None else '-':>12}"
         )
     print(
         "\nCPU s/10k and peak RSS: the `ledgerbridge up` process alone (API, workers, DBOS), "
-        "not the database server's nor the sandbox's.\n",
+        "not the database server's nor the sandbox's. sync CPU s/10k: the same less what the "
+        f"process spends idle over as long ({IDLE_SECONDS:.0f} s of idle measured before the "
+        "sync, under the same polling): the write path's own.\n",
         flush=True,
     )
+
+
+def print_incrementals(size: int, incrementals: list[Incremental]) -> None:
+    """The second sync, nothing changed: what it costs to learn that."""
+    if not incrementals:
+        return
+    print(f"# incremental sync of the {size:,} invoices again, nothing changed at the provider")
+    print(
+        f"{'backend':<12} {'provider calls':>15} {'re-read':>8} {'written':>8} {'wall s':>8} "
+        f"{'CPU s':>7} {'sync CPU s':>11}"
+    )
+    for i in incrementals:
+        own = i.cpu_seconds - i.idle_cpu_per_second * i.seconds
+        print(
+            f"{i.backend:<12} {i.provider_calls:>15} {i.fetched:>8} {i.written:>8} "
+            f"{i.seconds:>8.2f} {i.cpu_seconds:>7.2f} {own:>11.2f}"
+        )
+    print(
+        "\nre-read: objects listed again in the overlap before the high-water mark; written: "
+        "records created, updated or deleted (0, or the benchmark fails).\n",
+        flush=True,
+    )
+
+
+def per_10k(seconds: float | None, records: int) -> str:
+    return f"{seconds / records * 10_000:.2f}" if seconds is not None and records else "-"
 
 
 def profile(origin: str) -> None:

@@ -7,6 +7,7 @@ Capabilities declare what they need in their ``workflows.py`` (a ``DECLARED``
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from datetime import timedelta
@@ -70,6 +71,11 @@ def launch(svc: Services) -> DBOS:
     # which no other worker may take for a gone executor's meanwhile.
     executors.beat(svc.db, executor_id, starting=True)
     dbos = DBOS(config=dbos_config(svc.settings, executor_id))
+    # What the process holds from here on (modules, schemas, the app) lives as long as it
+    # does: the cyclic collector no longer walks it on each full pass. Those passes come
+    # every few pages of a sync, whose decoded payloads are many short-lived containers.
+    gc.collect()
+    gc.freeze()
     DBOS.launch()
     timeout = timedelta(seconds=svc.settings.executor_timeout_seconds)
     _running.append((executors.keep_alive(svc.db, executor_id, timeout, _recover), slot))

@@ -335,7 +335,7 @@ def record_row(
         "remote_updated_at": unified.remote_updated_at,
         "remote_was_deleted": unified.remote_was_deleted,
         "data": unified.model_dump_json(),
-        **record_columns(model_name(unified), dict(unified)),
+        **record_columns(model_name(unified), vars(unified)),  # its fields, not copied
         "created_at": now,
         "updated_at": now,
     }

@@ -9,6 +9,7 @@ nothing (an object whose content hash is unchanged is neither rewritten nor repo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -248,33 +249,57 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
     else:
         cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
-        while True:
-            page = await puller.fetch_page(
-                http, object_type, cursor, page_size=svc.settings.sync_page_size
-            )
-            objects = store.encode(page.objects)  # each payload encoded and hashed once
-            stale = _stale_dependents(svc, plan, object_type, objects)
-            refreshed = await _refresh(http, plan.provider, stale)
-            _commit_page(
-                svc,
-                plan,
-                object_type,
-                page,
-                objects,
-                resync=resync,
-                pass_started=pass_started,
-                dependents=refreshed,
-                announce=announce,
-            )
-            cursor = page.cursor
-            if page.done:
-                break
+
+        def fetch(at: dict[str, Any]) -> asyncio.Task[FetchedPage]:
+            size = svc.settings.sync_page_size
+            return asyncio.create_task(puller.fetch_page(http, object_type, at, page_size=size))
+
+        # One page is read ahead while the one before it is written (in a worker thread,
+        # so the database's round trips overlap the provider's). Only the reading runs
+        # ahead: each page's cursor is still committed with that page, in order.
+        ahead = fetch(cursor)
+        try:
+            while True:
+                page = await ahead
+                if not page.done:
+                    ahead = fetch(page.cursor)
+                objects = store.encode(page.objects)  # each payload encoded and hashed once
+                stale = _stale_dependents(svc, plan, object_type, objects)
+                refreshed = await _refresh(http, plan.provider, stale)
+                await asyncio.to_thread(
+                    _commit_page,
+                    svc,
+                    plan,
+                    object_type,
+                    page,
+                    objects,
+                    resync=resync,
+                    pass_started=pass_started,
+                    dependents=refreshed,
+                    announce=announce,
+                )
+                if page.done:
+                    break
+        finally:
+            await _abandon(ahead)
         if puller.OBJECT_TYPES[object_type].hard_deletes and _sweep_due(state, resync):
             present = await puller.sweep_ids(http, object_type)
             if _sweep_looks_wrong(svc, plan, object_type, present):
                 present |= await puller.sweep_ids(http, object_type)  # a confirming pass
             _commit_sweep(svc, plan, object_type, present, resync=resync, announce=announce)
     _finish(svc, plan, object_type, resync=resync)
+
+
+async def _abandon(task: asyncio.Task[FetchedPage]) -> None:
+    """A page read ahead that will not be written (the pull failed or ended): stopped,
+    and its outcome dropped (an error of its own would only repeat or mask the first)."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio does not log it as never retrieved
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 def _stale_dependents(
