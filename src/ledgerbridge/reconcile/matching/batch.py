@@ -65,6 +65,7 @@ WIDTH = 2**32
 RATE_SCALE = 10**6
 # Amounts in whole units stay well inside int64 even once multiplied by a rate.
 MAX_UNITS = 2**62 // RATE_SCALE // 2
+CHUNK = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +423,24 @@ def score_pairs(
     config: JobConfig, columns: Columns, left: Ints, right: Ints, floor: float
 ) -> Scores:
     """The scores of the pairs (left[i], right[i]), as `scoring.pair_scorer` gives them
-    (see `Scores` for where they are rounded)."""
+    (see `Scores` for where they are rounded). In chunks, so that the arrays of a
+    chunk's checks, not of all pairs, are held at once."""
+    chunks = [
+        _score_chunk(
+            config, columns, left[start : start + CHUNK], right[start : start + CHUNK], floor
+        )
+        for start in range(0, len(left), CHUNK)
+    ]
+    if not chunks:
+        return _score_chunk(config, columns, left, right, floor)
+    return Scores(
+        *(np.concatenate([getattr(chunk, name) for chunk in chunks]) for name in Scores.__slots__)
+    )
+
+
+def _score_chunk(
+    config: JobConfig, columns: Columns, left: Ints, right: Ints, floor: float
+) -> Scores:
     pairs = _Pairs(columns, left, right)
     count = pairs.count
     total, weights = np.zeros(count), np.zeros(count)

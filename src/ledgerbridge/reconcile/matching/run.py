@@ -201,21 +201,21 @@ def _confirmed(
 
 
 def _score(
-    state: _State, pairs: list[tuple[int, int]], report: Progress
+    state: _State, pairs: npt.NDArray[np.int64], report: Progress
 ) -> tuple[list[Candidate], list[tuple[float, int, int]]]:
     """Scored candidates in decision order, and the pairs that break a required rule
     although their reference agrees (possible discrepancies)."""
     config = state.config
     floor = config.review - config.min_margin
-    found = np.array(pairs, np.int64).reshape(-1, 2)
-    left, right = found[:, 0], found[:, 1]
+    left, right = np.divmod(pairs, max(len(state.right), 1))
     free = np.array(state.left_free, bool)[left] & np.array(state.right_free, bool)[right]
     if state.rejected:
-        rejected = np.array(sorted(state.rejected), np.int64).reshape(-1, 2)
-        free &= ~np.isin(left * len(state.right) + right, rejected @ [len(state.right), 1])
+        rejected = [li * len(state.right) + ri for li, ri in state.rejected]
+        free &= ~np.isin(pairs, rejected)
     left, right = left[free], right[free]
     report(30, 100)
-    scored = score_pairs(config, Columns(config, state.left, state.right), left, right, floor)
+    columns = Columns(config, state.left, state.right)
+    scored = score_pairs(config, columns, left, right, floor)
     report(70, 100)
     kept = np.flatnonzero(scored.eligible & (scored.score >= floor))
     # Ties are broken by id, not by input position, so that input order does not matter.

@@ -6,6 +6,7 @@ to compare (no reference on either item) counts a quarter of its weight at 0.5, 
 pair with less evidence scores a little lower than one whose evidence all agrees.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -205,6 +206,7 @@ def _by_alias(rule: CounterpartyRule, named: Prepared, memo: Prepared) -> Check 
     return Check(Outcome.MATCH, ratio / 100, "alias", (ratio, memo.alias))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_in_memo(name: str, full_name: str, memo: str) -> float:
     """How well a memo names a counterparty: its words among the memo's, or the memo
     holding the name as a bank cuts it short."""
