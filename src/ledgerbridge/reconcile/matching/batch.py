@@ -11,13 +11,14 @@ scored by it, one by one. The results are the same either way:
 tests/reconcile/test_matching_batch.py holds them to it.
 """
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import fuzz
 
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
@@ -29,18 +30,17 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
     Rule,
 )
-from ledgerbridge.reconcile.matching.normalise import name_similarity
+from ledgerbridge.reconcile.matching.normalise import name_similarities, pairwise_ratios
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.scoring import (
     CITED_WITH_AMOUNT,
+    CONVERTED_SIMILARITY,
     FEE_SIMILARITY,
     MISSING_SHARE,
     Outcome,
     cites_lookalike,
     convert,
-    name_in_memo,
     rule_check,
-    text_similarity,
 )
 
 Ints = npt.NDArray[np.int64]
@@ -369,22 +369,52 @@ def _ratios(codes: _Codes, kind: Ints, first: Ints, second: Ints) -> Floats:
     size = len(codes.codes)
     keys = np.where(kind > 0, (kind * size + first) * size + second, -1)
     unique, inverse = np.unique(keys, return_inverse=True)
+    unique_kind, rest = np.divmod(unique, size * size)
+    unique_first, unique_second = np.divmod(rest, size)
     values = list(codes.codes)
-    compare: dict[int, Callable[[tuple[str, ...], tuple[str, ...]], float]] = {
-        NAMES: lambda a, b: name_similarity(a[0], a[1], b[0], b[1]),
-        NAME_IN_RIGHT_MEMO: lambda a, b: name_in_memo(a[0], a[1], b[0]),
-        NAME_IN_LEFT_MEMO: lambda a, b: name_in_memo(a[0], a[1], b[0]),
-        MEMOS: lambda a, b: text_similarity(a[0], b[0]),
-    }
     ratios = np.zeros(len(unique))
-    for position, key in enumerate(unique.tolist()):
-        if key >= 0:
-            rest, second_code = divmod(key, size)
-            which, first_code = divmod(rest, size)
-            first_value, second_value = values[first_code], values[second_code]
-            assert isinstance(first_value, tuple) and isinstance(second_value, tuple)
-            ratios[position] = compare[which](first_value, second_value)
+    for which in (NAMES, NAME_IN_RIGHT_MEMO, NAME_IN_LEFT_MEMO, MEMOS):
+        at = np.flatnonzero((unique_kind == which) & (unique >= 0))
+        firsts = [values[code] for code in unique_first[at].tolist()]
+        seconds = [values[code] for code in unique_second[at].tolist()]
+        ratios[at] = _similarities(which, firsts, seconds)
     return np.asarray(ratios[inverse.ravel()])
+
+
+def _similarities(which: int, firsts: list[Hashable], seconds: list[Hashable]) -> Floats:
+    """As `check_counterparty` compares them: names with names (`name_similarity`), a
+    name with a memo (`name_in_memo`) or memos with memos (`text_similarity`)."""
+    one = [_texts(value) for value in firsts]
+    other = [_texts(value) for value in seconds]
+    if which == NAMES:
+        return name_similarities(
+            [a[0] for a in one], [a[1] for a in one], [b[0] for b in other], [b[1] for b in other]
+        )
+    if which == MEMOS:
+        memos, others = [a[0] for a in one], [b[0] for b in other]
+        return (
+            pairwise_ratios(fuzz.token_set_ratio, memos, others)
+            + pairwise_ratios(fuzz.token_sort_ratio, memos, others)
+        ) / 2
+    names, fulls, memos = [a[0] for a in one], [a[1] for a in one], [b[0] for b in other]
+    contained = pairwise_ratios(fuzz.token_set_ratio, names, memos)
+    return np.maximum(contained, name_similarities(names, fulls, memos, memos))
+
+
+def _texts(value: Hashable) -> tuple[str, ...]:
+    assert isinstance(value, tuple)
+    return value
+
+
+def _currency(rule: CurrencyRule, pairs: _Pairs, cross: Flags) -> Checked:
+    """As `scoring.check_currency`: the same currency, or two that the job has rates for."""
+    rated = np.zeros(len(pairs.columns.codes.codes) + 1, bool)
+    rated[[pairs.columns.codes.known(code) for code in rule.rates]] = True
+    rated[-1] = False  # where known() found no code
+    converts = rated[pairs.ints("currency")] & rated[pairs.ints("currency", "right")]
+    outcome = np.where(cross & ~converts, MISMATCH, MATCH).astype(np.int8)
+    similarity = np.where(cross, np.where(converts, CONVERTED_SIMILARITY, 0.0), 1.0)
+    return outcome, similarity
 
 
 def _check(config: JobConfig, rule: Rule, pairs: _Pairs) -> Checked:
@@ -405,16 +435,14 @@ def _check(config: JobConfig, rule: Rule, pairs: _Pairs) -> Checked:
         outcome, similarity = _counterparty(rule, pairs)
         pairwise |= pairs.flags("alias") | pairs.flags("alias", "right")
     elif isinstance(rule, CurrencyRule):
-        outcome = np.full(pairs.count, MATCH, np.int8)
-        similarity = np.ones(pairs.count)
-        pairwise |= cross
+        outcome, similarity = _currency(rule, pairs, cross)
     else:
         outcome, similarity = np.zeros(pairs.count, np.int8), np.zeros(pairs.count)
-    check = rule_check(config, rule)
+    check, currency = rule_check(config, rule), config.find(CurrencyRule)
     left_items, right_items = pairs.side["left"].items, pairs.side["right"].items
     for at in np.flatnonzero(pairwise).tolist():
         first, second = left_items[pairs.index["left"][at]], right_items[pairs.index["right"][at]]
-        found = check(first, second, convert(config, first, second))
+        found = check(first, second, convert(currency, first, second))
         outcome[at], similarity[at] = OUTCOMES[found.outcome], found.similarity
     return outcome, similarity
 

@@ -68,11 +68,13 @@ class PairScore:
     checks: tuple[Check, ...]
 
 
-def convert(config: JobConfig, left: Prepared, right: Prepared) -> tuple[Decimal, Decimal] | None:
-    """The right magnitude in the left currency, and the extra relative tolerance."""
+def convert(
+    currency: CurrencyRule | None, left: Prepared, right: Prepared
+) -> tuple[Decimal, Decimal] | None:
+    """The right magnitude in the left currency (at the job's `currency` rates), and
+    the extra relative tolerance."""
     if left.currency == right.currency:
         return right.magnitude, NO_EXTRA
-    currency = config.find(CurrencyRule)
     if currency is None:
         return None
     left_rate = currency.rates.get(left.currency)
@@ -349,9 +351,10 @@ def _not_pairwise(left: Prepared, right: Prepared, converted: Converted) -> Chec
 def pair_scorer(config: JobConfig) -> PairScorer:
     """A function scoring pairs under this job's rules, built once per run."""
     steps = [_step(config, rule) for rule in config.rules]
+    currency = config.find(CurrencyRule)
 
     def score(left: Prepared, right: Prepared) -> PairScore:
-        converted = convert(config, left, right)
+        converted = convert(currency, left, right)
         checks = []
         total = weights = 0.0
         eligible = True
