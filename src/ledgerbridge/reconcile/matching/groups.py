@@ -182,14 +182,17 @@ def _fitting(
     )
     ceiling = target.magnitude + rule.abs_tolerance
     currency, window, threshold = target.currency, rule.window_days, rule.name_threshold
+    # _gap(target, part) <= window, as two comparisons.
+    starts_by, ends_from = target.end + window, target.start - window
 
     def fits(index: int) -> bool:
         part = parts[index]
         return (
             free[index]
             and part.currency == currency
+            and part.start <= starts_by
+            and part.end >= ends_from
             and 0 < part.magnitude <= ceiling
-            and _gap(target, part) <= window
             and (target_index, index) not in rejected
             and signs_agree(config, target, part)
             and not _cites_another(target, part)

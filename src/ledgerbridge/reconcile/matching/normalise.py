@@ -86,7 +86,7 @@ def name_forms(name: str | None) -> tuple[tuple[str, ...], str]:
 TRUNCATED_NAME_LENGTH = 10
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 18)
 def name_similarity(first: str, first_full: str, second: str, second_full: str) -> float:
     """0-100: word-order-free similarity of normalised names, or, when one of them is a
     bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
