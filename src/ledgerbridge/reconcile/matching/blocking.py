@@ -130,7 +130,12 @@ def _window_pairs(
                         found = by_week.get(week)
                         if found is None:
                             continue
-                        for ri in _nearest(found, low, high, amount, budget - len(taken), taken):
+                        start = bisect_left(found[0], low)
+                        stop = bisect_right(found[0], high, start)
+                        if start == stop:
+                            continue
+                        left_over = budget - len(taken)
+                        for ri in _nearest(found, start, stop, amount, left_over, taken):
                             if _within_dates(item, right[ri], date_rule):
                                 taken.add(ri)
                                 yield li, ri
@@ -200,16 +205,15 @@ def _tight_window(amount: float, rule: AmountRule | None, extra: float) -> tuple
 
 def _nearest(
     found: tuple[list[float], list[int]],
-    low: float,
-    high: float,
+    start: int,
+    stop: int,
     center: float,
     cap: int,
     taken: set[int],
 ) -> list[int]:
-    """Items not yet taken whose amount lies in [low, high]; the `cap` closest to
-    `center` if more."""
+    """Items found[start:stop] not yet taken (those whose amount lies in the window);
+    the `cap` closest to `center` if more."""
     amounts, indexes = found
-    start, stop = bisect_left(amounts, low), bisect_right(amounts, high)
     if stop - start <= cap:
         return [index for index in indexes[start:stop] if index not in taken]
     picked: list[int] = []
