@@ -46,9 +46,13 @@ def main() -> None:
     last = [0]
 
     def progress(done: int, total: int) -> None:
-        if done >= last[0] + 25:
+        if done != last[0]:
             last[0] = done
-            print(f"  {done:3d}% after {time.perf_counter() - started:6.1f} s", flush=True)
+            print(
+                f"  {done:3d}% after {time.perf_counter() - started:6.1f} s, "
+                f"{cpu_seconds() - cpu_before:5.1f} s of CPU",
+                flush=True,
+            )
 
     result = reconcile(left, right, job_config(), progress=progress)
     elapsed = time.perf_counter() - started

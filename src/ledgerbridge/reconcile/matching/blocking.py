@@ -12,9 +12,13 @@ linearly with the number of items, never quadratically:
 - amounts: an amount equal within the absolute tolerance, within the date window.
 """
 
+import functools
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
@@ -30,21 +34,27 @@ BUCKET_DAYS = 14
 _EPSILON = 1e-9
 
 Pair = tuple[int, int]
-Bucket = tuple[str, str, bool, int]  # blocking key, currency, negative, week
+Block = tuple[str, str, bool]  # blocking key, currency, negative
 
 
-def candidate_pairs(left: list[Prepared], right: list[Prepared], config: JobConfig) -> list[Pair]:
-    pairs: set[Pair] = set()
+def candidate_pairs(
+    left: list[Prepared], right: list[Prepared], config: JobConfig
+) -> npt.NDArray[np.int64]:
+    """The candidate pairs, sorted, each as left index * len(right) + right index (a
+    million pairs as numbers take a fraction of the memory of a million tuples)."""
+    width = len(right)
+    pairs: set[int] = set()
     key_rule = config.find(ExactKeyRule)
     if key_rule is not None:
-        pairs.update(_reference_pairs(left, right, key_rule, config.max_block_size))
+        found = _reference_pairs(left, right, key_rule, config.max_block_size)
+        pairs.update(li * width + ri for li, ri in found)
         flipped = _reference_pairs(right, left, key_rule, config.max_block_size)
-        pairs.update((li, ri) for ri, li in flipped)
+        pairs.update(li * width + ri for ri, li in flipped)
     cited = [0] * len(left)
-    for li, _ in pairs:
-        cited[li] += 1
-    pairs.update(_window_pairs(left, right, config, cited))
-    return sorted(pairs)
+    for pair in pairs:
+        cited[pair // width] += 1
+    pairs.update(li * width + ri for li, ri in _window_pairs(left, right, config, cited))
+    return np.sort(np.fromiter(pairs, np.int64, len(pairs)))
 
 
 def _reference_pairs(
@@ -110,14 +120,22 @@ def _window_pairs(
             for flip in flips:
                 sign = item.negative != flip
                 for key, (low, high) in [(k, wide) for k in item.block_keys] + [("", tight)]:
+                    by_week = index.get((key, currency, sign))
+                    if by_week is None:
+                        continue
                     # Nearest weeks first, closest amounts first, within the budget.
                     for week in weeks:
                         if len(taken) >= budget:
                             break
-                        found = index.get((key, currency, sign, week))
+                        found = by_week.get(week)
                         if found is None:
                             continue
-                        for ri in _nearest(found, low, high, amount, budget - len(taken), taken):
+                        start = bisect_left(found[0], low)
+                        stop = bisect_right(found[0], high, start)
+                        if start == stop:
+                            continue
+                        left_over = budget - len(taken)
+                        for ri in _nearest(found, start, stop, amount, left_over, taken):
                             if _within_dates(item, right[ri], date_rule):
                                 taken.add(ri)
                                 yield li, ri
@@ -125,17 +143,22 @@ def _window_pairs(
 
 def _build_index(
     items: list[Prepared], date_rule: DateWindowRule | None
-) -> dict[Bucket, tuple[list[float], list[int]]]:
-    grouped: dict[Bucket, list[tuple[float, int]]] = defaultdict(list)
+) -> dict[Block, dict[int, tuple[list[float], list[int]]]]:
+    """Items by blocking key, currency and sign, then by week, sorted by amount."""
+    grouped: dict[Block, dict[int, list[tuple[float, int]]]] = defaultdict(dict)
     for index, item in enumerate(items):
         week = item.start // BUCKET_DAYS if date_rule else 0
         amount = float(item.magnitude)
         for key in (*item.block_keys, ""):
-            grouped[(key, item.currency, item.negative, week)].append((amount, index))
-    built = {}
-    for bucket, entries in grouped.items():
-        entries.sort()
-        built[bucket] = ([amount for amount, _ in entries], [index for _, index in entries])
+            grouped[(key, item.currency, item.negative)].setdefault(week, []).append(
+                (amount, index)
+            )
+    built: dict[Block, dict[int, tuple[list[float], list[int]]]] = {}
+    for block, weeks in grouped.items():
+        built[block] = {}
+        for week, entries in weeks.items():
+            entries.sort()
+            built[block][week] = ([amount for amount, _ in entries], [i for _, i in entries])
     return built
 
 
@@ -146,7 +169,13 @@ def _weeks(item: Prepared, date_rule: DateWindowRule | None, max_span: int) -> l
     first = (item.start - date_rule.days_after - max_span) // BUCKET_DAYS
     last = (item.end + date_rule.days_before) // BUCKET_DAYS
     own = item.start // BUCKET_DAYS
-    return sorted(range(first, last + 1), key=lambda week: (abs(week - own), week))
+    return [own + offset for offset in _nearest_offsets(first - own, last - own)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _nearest_offsets(lowest: int, highest: int) -> tuple[int, ...]:
+    """lowest..highest, nearest to 0 first, the lower of two as near first."""
+    return tuple(sorted(range(lowest, highest + 1), key=lambda offset: (abs(offset), offset)))
 
 
 def _amount_window(amount: float, rule: AmountRule | None, extra: float) -> tuple[float, float]:
@@ -176,16 +205,15 @@ def _tight_window(amount: float, rule: AmountRule | None, extra: float) -> tuple
 
 def _nearest(
     found: tuple[list[float], list[int]],
-    low: float,
-    high: float,
+    start: int,
+    stop: int,
     center: float,
     cap: int,
     taken: set[int],
 ) -> list[int]:
-    """Items not yet taken whose amount lies in [low, high]; the `cap` closest to
-    `center` if more."""
+    """Items found[start:stop] not yet taken (those whose amount lies in the window);
+    the `cap` closest to `center` if more."""
     amounts, indexes = found
-    start, stop = bisect_left(amounts, low), bisect_right(amounts, high)
     if stop - start <= cap:
         return [index for index in indexes[start:stop] if index not in taken]
     picked: list[int] = []

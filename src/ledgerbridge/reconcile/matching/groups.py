@@ -8,7 +8,7 @@ rule's date window; at most `max_candidates` of them, nearest in date first.
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from ledgerbridge.reconcile.matching.explain import money
 from ledgerbridge.reconcile.matching.normalise import name_similarity
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
-from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, signs_agree
+from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, name_in_memo, signs_agree
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
 
 # How many items per name key the search for a target's parts looks at, per candidate.
@@ -146,7 +146,8 @@ def _block(
     found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
     if target.reference:  # parts whose memo cites the target's reference
         found.update(by_mention.get(target.reference, ()))
-    parts = [index for index in found if _fits(config, rule, side, target_index, index)]
+    fits = _fitting(config, rule, side, target_index)
+    parts = [index for index in found if fits(index)]
     # By name: nearest in date first, the most specific key first, and no more than
     # SCAN_FACTOR * max_candidates items looked at per key, so that a common word
     # shared by thousands of items costs no more than a rare one.
@@ -162,30 +163,43 @@ def _block(
                 continue
             found.add(index)
             looked += 1
-            if _fits(config, rule, side, target_index, index):
+            if fits(index):
                 parts.append(index)
     parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
     return parts[: rule.max_candidates]
 
 
-def _fits(
-    config: JobConfig,
-    rule: GroupRule,
-    side: Side,
-    target_index: int,
-    index: int,
-) -> bool:
-    target, part = side.targets[target_index], side.parts[index]
-    return (
-        side.parts_free[index]
-        and (target_index, index) not in side.rejected
-        and part.currency == target.currency
-        and signs_agree(config, target, part)
-        and 0 < part.magnitude <= target.magnitude + rule.abs_tolerance
-        and _gap(target, part) <= rule.window_days
-        and not _cites_another(target, part)
-        and (_cited(target, part) or _name_similarity(target, part) >= rule.name_threshold)
+def _fitting(
+    config: JobConfig, rule: GroupRule, side: Side, target_index: int
+) -> Callable[[int], bool]:
+    """Whether a part may belong to the target's group: free, in its currency and sign,
+    no larger than it, within the window, and tied to it by a reference or a name."""
+    target, parts, free, rejected = (
+        side.targets[target_index],
+        side.parts,
+        side.parts_free,
+        side.rejected,
     )
+    ceiling = target.magnitude + rule.abs_tolerance
+    currency, window, threshold = target.currency, rule.window_days, rule.name_threshold
+    # _gap(target, part) <= window, as two comparisons.
+    starts_by, ends_from = target.end + window, target.start - window
+
+    def fits(index: int) -> bool:
+        part = parts[index]
+        return (
+            free[index]
+            and part.currency == currency
+            and part.start <= starts_by
+            and part.end >= ends_from
+            and 0 < part.magnitude <= ceiling
+            and (target_index, index) not in rejected
+            and signs_agree(config, target, part)
+            and not _cites_another(target, part)
+            and (_cited(target, part) or _name_similarity(target, part) >= threshold)
+        )
+
+    return fits
 
 
 def _gap(first: Prepared, second: Prepared) -> int:
@@ -210,14 +224,13 @@ def _name_similarity(first: Prepared, second: Prepared) -> float:
         return name_similarity(first.name, first.full_name, second.name, second.full_name)
     for named, memo in ((first, second), (second, first)):
         if named.name and memo.memo_name:
-            contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
-            cut = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
+            in_memo = name_in_memo(named.name, named.full_name, memo.memo_name)
             learned = (
                 name_similarity(named.name, named.full_name, memo.alias_name, memo.alias_full)
                 if memo.alias is not None
                 else 0.0
             )
-            return max(contained, cut, learned)
+            return max(in_memo, learned)
     if first.memo_name and second.memo_name:
         return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
     return 0.0

@@ -4,9 +4,11 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from rapidfuzz import fuzz
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
 
 _SEPARATORS = re.compile(r"[\s,;:/\\|()\[\]{}<>\"']+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
@@ -84,7 +86,7 @@ def name_forms(name: str | None) -> tuple[tuple[str, ...], str]:
 TRUNCATED_NAME_LENGTH = 10
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 18)
 def name_similarity(first: str, first_full: str, second: str, second_full: str) -> float:
     """0-100: word-order-free similarity of normalised names, or, when one of them is a
     bank's truncation (``HARBOUR JOINERY LI``), its similarity with the start of the
@@ -98,6 +100,42 @@ def name_similarity(first: str, first_full: str, second: str, second_full: str) 
         if best < 100 and _cut_within(short, long):
             best = 100.0
     return best
+
+
+def name_similarities(
+    firsts: Sequence[str],
+    first_fulls: Sequence[str],
+    seconds: Sequence[str],
+    second_fulls: Sequence[str],
+) -> npt.NDArray[np.float64]:
+    """`name_similarity` of many pairs of names at once, with the same results."""
+    best = pairwise_ratios(fuzz.token_sort_ratio, firsts, seconds)
+    for shorts, longs in ((first_fulls, second_fulls), (second_fulls, first_fulls)):
+        cut = [
+            at
+            for at, (short, long) in enumerate(zip(shorts, longs, strict=True))
+            if TRUNCATED_NAME_LENGTH <= len(short) < len(long)
+        ]
+        ratios = pairwise_ratios(
+            fuzz.ratio, [shorts[at] for at in cut], [longs[at][: len(shorts[at])] for at in cut]
+        )
+        best[cut] = np.maximum(best[cut], ratios)
+        for at in np.flatnonzero(best < 100).tolist():
+            if _cut_within(shorts[at], longs[at]):
+                best[at] = 100.0
+    return best
+
+
+def pairwise_ratios(
+    scorer: Callable[..., float], firsts: Sequence[str], seconds: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """`scorer(firsts[i], seconds[i])` for every i, in one call."""
+    if not firsts:
+        return np.zeros(0)
+    found: npt.NDArray[np.float64] = process.cpdist(
+        firsts, seconds, scorer=scorer, dtype=np.float64
+    )
+    return found
 
 
 def _cut_within(text: str, name: str) -> bool:

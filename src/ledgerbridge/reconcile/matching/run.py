@@ -16,6 +16,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from ledgerbridge.reconcile.matching.assignment import (
     Assigned,
     Board,
@@ -23,6 +26,7 @@ from ledgerbridge.reconcile.matching.assignment import (
     assign_auto,
     assign_suggested,
 )
+from ledgerbridge.reconcile.matching.batch import Columns, score_pairs
 from ledgerbridge.reconcile.matching.blocking import candidate_pairs
 from ledgerbridge.reconcile.matching.config import GroupRule, JobConfig
 from ledgerbridge.reconcile.matching.discrepancies import find_discrepancies
@@ -39,7 +43,7 @@ from ledgerbridge.reconcile.matching.results import (
     MatchStatus,
     Result,
 )
-from ledgerbridge.reconcile.matching.scoring import pair_scorer, score_pair
+from ledgerbridge.reconcile.matching.scoring import score_pair
 
 Progress = Callable[[int, int], None]
 
@@ -197,40 +201,53 @@ def _confirmed(
 
 
 def _score(
-    state: _State, pairs: list[tuple[int, int]], report: Progress
+    state: _State, pairs: npt.NDArray[np.int64], report: Progress
 ) -> tuple[list[Candidate], list[tuple[float, int, int]]]:
     """Scored candidates in decision order, and the pairs that break a required rule
     although their reference agrees (possible discrepancies)."""
     config = state.config
     floor = config.review - config.min_margin
-    score = pair_scorer(config)
-    candidates = []
-    troubled = []
-    step = max(1, len(pairs) // 10)
-    for done, (li, ri) in enumerate(pairs):
-        if done % step == 0:
-            report(25 + 50 * done // max(1, len(pairs)), 100)
-        if not (state.left_free[li] and state.right_free[ri]) or (li, ri) in state.rejected:
-            continue
-        scored = score(state.left[li], state.right[ri])
-        if scored.eligible:
-            if scored.score >= floor:
-                candidates.append(
-                    Candidate(scored.score, scored.rule_rank, li, ri, scored.identified)
-                )
-        elif scored.key_agrees:
-            troubled.append((scored.score, li, ri))
+    left, right = np.divmod(pairs, max(len(state.right), 1))
+    free = np.array(state.left_free, bool)[left] & np.array(state.right_free, bool)[right]
+    if state.rejected:
+        rejected = [li * len(state.right) + ri for li, ri in state.rejected]
+        free &= ~np.isin(pairs, rejected)
+    left, right = left[free], right[free]
+    report(30, 100)
+    columns = Columns(config, state.left, state.right)
+    scored = score_pairs(config, columns, left, right, floor)
+    report(70, 100)
+    kept = np.flatnonzero(scored.eligible & (scored.score >= floor))
     # Ties are broken by id, not by input position, so that input order does not matter.
-    left_rank = _id_ranks(state.left)
-    right_rank = _id_ranks(state.right)
-    candidates.sort(key=lambda c: (-c.score, c.rule_rank, left_rank[c.left], right_rank[c.right]))
+    left_rank = _id_ranks(state.left)[left[kept]]
+    right_rank = _id_ranks(state.right)[right[kept]]
+    order = kept[np.lexsort((right_rank, left_rank, scored.rule_rank[kept], -scored.score[kept]))]
+    candidates = [
+        Candidate(score, rank, li, ri, identified)
+        for score, rank, li, ri, identified in zip(
+            scored.score[order].tolist(),
+            scored.rule_rank[order].tolist(),
+            left[order].tolist(),
+            right[order].tolist(),
+            scored.identified[order].tolist(),
+            strict=True,
+        )
+    ]
+    trouble = np.flatnonzero(~scored.eligible & scored.key_agrees)
+    troubled = list(
+        zip(
+            scored.score[trouble].tolist(),
+            left[trouble].tolist(),
+            right[trouble].tolist(),
+            strict=True,
+        )
+    )
     return candidates, troubled
 
 
-def _id_ranks(items: list[Prepared]) -> list[int]:
-    ranks = [0] * len(items)
-    for rank, index in enumerate(sorted(range(len(items)), key=lambda i: items[i].item.id)):
-        ranks[index] = rank
+def _id_ranks(items: list[Prepared]) -> npt.NDArray[np.int64]:
+    ranks = np.zeros(len(items), np.int64)
+    ranks[sorted(range(len(items)), key=lambda i: items[i].item.id)] = np.arange(len(items))
     return ranks
 
 

@@ -6,6 +6,7 @@ to compare (no reference on either item) counts a quarter of its weight at 0.5, 
 pair with less evidence scores a little lower than one whose evidence all agrees.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,11 +68,13 @@ class PairScore:
     checks: tuple[Check, ...]
 
 
-def convert(config: JobConfig, left: Prepared, right: Prepared) -> tuple[Decimal, Decimal] | None:
-    """The right magnitude in the left currency, and the extra relative tolerance."""
+def convert(
+    currency: CurrencyRule | None, left: Prepared, right: Prepared
+) -> tuple[Decimal, Decimal] | None:
+    """The right magnitude in the left currency (at the job's `currency` rates), and
+    the extra relative tolerance."""
     if left.currency == right.currency:
         return right.magnitude, NO_EXTRA
-    currency = config.find(CurrencyRule)
     if currency is None:
         return None
     left_rate = currency.rates.get(left.currency)
@@ -99,9 +102,9 @@ def check_key(rule: ExactKeyRule, left: Prepared, right: Prepared) -> Check:
                     return Check(Outcome.PARTIAL, similarity, f"truncated_in_{side}", values)
     if left.reference and right.reference:
         return Check(Outcome.MISMATCH, 0.0, "differs", (left.item.reference, right.item.reference))
-    if right.reference and (left.mentions or _cites_lookalike(rule, left, right.reference)):
+    if right.reference and (left.mentions or cites_lookalike(rule, left, right.reference)):
         return Check(Outcome.MISMATCH, 0.0, "left_cites_other", (right.item.reference,))
-    if left.reference and (right.mentions or _cites_lookalike(rule, right, left.reference)):
+    if left.reference and (right.mentions or cites_lookalike(rule, right, left.reference)):
         return Check(Outcome.MISMATCH, 0.0, "right_cites_other", (left.item.reference,))
     return MISSING
 
@@ -110,7 +113,7 @@ def _truncates(token: str, reference: str, shortest: int) -> bool:
     return shortest <= len(token) < len(reference) and reference.startswith(token)
 
 
-def _cites_lookalike(rule: ExactKeyRule, memo: Prepared, reference: str) -> bool:
+def cites_lookalike(rule: ExactKeyRule, memo: Prepared, reference: str) -> bool:
     """The memo holds a key that starts like the reference but is another one
     (INV-0027 or INV-002700 against INV-002914)."""
     shortest = rule.truncated_min_length
@@ -174,14 +177,16 @@ def check_counterparty(rule: CounterpartyRule, left: Prepared, right: Prepared) 
         learned = _by_alias(rule, left, right)
         if learned is not None:
             return learned
-        ratio, detail = _in_memo(left, right), "left_name_in_right_text"
+        ratio = name_in_memo(left.name, left.full_name, right.memo_name)
+        detail = "left_name_in_right_text"
     elif right.name and left.memo_name:
         learned = _by_alias(rule, right, left)
         if learned is not None:
             return learned
-        ratio, detail = _in_memo(right, left), "right_name_in_left_text"
+        ratio = name_in_memo(right.name, right.full_name, left.memo_name)
+        detail = "right_name_in_left_text"
     elif left.memo_name and right.memo_name:
-        ratio, detail = _text_similarity(left.memo_name, right.memo_name), "texts"
+        ratio, detail = text_similarity(left.memo_name, right.memo_name), "texts"
     else:
         return MISSING
     if ratio >= rule.threshold:
@@ -203,15 +208,16 @@ def _by_alias(rule: CounterpartyRule, named: Prepared, memo: Prepared) -> Check 
     return Check(Outcome.MATCH, ratio / 100, "alias", (ratio, memo.alias))
 
 
-def _in_memo(named: Prepared, memo: Prepared) -> float:
+@functools.lru_cache(maxsize=1 << 16)
+def name_in_memo(name: str, full_name: str, memo: str) -> float:
     """How well a memo names a counterparty: its words among the memo's, or the memo
     holding the name as a bank cuts it short."""
-    contained = float(fuzz.token_set_ratio(named.name, memo.memo_name))
-    truncated = name_similarity(named.name, named.full_name, memo.memo_name, memo.memo_name)
+    contained = float(fuzz.token_set_ratio(name, memo))
+    truncated = name_similarity(name, full_name, memo, memo)
     return max(contained, truncated)
 
 
-def _text_similarity(first: str, second: str) -> float:
+def text_similarity(first: str, second: str) -> float:
     """Memos against memos: word sets, tempered by word order, so that a memo holding
     only an initial ("M M") does not count as containing "M VIELGORSKY"."""
     return (fuzz.token_set_ratio(first, second) + fuzz.token_sort_ratio(first, second)) / 2
@@ -305,6 +311,11 @@ def _step(config: JobConfig, rule: Rule) -> _Step:
     )
 
 
+def rule_check(config: JobConfig, rule: Rule) -> CheckFunction:
+    """One rule's check of a pair, as the pair's score reads it."""
+    return _step(config, rule).check
+
+
 def _key_check(rule: ExactKeyRule, left: Prepared, right: Prepared, _: Converted) -> Check:
     return check_key(rule, left, right)
 
@@ -340,9 +351,10 @@ def _not_pairwise(left: Prepared, right: Prepared, converted: Converted) -> Chec
 def pair_scorer(config: JobConfig) -> PairScorer:
     """A function scoring pairs under this job's rules, built once per run."""
     steps = [_step(config, rule) for rule in config.rules]
+    currency = config.find(CurrencyRule)
 
     def score(left: Prepared, right: Prepared) -> PairScore:
-        converted = convert(config, left, right)
+        converted = convert(currency, left, right)
         checks = []
         total = weights = 0.0
         eligible = True
