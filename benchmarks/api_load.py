@@ -128,13 +128,13 @@ async def load(
 
     started = time.monotonic()
     client_cpu = time.process_time()
-    server_cpu = _cpu_seconds(server_pid)
+    server_cpu = cpu_seconds(server_pid)
     probing = threading.Thread(target=prober)
     probing.start()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.monotonic() - started
     client_cpu = time.process_time() - client_cpu
-    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    server_cpu = cpu_seconds(server_pid) - server_cpu
     probing.join()
     ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     if errors:
@@ -153,10 +153,15 @@ async def load(
     }
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User and system CPU time of process ``pid`` so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 minutes): figures taken on a busy one are slower."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @contextmanager

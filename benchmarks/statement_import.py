@@ -18,7 +18,6 @@ The machine's load average is printed too: figures taken on a busy machine are s
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from benchmarks.api_load import cpu_seconds, load_average
 from benchmarks.backfill import BenchmarkFailed, database, postgres_available
 from tests.conftest import JWT_SECRET
 from tests.processes import service
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--mib", type=float, default=50.0)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"# load average at start: {_load()}")
+    print(f"# load average at start: {load_average()}")
     statement = ofx_statement(int(args.mib * 2**20))
     lines = statement.count(b"<STMTTRN>")
     print(f"# statement: {len(statement) / 2**20:.1f} MiB, {lines} transactions")
@@ -69,7 +69,7 @@ def main() -> None:
             benchmark(backend, statement, lines)
         except BenchmarkFailed as failure:
             sys.exit(f"statement import benchmark failed: {failure}")
-    print(f"# load average at end: {_load()}")
+    print(f"# load average at end: {load_average()}")
 
 
 def ofx_statement(size: int) -> bytes:
@@ -113,10 +113,10 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         _health_while(lb.url, lambda: time.sleep(3))
         assert lb.process is not None
         pid = lb.process.pid
-        idle_cpu, idle_began = _cpu_seconds(pid), time.monotonic()
+        idle_cpu, idle_began = cpu_seconds(pid), time.monotonic()
         before = _health_while(lb.url, lambda: time.sleep(5))
-        idle_rate = (_cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_began)
-        cpu, importers_cpu = _cpu_seconds(pid), _children_cpu_seconds(pid)
+        idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_began)
+        cpu, importers_cpu = cpu_seconds(pid), _children_cpu_seconds(pid)
         answers: list[httpx.Response] = []
 
         def upload() -> None:
@@ -132,7 +132,7 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         began = time.monotonic()
         during = _health_while(lb.url, upload)
         took = time.monotonic() - began
-        cpu = _cpu_seconds(pid) - cpu
+        cpu = cpu_seconds(pid) - cpu
         importers_cpu = _children_cpu_seconds(pid) - importers_cpu
         answer = answers[0]
         if answer.status_code != 201:
@@ -183,22 +183,12 @@ def _summary(latencies: list[float]) -> str:
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children_cpu_seconds(pid: int) -> float:
     """CPU time so far of the processes ``pid`` started that still run (Linux)."""
     children = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
         children.update((task / "children").read_text().split())
-    return sum(_cpu_seconds(int(child)) for child in children)
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return sum(cpu_seconds(int(child)) for child in children)
 
 
 if __name__ == "__main__":
