@@ -30,7 +30,6 @@ import cProfile
 import hashlib
 import io
 import json
-import os
 import pstats
 import secrets
 import subprocess
@@ -43,6 +42,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
+from benchmarks.api_load import children, children_cpu_seconds, cpu_seconds
 from benchmarks.backfill import (
     BenchmarkFailed,
     database,
@@ -204,7 +204,7 @@ def ledgerbridge_up(origin: str, tenant: str, backend: str) -> Rate:
     ):
         assert lb.process is not None
         connection_id = connect(lb, headers, "xero", tenant)
-        cpu_before = cpu_seconds(lb.process.pid)
+        cpu_before = up_cpu_seconds(lb.process.pid)
         started = time.perf_counter()
         accepted = httpx.post(
             f"{lb.url}/v1/connections/{connection_id}/syncs",
@@ -215,7 +215,7 @@ def ledgerbridge_up(origin: str, tenant: str, backend: str) -> Rate:
             raise BenchmarkFailed(f"POST /syncs: {accepted.status_code} {accepted.text}")
         run = poll(lb.url, accepted.json()["sync_run_id"], headers)
         seconds = time.perf_counter() - started
-        cpu = cpu_seconds(lb.process.pid) - cpu_before
+        cpu = up_cpu_seconds(lb.process.pid) - cpu_before
         peak = peak_rss_mb(lb.process.pid)
     if run["status"] != "succeeded":
         raise BenchmarkFailed(f"{backend}: the sync run ended {run}")
@@ -239,16 +239,19 @@ def poll(url: str, run_id: str, headers: dict[str, str]) -> dict[str, object]:
     raise BenchmarkFailed(f"sync run {run_id} did not finish in 30 minutes")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def up_cpu_seconds(pid: int) -> float:
+    """CPU time of ``up`` and of the worker process it starts, where syncs run."""
+    return cpu_seconds(pid) + children_cpu_seconds(pid)
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of ``up`` and of the worker process it starts, added."""
+    total = 0
+    for process in (pid, *children(pid)):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 # --- the table and the profile ------------------------------------------------------------------

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from benchmarks.api_load import cpu_seconds, load_average
+from benchmarks.api_load import children_cpu_seconds, cpu_seconds, load_average
 from benchmarks.backfill import BenchmarkFailed, database, postgres_available
 from tests.conftest import JWT_SECRET
 from tests.processes import service
@@ -116,7 +116,7 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         idle_cpu, idle_began = cpu_seconds(pid), time.monotonic()
         before = _health_while(lb.url, lambda: time.sleep(5))
         idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_began)
-        cpu, importers_cpu = cpu_seconds(pid), _children_cpu_seconds(pid)
+        cpu, importers_cpu = cpu_seconds(pid), children_cpu_seconds(pid)
         answers: list[httpx.Response] = []
 
         def upload() -> None:
@@ -133,7 +133,7 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         during = _health_while(lb.url, upload)
         took = time.monotonic() - began
         cpu = cpu_seconds(pid) - cpu
-        importers_cpu = _children_cpu_seconds(pid) - importers_cpu
+        importers_cpu = children_cpu_seconds(pid) - importers_cpu
         answer = answers[0]
         if answer.status_code != 201:
             raise BenchmarkFailed(f"{answer.status_code}: {answer.text[:500]}")
@@ -181,14 +181,6 @@ def _summary(latencies: list[float]) -> str:
     return (
         f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms (n={len(ms)})"
     )
-
-
-def _children_cpu_seconds(pid: int) -> float:
-    """CPU time so far of the processes ``pid`` started that still run (Linux)."""
-    children = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children.update((task / "children").read_text().split())
-    return sum(cpu_seconds(int(child)) for child in children)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import multiprocessing
-import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ledgerbridge.children import start_as_helper
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.bulk import bulk_insert
 from ledgerbridge.db.engine import Database
@@ -72,7 +72,7 @@ def _importers() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         IMPORTS_AT_ONCE,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=os.nice,
+        initializer=start_as_helper,
         initargs=(IMPORTER_NICENESS,),
     )
 
