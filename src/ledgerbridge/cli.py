@@ -20,7 +20,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from ledgerbridge.children import start_as_helper
+from ledgerbridge.children import exec_as_helper
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.observability.logging import configure_logging
@@ -146,7 +146,7 @@ def _worker_beside(dev: bool) -> Iterator[None]:
     API first when both want the CPU. It dies with this process, however this one ends,
     and this one ends when it does (for whatever restarts ``up`` to start both again)."""
     command = [sys.executable, "-m", "ledgerbridge", "worker", *(["--dev"] if dev else [])]
-    worker = subprocess.Popen(command, preexec_fn=partial(start_as_helper, WORKER_NICENESS))
+    worker = subprocess.Popen(command, preexec_fn=partial(exec_as_helper, WORKER_NICENESS))
     stopping = threading.Event()
 
     def watch() -> None:
