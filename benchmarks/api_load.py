@@ -12,8 +12,9 @@ while one prober asks ``/health`` every 50 ms. Each client is one keep-alive con
 spoken to directly (``KeepAlive``): a general HTTP client costs milliseconds of CPU per
 request at hundreds of connections, which on a small machine the service would lose.
 Printed per step: requests answered per second, 5xx other than deliberate 503 sheds, 503
-sheds, request p50/p99, /health p99, and the CPU the service and the load generator used
-(cores): on a machine shared with other work, compare steps of one run, not runs.
+sheds, request p50/p99, /health p99, the CPU (cores) the serving process, the worker
+process ``up`` starts beside it and the load generator used, and the machine's load
+average: on a machine shared with other work, compare steps of one run, not runs.
 """
 
 from __future__ import annotations
@@ -128,13 +129,14 @@ async def load(
 
     started = time.monotonic()
     client_cpu = time.process_time()
-    server_cpu = _cpu_seconds(server_pid)
+    server_cpu, worker_cpu = cpu_seconds(server_pid), children_cpu_seconds(server_pid)
     probing = threading.Thread(target=prober)
     probing.start()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.monotonic() - started
     client_cpu = time.process_time() - client_cpu
-    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    worker_cpu = children_cpu_seconds(server_pid) - worker_cpu
     probing.join()
     ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     if errors:
@@ -150,13 +152,32 @@ async def load(
         "health_p99_ms": percentile(health, 0.99) * 1000,
         "server_cpu": server_cpu / elapsed,
         "client_cpu": client_cpu / elapsed,
+        "worker_cpu": worker_cpu / elapsed,
     }
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User and system CPU time of process ``pid`` so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started that still run (Linux): ``up``'s worker, say."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time so far of the processes ``pid`` started that still run (Linux)."""
+    return sum(cpu_seconds(child) for child in children(pid))
+
+
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 minutes): figures taken on a busy one are slower."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @contextmanager
@@ -187,12 +208,19 @@ def ledgerbridge(
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-        try:
-            wait_for_port(port, timeout=120)
-            yield f"http://127.0.0.1:{port}", process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+        with listening(process, port) as served:
+            yield served
+
+
+@contextmanager
+def listening(process: subprocess.Popen[bytes], port: int) -> Iterator[tuple[str, int]]:
+    """The origin and pid of ``process`` once it listens on ``port``; stopped at the end."""
+    try:
+        wait_for_port(port, timeout=120)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str]) -> None:
@@ -219,7 +247,7 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
             print(f"\n{mode}")
             print(
                 "clients   req/s    5xx    503  no answer   p50 ms   p99 ms   /health p99 ms"
-                "   server CPU   client CPU"
+                "   server CPU   worker CPU   client CPU   load average"
             )
             for clients in steps:
                 row = asyncio.run(load(url_records, headers, clients, seconds, pid))
@@ -227,7 +255,8 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
                     f"{row['clients']:>7} {row['rps']:>7.1f} {row['5xx']:>6} {row['503']:>6}"
                     f" {row['failed']:>10}"
                     f" {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f} {row['health_p99_ms']:>16.1f}"
-                    f" {row['server_cpu']:>12.2f} {row['client_cpu']:>12.2f}"
+                    f" {row['server_cpu']:>12.2f} {row['worker_cpu']:>12.2f}"
+                    f" {row['client_cpu']:>12.2f}   {load_average()}"
                 )
                 time.sleep(2)
 

@@ -134,11 +134,11 @@ def benchmark(sizes: list[int], backends: list[str], seed: int) -> list[tuple[st
 
 
 @contextmanager
-def sandbox(size: int, seed: int) -> Iterator[str]:
-    """``ledgerbridge sandbox`` seeded with Xero only, in a process of its own."""
+def sandbox(size: int, seed: int, provider: str = "xero") -> Iterator[str]:
+    """``ledgerbridge sandbox`` seeded with one provider only, in a process of its own."""
     port = free_port()
     env = {**os.environ, "LEDGERBRIDGE_SANDBOX_RATE_LIMITS": "false"}
-    command = [sys.executable, "-m", "ledgerbridge", "sandbox", "--providers", "xero"]
+    command = [sys.executable, "-m", "ledgerbridge", "sandbox", "--providers", provider]
     command += ["--size", str(size), "--seed", str(seed), "--port", str(port)]
     origin = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
@@ -149,7 +149,7 @@ def sandbox(size: int, seed: int) -> Iterator[str]:
             started = time.perf_counter()
             wait_until_serving(process, origin, log)
             seconds = time.perf_counter() - started
-            print(f"# sandbox: xero, size {size:,}, ready in {seconds:.0f} s", flush=True)
+            print(f"# sandbox: {provider}, size {size:,}, ready in {seconds:.0f} s", flush=True)
             yield origin
         finally:
             process.terminate()

@@ -34,7 +34,6 @@ import cProfile
 import hashlib
 import io
 import json
-import os
 import pstats
 import secrets
 import subprocess
@@ -48,6 +47,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
+from benchmarks.api_load import children, children_cpu_seconds, cpu_seconds
 from benchmarks.backfill import (
     BenchmarkFailed,
     database,
@@ -267,11 +267,11 @@ def idle_cpu_per_second(url: str, pid: int, headers: dict[str, str]) -> float:
     """The ``up`` process's CPU per second with no sync running, while it answers the
     same polling a sync run gets (its DBOS queue pollers, scheduler and heartbeat work
     all the time): subtracted from a run's CPU, what is left is the sync's own."""
-    before, started = cpu_seconds(pid), time.perf_counter()
+    before, started = up_cpu_seconds(pid), time.perf_counter()
     while time.perf_counter() - started < IDLE_SECONDS:
         httpx.get(f"{url}/v1/sync-runs/1", headers=headers, timeout=30)  # none yet: a 404
         time.sleep(POLL_SECONDS)
-    return (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+    return (up_cpu_seconds(pid) - before) / (time.perf_counter() - started)
 
 
 def timed_sync(
@@ -279,7 +279,7 @@ def timed_sync(
 ) -> tuple[dict[str, object], float, float]:
     """A sync of ``Invoices`` from the POST to its finished run: the run, wall seconds
     and the ``up`` process's CPU seconds over that time."""
-    cpu_before = cpu_seconds(pid)
+    cpu_before = up_cpu_seconds(pid)
     started = time.perf_counter()
     accepted = httpx.post(
         f"{url}/v1/connections/{connection_id}/syncs",
@@ -289,7 +289,7 @@ def timed_sync(
     if accepted.status_code != 202:
         raise BenchmarkFailed(f"POST /syncs: {accepted.status_code} {accepted.text}")
     run = poll(url, accepted.json()["sync_run_id"], headers)
-    return run, time.perf_counter() - started, cpu_seconds(pid) - cpu_before
+    return run, time.perf_counter() - started, up_cpu_seconds(pid) - cpu_before
 
 
 def provider_calls(url: str, connection_id: str, headers: dict[str, str]) -> int:
@@ -326,16 +326,19 @@ def poll(url: str, run_id: str, headers: dict[str, str]) -> dict[str, object]:
     raise BenchmarkFailed(f"sync run {run_id} did not finish in 30 minutes")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def up_cpu_seconds(pid: int) -> float:
+    """CPU time of ``up`` and of the worker process it starts, where syncs run."""
+    return cpu_seconds(pid) + children_cpu_seconds(pid)
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of ``up`` and of the worker process it starts, added."""
+    total = 0
+    for process in (pid, *children(pid)):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 # --- the table and the profile ------------------------------------------------------------------

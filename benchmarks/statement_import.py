@@ -7,16 +7,17 @@ skipped when unreachable) a real ``ledgerbridge up`` process runs on a fresh dat
 SGML OFX bank statement of ``--mib`` MiB (about 140 bytes a transaction) is generated,
 then uploaded to ``POST /v1/statements`` while another client asks ``GET /health`` every
 20 ms from its own thread. Prints the import time (request sent to 201 answered), the
-lines stored, the service's CPU seconds for the import (``/proc``: unlike the wall time,
-not stretched by other work on the machine), and ``/health`` latency (p50, p99, max)
-over 5 s before the import and during it.
+lines stored, the CPU seconds the import took (``/proc``: unlike the wall time, not
+stretched by other work on the machine) in the API process (receiving the upload, and
+answering /health meanwhile: its rate while idle is printed too) and in the importer
+processes it starts (parsing and storing), and ``/health`` latency (p50, p99, max) over
+5 s before the import and during it.
 The machine's load average is printed too: figures taken on a busy machine are slower.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from benchmarks.api_load import children_cpu_seconds, cpu_seconds, load_average
 from benchmarks.backfill import BenchmarkFailed, database, postgres_available
 from tests.conftest import JWT_SECRET
 from tests.processes import service
@@ -55,7 +57,7 @@ def main() -> None:
     parser.add_argument("--mib", type=float, default=50.0)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"# load average at start: {_load()}")
+    print(f"# load average at start: {load_average()}")
     statement = ofx_statement(int(args.mib * 2**20))
     lines = statement.count(b"<STMTTRN>")
     print(f"# statement: {len(statement) / 2**20:.1f} MiB, {lines} transactions")
@@ -67,7 +69,7 @@ def main() -> None:
             benchmark(backend, statement, lines)
         except BenchmarkFailed as failure:
             sys.exit(f"statement import benchmark failed: {failure}")
-    print(f"# load average at end: {_load()}")
+    print(f"# load average at end: {load_average()}")
 
 
 def ofx_statement(size: int) -> bytes:
@@ -109,9 +111,12 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         if small.status_code != 201:
             raise BenchmarkFailed(f"{small.status_code}: {small.text[:500]}")
         _health_while(lb.url, lambda: time.sleep(3))
-        before = _health_while(lb.url, lambda: time.sleep(5))
         assert lb.process is not None
-        cpu = _cpu_seconds(lb.process.pid)
+        pid = lb.process.pid
+        idle_cpu, idle_began = cpu_seconds(pid), time.monotonic()
+        before = _health_while(lb.url, lambda: time.sleep(5))
+        idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_began)
+        cpu, importers_cpu = cpu_seconds(pid), children_cpu_seconds(pid)
         answers: list[httpx.Response] = []
 
         def upload() -> None:
@@ -127,7 +132,8 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
         began = time.monotonic()
         during = _health_while(lb.url, upload)
         took = time.monotonic() - began
-        cpu = _cpu_seconds(lb.process.pid) - cpu
+        cpu = cpu_seconds(pid) - cpu
+        importers_cpu = children_cpu_seconds(pid) - importers_cpu
         answer = answers[0]
         if answer.status_code != 201:
             raise BenchmarkFailed(f"{answer.status_code}: {answer.text[:500]}")
@@ -136,7 +142,8 @@ def benchmark(backend: str, statement: bytes, lines: int) -> None:
             raise BenchmarkFailed(f"{stored} lines stored, {lines} in the file")
     print(
         f"{backend}: {len(statement) / 2**20:.1f} MiB OFX, {stored} lines imported in "
-        f"{took:.1f} s ({cpu:.1f} CPU seconds in the service); /health before: "
+        f"{took:.1f} s; CPU seconds: {cpu:.1f} in the API process ({idle_rate:.2f}/s when "
+        f"idle), {importers_cpu:.1f} in importer processes; /health before: "
         f"{_summary(before)}; during: {_summary(during)}"
     )
 
@@ -174,16 +181,6 @@ def _summary(latencies: list[float]) -> str:
     return (
         f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms (n={len(ms)})"
     )
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -16,6 +20,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from ledgerbridge.children import exec_as_helper
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.observability.logging import configure_logging
@@ -39,6 +44,8 @@ app.add_typer(keys, name="keys")
 log = structlog.get_logger(__name__)
 out = Console()
 SWITCH_INTERVAL_SECONDS = 0.001
+WORKER_NICENESS = 5
+WORKER_STOP_SECONDS = 60
 err = Console(stderr=True)
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -117,24 +124,57 @@ def _serve(svc: Services, host: str, port: int) -> None:
 
 @app.command()
 def up(host: Host = "127.0.0.1", port: Port = 8000, dev: Dev = False) -> None:
-    """API, workers and schedules in one process, on the embedded default."""
+    """API, workers and schedules in one command, on the embedded default."""
     from ledgerbridge import runtime
 
     settings = _settings(dev)
     if settings.is_sqlite:
         upgrade(settings.resolved_database_url)
+    runtime.migrate_durable(settings)  # before the worker has started, work may be queued
     svc = _start(settings)
-    runtime.launch(svc)
+    with _worker_beside(dev):
+        _announce(settings, host, port)
+        _serve(svc, host, port)
+
+
+@contextmanager
+def _worker_beside(dev: bool) -> Iterator[None]:
+    """``ledgerbridge worker`` in a process of its own, at a lower CPU priority, for as long
+    as this one serves. In this process its durable work (a backfill parsing and storing
+    thousands of records) would hold the interpreter lock the API's event loop needs, so
+    every answer, /health included, would wait for it; and the operating system runs the
+    API first when both want the CPU. It dies with this process, however this one ends,
+    and this one ends when it does (for whatever restarts ``up`` to start both again)."""
+    command = [sys.executable, "-m", "ledgerbridge", "worker", *(["--dev"] if dev else [])]
+    worker = subprocess.Popen(command, preexec_fn=partial(exec_as_helper, WORKER_NICENESS))
+    stopping = threading.Event()
+
+    def watch() -> None:
+        code = worker.wait()
+        if not stopping.is_set():
+            log.error("the worker process ended: stopping", exit_code=code)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        worker.terminate()
+        try:
+            worker.wait(timeout=WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _announce(settings: Settings, host: str, port: int) -> None:
     out.print(f"ledgerbridge listening on [bold]http://{host}:{port}[/bold]")
     if settings.docs_enabled:
         out.print(f"  API docs:       http://{host}:{port}/docs")
     out.print(f"  data directory: {settings.data_dir.resolve()}")
     out.print(f"  database:       {_redacted_url(settings.resolved_database_url)}")
     out.print("  get a token:    ledgerbridge dev-token --org my-org --role admin")
-    try:
-        _serve(svc, host, port)
-    finally:
-        runtime.shutdown()
 
 
 @app.command()

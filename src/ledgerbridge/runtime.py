@@ -55,9 +55,14 @@ def dbos_config(settings: Settings, executor_id: str | None = None) -> DBOSConfi
 
 
 def migrate(settings: Settings) -> None:
-    """Bring our tables and DBOS's up to date, so that an API-only process can enqueue
-    work and manage schedules before any worker has started."""
+    """Bring our tables and DBOS's up to date."""
     upgrade(settings.resolved_database_url)
+    migrate_durable(settings)
+
+
+def migrate_durable(settings: Settings) -> None:
+    """Bring DBOS's tables up to date, so that an API-only process can enqueue work and
+    manage schedules before any worker has started."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     DBOS.migrate(settings.dbos_system_database_url, schema=DBOS_SCHEMA)
 

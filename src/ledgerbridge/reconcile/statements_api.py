@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
+import multiprocessing
 import time
-import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ledgerbridge.children import start_as_helper
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.db.bulk import bulk_insert
+from ledgerbridge.db.engine import Database
 from ledgerbridge.db.locks import lock
 from ledgerbridge.errors import ApiError, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, page_of
@@ -41,27 +45,32 @@ from ledgerbridge.reconcile.statements import (
     parse_csv,
 )
 from ledgerbridge.routing import Id, ReconcileDeveloper, ReconcileViewer, Svc
-from ledgerbridge.security.principal import Principal, TenantSession
-from ledgerbridge.services import Services
+from ledgerbridge.security.principal import TenantSession
+from ledgerbridge.settings import Settings
 
 router = APIRouter(tags=["statements"])
 Format = Literal["csv", "ofx", "qfx", "camt053"]
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ID = 128  # statement_lines.external_id
 INSERT_BATCH = 5000
-IMPORTS_AT_ONCE = 2  # per process
+IMPORTS_AT_ONCE = 2  # per API process; more wait their turn
 WRITE_PAUSE = 0.002  # seconds between two batches on SQLite
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+IMPORTER_NICENESS = 10  # below the API process: on a busy machine, answers come first
 
 
-def _imports() -> anyio.CapacityLimiter:
-    """The event loop's limiter of imports at once (a limiter belongs to one loop)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _limiters:
-        _limiters[loop] = anyio.CapacityLimiter(IMPORTS_AT_ONCE)
-    return _limiters[loop]
+@functools.cache
+def _importers() -> ProcessPoolExecutor:
+    """The processes that hash, parse and store uploaded statements, started on the first
+    upload. Not threads of the API process: parsing holds the interpreter lock for most
+    of an import's CPU seconds, which a thread would take from the event loop (and
+    /health) in slices of the switch interval, many times per request. Spawned, not
+    forked: a fork would copy the API's threads and open connections mid-use."""
+    return ProcessPoolExecutor(
+        IMPORTS_AT_ONCE,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_as_helper,
+        initargs=(IMPORTER_NICENESS,),
+    )
 
 
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".ofx": "ofx", ".qfx": "qfx", ".xml": "camt053"}
@@ -104,17 +113,29 @@ async def import_statement(
         name=name or file.filename or "statement",
         filename=(file.filename or "")[:255] or None,
     )
-    # Hashing, parsing and storing take seconds for a large file: off the event loop,
+    # Hashing, parsing and storing take seconds for a large file: in another process,
     # so that every other request (and /health) is answered meanwhile; and a few at a
-    # time, so that a burst of uploads cannot take every worker thread.
-    statement, created = await anyio.to_thread.run_sync(
-        store_upload, svc, principal, upload, limiter=_imports()
-    )
+    # time, so that a burst of uploads cannot take every core.
+    try:
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            _importers(),
+            import_upload,
+            svc.settings,
+            principal.tenant_id,
+            principal.subject,
+            upload,
+        )
+    except BrokenProcessPool:
+        _importers.cache_clear()  # an importer died (killed?): start afresh next time
+        raise
+    if isinstance(outcome, Refusal):
+        raise ApiError(outcome.status, outcome.code, outcome.message, outcome.details)
+    statement, created = outcome
     if created:
         response.headers["Location"] = f"/v1/statements/{statement.id}"
     else:
         response.status_code = 200
-    return StatementOut.of(statement)
+    return statement
 
 
 @dataclass(frozen=True)
@@ -128,7 +149,31 @@ class Upload:
     filename: str | None
 
 
-def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[Statement, bool]:
+@dataclass(frozen=True)
+class Refusal:
+    """An ApiError as it crosses back from an importer process."""
+
+    status: int
+    code: str
+    message: str
+    details: Any
+
+
+def import_upload(
+    settings: Settings, tenant: str, subject: str, upload: Upload
+) -> tuple[StatementOut, bool] | Refusal:
+    """In an importer process: ``store_upload`` on a database connection of its own."""
+    db = Database.connect(settings)
+    try:
+        statement, created = store_upload(db, tenant, subject, upload)
+        return StatementOut.of(statement), created
+    except ApiError as exc:
+        return Refusal(exc.status, exc.code, exc.message, exc.details)
+    finally:
+        db.dispose()
+
+
+def store_upload(db: Database, tenant: str, subject: str, upload: Upload) -> tuple[Statement, bool]:
     """The statement of ``upload`` and whether it was imported just now (False: the same
     file was imported before). The file is parsed with no transaction open, a batch of
     lines at a time, and each batch is stored by one set-based insert in a short
@@ -137,17 +182,16 @@ def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[S
     in between. Until its last line is stored the statement is hidden (as a deleted one
     is), so an import is still all or nothing: a bad line, a crash or a concurrent
     import of the same file leaves nothing visible."""
-    tenant = principal.tenant_id
     # Fed in parts, not joined first: a copy of 50 MiB would hold the interpreter lock,
     # while hashing a large buffer releases it.
     hasher = hashlib.sha256(b"|".join([upload.kind.encode(), upload.mapping_text.encode(), b""]))
     hasher.update(upload.data)
     digest = hasher.hexdigest()
-    with svc.db.tenant(tenant, read_only=True) as session:
+    with db.tenant(tenant, read_only=True) as session:
         existing = _imported(session, digest)
     if existing is not None:
         return existing, False
-    with svc.db.tenant(tenant) as session:
+    with db.tenant(tenant) as session:
         hidden = Statement(
             tenant_id=tenant,
             name=upload.name,
@@ -156,7 +200,7 @@ def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[S
             content_hash=digest,
             line_count=0,
             currencies=[],
-            imported_by=principal.subject,
+            imported_by=subject,
             deleted_at=utcnow(),  # hidden until every line is stored
         )
         session.add(hidden)
@@ -166,13 +210,13 @@ def store_upload(svc: Services, principal: Principal, upload: Upload) -> tuple[S
     try:
         for batch in _batches(_parse(upload.kind, upload.data, upload.mapping, upload.currency)):
             summary.add(batch)
-            with svc.db.tenant(tenant) as session:
+            with db.tenant(tenant) as session:
                 insert_lines(session, tenant, statement_id, batch)
-            if svc.db.is_sqlite:
+            if db.is_sqlite:
                 time.sleep(WRITE_PAUSE)  # let writers waiting for the lock in first
-        return _publish(svc, tenant, statement_id, digest, summary)
+        return _publish(db, tenant, statement_id, digest, summary)
     except BaseException:
-        _discard(svc, tenant, statement_id)
+        _discard(db, tenant, statement_id)
         raise
 
 
@@ -221,9 +265,9 @@ def _batches(lines: Iterable[StatementLine]) -> Iterator[list[StatementLine]]:
 
 
 def _publish(
-    svc: Services, tenant: str, statement_id: int, digest: str, summary: _Summary
+    db: Database, tenant: str, statement_id: int, digest: str, summary: _Summary
 ) -> tuple[Statement, bool]:
-    with svc.db.tenant(tenant) as session:
+    with db.tenant(tenant) as session:
         # Imports of one file take turns here: the second finds the first's statement.
         lock(session, f"statement:{tenant}:{digest}")
         existing = _imported(session, digest)
@@ -235,14 +279,14 @@ def _publish(
             statement.first_date, statement.last_date = summary.first, summary.last
             statement.deleted_at = None
             return statement, True
-    _discard(svc, tenant, statement_id)
+    _discard(db, tenant, statement_id)
     return existing, False
 
 
-def _discard(svc: Services, tenant: str, statement_id: int) -> None:
+def _discard(db: Database, tenant: str, statement_id: int) -> None:
     """Remove a hidden statement's lines (a batch per transaction) and then itself."""
     while True:
-        with svc.db.tenant(tenant) as session:
+        with db.tenant(tenant) as session:
             ids = (
                 select(StatementEntry.id)
                 .where(StatementEntry.statement_id == statement_id)
@@ -255,7 +299,7 @@ def _discard(svc: Services, tenant: str, statement_id: int) -> None:
             removed: int = result.rowcount  # type: ignore[attr-defined]
         if not removed:
             break
-    with svc.db.tenant(tenant) as session:
+    with db.tenant(tenant) as session:
         session.execute(delete(Statement).where(Statement.id == statement_id))
 
 
