@@ -11,6 +11,7 @@ the same budget; a 429 that slips through is still honoured by the retrying tran
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import math
@@ -58,6 +59,11 @@ def _configured(settings: Settings, provider: Provider) -> list[Rate]:
             Rate(settings.quickbooks_calls_per_minute, Duration.MINUTE),
         ]
     return [Rate(settings.lightspeed_calls_per_5_minutes, 5 * Duration.MINUTE)]
+
+
+# Calls in flight at once per account that a batch of pushes keeps (below the provider's
+# own cap, Xero 5 and QuickBooks 10 per company, leaving room for a sync's call).
+IN_FLIGHT = {Provider.xero: 4, Provider.quickbooks: 8, Provider.lightspeed: 4}
 
 
 # How long a call may wait for its budget before BudgetExhausted; None: as long as it takes.
@@ -118,6 +124,41 @@ class BudgetExhausted(Exception):
         return self.message
 
 
+class Turns:
+    """Concurrent tasks that must spend the budget in order (a batch of pushes, oldest
+    first): the calls inside ``next().held()`` take their first permit only after the
+    turn before took one, and once one is refused (``BudgetExhausted``) every later one is
+    refused too, so none overtakes an operation that waits for the budget."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Event | None = None
+        self.refused: BudgetExhausted | None = None
+
+    def next(self) -> Turn:
+        mine = Turn(self, self._last, asyncio.Event())
+        self._last = mine.done
+        return mine
+
+
+@dataclass
+class Turn:
+    turns: Turns
+    after: asyncio.Event | None  # set once the turn before has taken its permit or gone
+    done: asyncio.Event
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        token = _turn.set(self)
+        try:
+            yield
+        finally:
+            _turn.reset(token)
+            self.done.set()  # a task that never called gives its turn up too
+
+
+_turn: ContextVar[Turn | None] = ContextVar("budget_turn", default=None)
+
+
 class CallBudgets:
     """One limiter per provider account, created on first use and kept for the process."""
 
@@ -134,6 +175,23 @@ class CallBudgets:
         lane = _lane.get()
         if lane is not None and lane.give_way is not None and (reason := lane.give_way()):
             raise BudgetExhausted(reason, GIVE_WAY_SECONDS)
+        turn = _turn.get()
+        if turn is None or turn.done.is_set():
+            await self._take(provider, account, lane)
+            return
+        try:
+            if turn.after is not None:
+                await turn.after.wait()
+            if turn.turns.refused is not None:
+                raise turn.turns.refused
+            await self._take(provider, account, lane)
+        except BudgetExhausted as exc:
+            turn.turns.refused = turn.turns.refused or exc
+            raise
+        finally:
+            turn.done.set()
+
+    async def _take(self, provider: Provider, account: str, lane: Lane | None) -> None:
         if not self._settings.provider_call_budgets:
             return
         share = lane.share if lane is not None else 1.0
