@@ -523,27 +523,23 @@ def _claim(session: Session, record: Record, outcome: dict[str, Any]) -> Record:
 
 def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
     """Record the outcome, the provider's record and an event, in one transaction."""
-    with svc.db.system() as session:
-        operation = session.get(Operation, job.operation_id)
-        assert operation is not None
-        if operation.status in (OperationStatus.running, OperationStatus.pending):
-            _record(session, operation, job, outcome)  # else already recorded (a replay)
+    finish_batch(svc, [job], [outcome])
 
 
 def finish_batch(
     svc: Services, jobs: list[Job], outcomes: list[dict[str, Any]]
 ) -> tuple[int, Deferral] | None:
-    """Record a batch's outcomes in one transaction. The first operation the call budget
-    deferred is marked so, and every later one of the batch that did not land waits behind
-    it; that first one and its deferral are returned, for the workflow to continue it."""
+    """Record a batch's outcomes, the provider's records and an event each, in one
+    transaction. The first operation the call budget deferred is marked so, and every
+    later one of the batch that did not land waits behind it; that first one and its
+    deferral are returned, for the workflow to continue it."""
     with svc.db.system() as session:
+        ids = [job.operation_id for job in jobs]
         operations = {
-            o.id: o
-            for o in session.scalars(
-                select(Operation).where(Operation.id.in_([j.operation_id for j in jobs]))
-            )
+            o.id: o for o in session.scalars(select(Operation).where(Operation.id.in_(ids)))
         }
         deferred: tuple[int, Deferral] | None = None
+        landed: list[tuple[Operation, Job, dict[str, Any]]] = []
         for job, outcome in zip(jobs, outcomes, strict=True):
             operation = operations[job.operation_id]
             if operation.status not in (OperationStatus.running, OperationStatus.pending):
@@ -555,47 +551,61 @@ def finish_batch(
             elif deferred is not None and not outcome["ok"]:
                 _mark_deferred(session, operation, _behind(deferred[0], deferred[1].until))
             else:
-                _record(session, operation, job, outcome)
+                landed.append((operation, job, outcome))
+        _record(session, landed)
         return deferred
 
 
-def _record(session: Session, operation: Operation, job: Job, outcome: dict[str, Any]) -> None:
-    record = session.get(Record, job.record_id) if job.record_id else None
-    operation.finished_at = utcnow()
-    if outcome["ok"]:
-        operation.status = OperationStatus.synced
-        operation.remote_id = outcome["remote_id"]
-        operation.remote_number = outcome["number"]
-        operation.error = operation.error_code = None
-        operation.error_details = None
-        target = store.Target(job.tenant_id, job.connection_id)
-        store.lock_mirror(session, target, outcome["object_type"])
-        if record is not None:
-            record = _claim(session, record, outcome)
-            record.push_status = "synced"
-            session.flush()
-        # Exactly as pull would see it (tombstone flag included), so the next pull
-        # finds nothing new.
-        puller, mapper = MODULES[job.provider]
-        obj = puller.remote_object(outcome["object_type"], loads(outcome["payload"]))
-        page = store.encode([obj])
-        store.write_objects(session, target, outcome["object_type"], page, mapper)
-    else:
-        operation.status = OperationStatus.failed
-        operation.error = outcome["error"]
-        operation.error_details = outcome["details"]
-        operation.error_code = outcome["code"]
-        if record is not None:
-            record.push_status = "failed"
-    append(
-        session,
-        job.tenant_id,
-        "operation.succeeded" if outcome["ok"] else "operation.failed",
-        f"operation:{job.operation_id}",
-        operation_id=str(job.operation_id),
-        connection_id=str(job.connection_id),
-        model=job.model.value,
-        action=job.action.value,
-        remote_id=outcome.get("remote_id"),
-        error=outcome.get("error"),
-    )
+def _record(session: Session, landed: list[tuple[Operation, Job, dict[str, Any]]]) -> None:
+    ids = [job.record_id for _, job, _ in landed if job.record_id]
+    records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids)))}
+    # What the provider now holds, exactly as pull would see it (tombstone flag included),
+    # so the next pull finds nothing new: one write per object type.
+    pages: dict[tuple[Provider, str], list[Any]] = {}
+    now = utcnow()
+    for operation, job, outcome in landed:
+        record = records.get(job.record_id or 0)
+        operation.finished_at = now
+        if outcome["ok"]:
+            operation.status = OperationStatus.synced
+            operation.remote_id = outcome["remote_id"]
+            operation.remote_number = outcome["number"]
+            operation.error = operation.error_code = None
+            operation.error_details = None
+            written = pages.setdefault((job.provider, outcome["object_type"]), [])
+            if not written:
+                store.lock_mirror(session, _target(job), outcome["object_type"])
+            if record is not None:
+                record = _claim(session, record, outcome)
+                record.push_status = "synced"
+                session.flush()
+            puller, _ = MODULES[job.provider]
+            written.append(puller.remote_object(outcome["object_type"], loads(outcome["payload"])))
+        else:
+            operation.status = OperationStatus.failed
+            operation.error = outcome["error"]
+            operation.error_details = outcome["details"]
+            operation.error_code = outcome["code"]
+            if record is not None:
+                record.push_status = "failed"
+        append(
+            session,
+            job.tenant_id,
+            "operation.succeeded" if outcome["ok"] else "operation.failed",
+            f"operation:{job.operation_id}",
+            operation_id=str(job.operation_id),
+            connection_id=str(job.connection_id),
+            model=job.model.value,
+            action=job.action.value,
+            remote_id=outcome.get("remote_id"),
+            error=outcome.get("error"),
+        )
+    if landed:
+        target = _target(landed[0][1])  # a batch is one connection's
+        for (provider, object_type), objects in pages.items():
+            _, mapper = MODULES[provider]
+            store.write_objects(session, target, object_type, store.encode(objects), mapper)
+
+
+def _target(job: Job) -> store.Target:
+    return store.Target(job.tenant_id, job.connection_id)

@@ -25,7 +25,7 @@ REQUEUE_SCHEDULE = "ledgerbridge-push-requeue"
 
 # A connection's next batch is claimed in the running workflow, so polling only bounds how
 # soon an idle connection's first operation starts.
-POLLING_SECONDS = 0.2
+POLLING_SECONDS = 0.5
 
 
 requeue = durable.scheduled_job(
