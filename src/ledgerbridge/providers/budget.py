@@ -30,9 +30,16 @@ from ledgerbridge.settings import Settings
 
 # A call that had to wait for a window to roll goes this long after it: the provider
 # counts a call when it arrives, and the one that opened the window may have arrived
-# later than it took its permit. pyrate-limiter's own 50 ms let most runs of a loaded
-# benchmarks/push.py draw a 429 or a few; a QuickBooks 429 (no Retry-After) costs a minute.
-BOUNDARY_MARGIN_MS = 250
+# later than it took its permit (more so with a batch's calls in flight at once on a
+# loaded machine). pyrate-limiter's own 50 ms let most runs of a loaded
+# benchmarks/push.py draw a 429 or a few, and 250 ms still some on Xero's minute; a
+# QuickBooks 429 (no Retry-After) costs a minute. A quarter of the shortest window at
+# most, so QuickBooks' second keeps most of its pace.
+BOUNDARY_MARGIN_MS = 1000
+
+
+def margin_ms(budget: list[Rate]) -> int:
+    return min(BOUNDARY_MARGIN_MS, budget[0].interval // 4)
 
 
 def rates(settings: Settings, provider: Provider) -> list[Rate]:
@@ -221,15 +228,16 @@ class CallBudgets:
         waiting = bucket.waiting(item)
         if inspect.isawaitable(waiting):
             waiting = await waiting
-        return (int(waiting) + BOUNDARY_MARGIN_MS) / 1000
+        return (int(waiting) + limiter.buffer_ms) / 1000
 
     def _limiter(self, provider: Provider, account: str, share: float = 1.0) -> Limiter:
         key = (provider, account, share)
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
+                budget = rates(self._settings, provider)
                 found = self._limiters[key] = Limiter(
-                    self._bucket(provider, account, share), buffer_ms=BOUNDARY_MARGIN_MS
+                    self._bucket(provider, account, share), buffer_ms=margin_ms(budget)
                 )
             return found
 

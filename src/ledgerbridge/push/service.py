@@ -270,7 +270,18 @@ def claim(svc: Services, operation_id: int) -> list[Job] | Deferral | None:
     ``BATCH``, stopping before a second write to one record, which must wait for the
     first to land), oldest first; None when the connection has none left; a Deferral when
     the oldest waits for the call budget. Any push workflow of a connection runs its
-    operations: one that finds them done ends at once."""
+    operations: one that finds them done ends at once, without taking a write lock."""
+    opened = (OperationStatus.pending, OperationStatus.running)
+    connection_id = select(Operation.connection_id).where(Operation.id == operation_id)
+    with svc.db.system(read_only=True) as session:
+        any_open = session.scalar(
+            select(Operation.id)
+            .where(Operation.connection_id == connection_id.scalar_subquery())
+            .where(Operation.status.in_(opened))
+            .limit(1)
+        )
+    if any_open is None:
+        return None
     with svc.db.system() as session:
         operation = session.get(Operation, operation_id)
         if operation is None:
@@ -279,7 +290,7 @@ def claim(svc: Services, operation_id: int) -> list[Job] | Deferral | None:
             select(Operation)
             .where(
                 Operation.connection_id == operation.connection_id,
-                Operation.status.in_((OperationStatus.pending, OperationStatus.running)),
+                Operation.status.in_(opened),
             )
             .order_by(Operation.id)
             .limit(BATCH)
