@@ -260,7 +260,11 @@ class CallBudgets:
             from psycopg_pool import ConnectionPool
 
             url = self._settings.libpq_database_url
-            self._pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
+            # A permit is stamped with the database's clock, then stored on another
+            # connection: waiting for one in between stamps the call earlier than it goes,
+            # and Xero then counts it in a window we think has rolled. One a connection's
+            # batch spends at a time: room for ten accounts at once.
+            self._pool = ConnectionPool(url, min_size=1, max_size=10, open=True)
         return PostgresBucket(self._pool, table, budget)
 
     def close(self) -> None:
