@@ -17,8 +17,9 @@ account must then hold each of its invoices exactly once.
 
 Prints the total time (first 202 to last ``synced``, from the operations' timestamps)
 against the lower bound the providers' limits allow (the formula is printed with it), the
-429s received (audit log entries with status 429) and p50/p99 of the time from each
-operation's 202 to its ``synced``.
+429s received (audit log entries with status 429), p50/p99 of the time from each
+operation's 202 to its ``synced``, and the service's CPU seconds (accepting and pushing)
+beside the load average, since wall times on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def benchmark(invoices: int, wanted: dict[str, int], backend: str, size: int, se
         makers = {(p, a): writes_for(provider_side, p, a, TAG) for p, a, _ in connections}
         per_connection = {c: sum(1 for job in jobs if job[0] == c) for c in connections}
 
+        cpu_before = cpu_seconds(lb)
         started = time.monotonic()
         with ThreadPoolExecutor(SUBMITTERS) as pool:
             accepted = list(
@@ -118,12 +120,17 @@ def benchmark(invoices: int, wanted: dict[str, int], backend: str, size: int, se
             flush=True,
         )
         operations = wait_until_done(lb, invoices, started)
+        cpu = cpu_seconds(lb) - cpu_before
         calls = audit_log(lb)
         for connection in connections:
             keys = landed(provider_side, connection[0], TAG, connection[1])
             if len(keys) != len(set(keys)) or len(keys) != per_connection[connection]:
                 raise BenchmarkFailed(f"{connection[:2]} holds {len(keys)} of the invoices")
     report(operations, calls, per_connection, limits)
+    print(
+        f"service CPU         {cpu:.1f} s ({cpu / invoices * 1000:.0f} ms an invoice: 202 and push)"
+    )
+    print("load average        " + " ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 # --- the processes ------------------------------------------------------------------------
@@ -198,6 +205,13 @@ def submit(lb: Service, connection_id: str, body: dict[str, Any]) -> float:
     if answer.status_code != 202:
         raise BenchmarkFailed(f"submit: {answer.status_code} {answer.text}")
     return time.perf_counter() - started
+
+
+def cpu_seconds(lb: Service) -> float:
+    """The ``ledgerbridge up`` process's CPU time so far (user and system)."""
+    assert lb.process is not None
+    stat = Path(f"/proc/{lb.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pages(lb: Service, path: str, **params: Any) -> Iterator[dict[str, Any]]:

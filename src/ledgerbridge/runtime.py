@@ -17,6 +17,7 @@ from dbos import DBOS, DBOSConfig
 
 from ledgerbridge import __version__, durable, executors, housekeeping
 from ledgerbridge.connections import workflows as connection_workflows
+from ledgerbridge.db.engine import system_engine_kwargs
 from ledgerbridge.db.migrate import upgrade
 from ledgerbridge.erasure import workflows as erasure_workflows
 from ledgerbridge.inbound import workflows as inbound_workflows
@@ -50,6 +51,7 @@ def dbos_config(settings: Settings, executor_id: str | None = None) -> DBOSConfi
         "application_version": __version__,
         "log_level": settings.log_level.upper(),
         "sys_db_pool_size": max(4, settings.db_pool_size // 2),
+        "db_engine_kwargs": system_engine_kwargs(settings.dbos_system_database_url),
         "scheduler_polling_interval_sec": 5.0,
     }
 

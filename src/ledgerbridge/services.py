@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from dbos import DBOSClient
 from fastapi import Request
 from redis.asyncio import Redis
+from sqlalchemy import Engine, create_engine
 
-from ledgerbridge.db.engine import Database
+from ledgerbridge.db.engine import Database, system_engine_kwargs
 from ledgerbridge.providers.budget import CallBudgets
 from ledgerbridge.security.vault import Vault
 from ledgerbridge.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     vault: Vault
     redis: Redis | None
     _dbos_client: DBOSClient | None = field(default=None, init=False)
+    _dbos_engine: Engine | None = field(default=None, init=False)  # SQLite only
     _budgets: CallBudgets | None = field(default=None, init=False)
 
     @property
@@ -45,8 +47,12 @@ class Services:
     def dbos_client(self) -> DBOSClient:
         """Enqueues durable work from any process, API-only ones included."""
         if self._dbos_client is None:
+            url = self.settings.dbos_system_database_url
+            if kwargs := system_engine_kwargs(url):
+                self._dbos_engine = create_engine(url, pool_pre_ping=True, **kwargs)
             self._dbos_client = DBOSClient(
-                system_database_url=self.settings.dbos_system_database_url,
+                system_database_url=url,
+                system_database_engine=self._dbos_engine,
                 dbos_system_schema=DBOS_SCHEMA,
             )
         return self._dbos_client
@@ -60,6 +66,8 @@ class Services:
         self.db.dispose()
         if self._dbos_client is not None:
             self._dbos_client.destroy()
+        if self._dbos_engine is not None:
+            self._dbos_engine.dispose()  # the client leaves an engine it was given open
         if self._budgets is not None:
             self._budgets.close()
         if self.redis is not None:

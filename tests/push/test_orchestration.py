@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import ORG, connect, service
-from tests.push.writes import bodies, first, landed, settle, submit
+from tests.processes import ORG, Service, connect, service
+from tests.push.writes import bodies, first, landed, settle, submit, writes_for
 
 FAST = {"LEDGERBRIDGE_PROVIDER_CALL_BUDGETS": "false"}
 
@@ -84,3 +84,44 @@ def test_sigkill_during_a_faulty_run_leaves_nothing_stuck_and_nothing_doubled(
             if p == provider and statuses[i] == "synced"
         )
         assert len(keys) == synced
+
+
+@pytest.mark.sandbox(seed=14, size=10, settings={"rate_limits": False})
+def test_updates_accepted_right_behind_their_creates_land_after_them(
+    database: str, sandbox_url: str, sandbox: httpx.Client, tmp_path: Path, auth: Any
+) -> None:
+    """A connection's operations are pushed in batches, several calls in flight: an
+    update accepted right behind its create still waits for the create to land, then
+    changes that very record."""
+    headers = auth(ORG, "developer")
+    account = first(sandbox, "xero")
+    make = writes_for(sandbox, "xero", account, "order")
+    with service(database, sandbox_url, tmp_path, **FAST) as lb:
+        xero = connect(lb, auth(ORG, "admin"), "xero", account)
+        creates = [_accept(lb, f"{xero}/invoices", "POST", make(n), headers) for n in range(8)]
+        updates = [
+            _accept(
+                lb,
+                f"{xero}/invoices/{record_id}",
+                "PATCH",
+                {**make(n), "reference": f"order-{n}-changed"},
+                headers,
+            )
+            for n, (_, record_id) in enumerate(creates)
+        ]
+        ids = [operation_id for operation_id, _ in creates + updates]
+        statuses = settle(lb, ids, headers, timeout=120)
+    assert all(statuses.get(i) == "synced" for i in ids), statuses
+    changed = sorted(f"order-{n}-changed" for n in range(8))
+    assert sorted(landed(sandbox, "xero", "order", account)) == changed
+
+
+def _accept(
+    lb: Service, path: str, method: str, body: dict[str, Any], headers: dict[str, str]
+) -> tuple[str, str]:
+    """The operation and record ids of a write answered 202."""
+    answer = httpx.request(
+        method, f"{lb.url}/v1/connections/{path}", json=body, headers=headers, timeout=30
+    )
+    assert answer.status_code == 202, answer.text
+    return answer.json()["operation_id"], answer.json()["record_id"]

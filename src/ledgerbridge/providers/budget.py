@@ -11,6 +11,7 @@ the same budget; a 429 that slips through is still honoured by the retrying tran
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import math
@@ -29,9 +30,16 @@ from ledgerbridge.settings import Settings
 
 # A call that had to wait for a window to roll goes this long after it: the provider
 # counts a call when it arrives, and the one that opened the window may have arrived
-# later than it took its permit. pyrate-limiter's own 50 ms let most runs of a loaded
-# benchmarks/push.py draw a 429 or a few; a QuickBooks 429 (no Retry-After) costs a minute.
-BOUNDARY_MARGIN_MS = 250
+# later than it took its permit (more so with a batch's calls in flight at once on a
+# loaded machine). pyrate-limiter's own 50 ms let most runs of a loaded
+# benchmarks/push.py draw a 429 or a few, and 250 ms still some on Xero's minute; a
+# QuickBooks 429 (no Retry-After) costs a minute. A quarter of the shortest window at
+# most, so QuickBooks' second keeps most of its pace.
+BOUNDARY_MARGIN_MS = 1000
+
+
+def margin_ms(budget: list[Rate]) -> int:
+    return min(BOUNDARY_MARGIN_MS, budget[0].interval // 4)
 
 
 def rates(settings: Settings, provider: Provider) -> list[Rate]:
@@ -58,6 +66,11 @@ def _configured(settings: Settings, provider: Provider) -> list[Rate]:
             Rate(settings.quickbooks_calls_per_minute, Duration.MINUTE),
         ]
     return [Rate(settings.lightspeed_calls_per_5_minutes, 5 * Duration.MINUTE)]
+
+
+# Calls in flight at once per account that a batch of pushes keeps (below the provider's
+# own cap, Xero 5 and QuickBooks 10 per company, leaving room for a sync's call).
+IN_FLIGHT = {Provider.xero: 4, Provider.quickbooks: 8, Provider.lightspeed: 4}
 
 
 # How long a call may wait for its budget before BudgetExhausted; None: as long as it takes.
@@ -118,6 +131,41 @@ class BudgetExhausted(Exception):
         return self.message
 
 
+class Turns:
+    """Concurrent tasks that must spend the budget in order (a batch of pushes, oldest
+    first): the calls inside ``next().held()`` take their first permit only after the
+    turn before took one, and once one is refused (``BudgetExhausted``) every later one is
+    refused too, so none overtakes an operation that waits for the budget."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Event | None = None
+        self.refused: BudgetExhausted | None = None
+
+    def next(self) -> Turn:
+        mine = Turn(self, self._last, asyncio.Event())
+        self._last = mine.done
+        return mine
+
+
+@dataclass
+class Turn:
+    turns: Turns
+    after: asyncio.Event | None  # set once the turn before has taken its permit or gone
+    done: asyncio.Event
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        token = _turn.set(self)
+        try:
+            yield
+        finally:
+            _turn.reset(token)
+            self.done.set()  # a task that never called gives its turn up too
+
+
+_turn: ContextVar[Turn | None] = ContextVar("budget_turn", default=None)
+
+
 class CallBudgets:
     """One limiter per provider account, created on first use and kept for the process."""
 
@@ -134,6 +182,23 @@ class CallBudgets:
         lane = _lane.get()
         if lane is not None and lane.give_way is not None and (reason := lane.give_way()):
             raise BudgetExhausted(reason, GIVE_WAY_SECONDS)
+        turn = _turn.get()
+        if turn is None or turn.done.is_set():
+            await self._take(provider, account, lane)
+            return
+        try:
+            if turn.after is not None:
+                await turn.after.wait()
+            if turn.turns.refused is not None:
+                raise turn.turns.refused
+            await self._take(provider, account, lane)
+        except BudgetExhausted as exc:
+            turn.turns.refused = turn.turns.refused or exc
+            raise
+        finally:
+            turn.done.set()
+
+    async def _take(self, provider: Provider, account: str, lane: Lane | None) -> None:
         if not self._settings.provider_call_budgets:
             return
         share = lane.share if lane is not None else 1.0
@@ -163,15 +228,16 @@ class CallBudgets:
         waiting = bucket.waiting(item)
         if inspect.isawaitable(waiting):
             waiting = await waiting
-        return (int(waiting) + BOUNDARY_MARGIN_MS) / 1000
+        return (int(waiting) + limiter.buffer_ms) / 1000
 
     def _limiter(self, provider: Provider, account: str, share: float = 1.0) -> Limiter:
         key = (provider, account, share)
         with self._lock:
             found = self._limiters.get(key)
             if found is None:
+                budget = rates(self._settings, provider)
                 found = self._limiters[key] = Limiter(
-                    self._bucket(provider, account, share), buffer_ms=BOUNDARY_MARGIN_MS
+                    self._bucket(provider, account, share), buffer_ms=margin_ms(budget)
                 )
             return found
 
@@ -194,7 +260,11 @@ class CallBudgets:
             from psycopg_pool import ConnectionPool
 
             url = self._settings.libpq_database_url
-            self._pool = ConnectionPool(url, min_size=1, max_size=4, open=True)
+            # A permit is stamped with the database's clock, then stored on another
+            # connection: waiting for one in between stamps the call earlier than it goes,
+            # and Xero then counts it in a window we think has rolled. One a connection's
+            # batch spends at a time: room for ten accounts at once.
+            self._pool = ConnectionPool(url, min_size=1, max_size=10, open=True)
         return PostgresBucket(self._pool, table, budget)
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -47,6 +48,13 @@ REENQUEUE_AFTER = timedelta(minutes=1)
 DEFERRED = "budget_deferred"  # the error_code of an operation waiting for the call budget
 # An operation behind a deferred one continues this long after it, so it never overtakes.
 BEHIND = timedelta(seconds=1)
+# A continuation may start this much before its time (DBOS delays are not to the ms).
+EARLY = timedelta(milliseconds=500)
+BATCH = 20  # a connection's operations claimed, pushed and recorded together
+# A provider that stays unavailable: an operation tries this often, waiting 5 s, 15 s, 45 s.
+ATTEMPTS = 4
+FIRST_WAIT_SECONDS = 5.0
+BACKOFF = 3.0
 
 
 class Transient(Exception):
@@ -250,32 +258,92 @@ def begin(svc: Services, operation_id: int) -> Job | Deferral | None:
             .limit(1)
         ).first()
         if ahead is not None and ahead.deferred_until is not None:
-            return Deferral(
-                max(ahead.deferred_until, utcnow()) + BEHIND,
-                f"waits behind operation {ahead.id}, which waits for the call budget",
-            )
+            return _behind(ahead.id, max(ahead.deferred_until, utcnow()))
         connection = session.get(Connection, operation.connection_id)
         assert connection is not None
         record = session.get(Record, operation.record_id) if operation.record_id else None
-        operation.status = OperationStatus.running
-        operation.started_at = operation.started_at or utcnow()
-        if operation.deferred_until is not None:
-            operation.deferred_until = operation.error = operation.error_code = None
-        return Job(
-            operation_id=operation.id,
-            uid=operation.uid,
-            retries=operation.retries,
-            tenant_id=operation.tenant_id,
-            connection_id=connection.id,
-            provider=Provider(connection.provider),
-            account=connection.external_account_id,
-            model=Model(operation.model),
-            action=Action(operation.action),
-            body=operation.body,
-            record_id=operation.record_id,
-            remote_id=record.remote_id if record else None,
-            object_type=record.object_type if record and record.remote_id else None,
+        return _start(operation, connection, record)
+
+
+def claim(svc: Services, operation_id: int) -> list[Job] | Deferral | None:
+    """Mark running the oldest open operations of this operation's connection (up to
+    ``BATCH``, stopping before a second write to one record, which must wait for the
+    first to land), oldest first; None when the connection has none left; a Deferral when
+    the oldest waits for the call budget. Any push workflow of a connection runs its
+    operations: one that finds them done ends at once, without taking a write lock."""
+    opened = (OperationStatus.pending, OperationStatus.running)
+    connection_id = select(Operation.connection_id).where(Operation.id == operation_id)
+    with svc.db.system(read_only=True) as session:
+        any_open = session.scalar(
+            select(Operation.id)
+            .where(Operation.connection_id == connection_id.scalar_subquery())
+            .where(Operation.status.in_(opened))
+            .limit(1)
         )
+    if any_open is None:
+        return None
+    with svc.db.system() as session:
+        operation = session.get(Operation, operation_id)
+        if operation is None:
+            return None
+        open_ = session.scalars(
+            select(Operation)
+            .where(
+                Operation.connection_id == operation.connection_id,
+                Operation.status.in_(opened),
+            )
+            .order_by(Operation.id)
+            .limit(BATCH)
+            .with_for_update()  # a cancel waits until they are marked running
+        ).all()
+        if not open_:
+            return None
+        head = open_[0]
+        if head.deferred_until is not None and head.deferred_until > utcnow() + EARLY:
+            if head.id == operation.id:
+                return Deferral(head.deferred_until, head.error or "")
+            return _behind(head.id, head.deferred_until)
+        batch: list[Operation] = []
+        for candidate in open_:
+            if candidate.record_id is not None and any(
+                candidate.record_id == earlier.record_id for earlier in batch
+            ):
+                break
+            batch.append(candidate)
+        connection = session.get(Connection, operation.connection_id)
+        assert connection is not None
+        ids = [o.record_id for o in batch if o.record_id is not None]
+        records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids)))}
+        return [_start(o, connection, records.get(o.record_id or 0)) for o in batch]
+
+
+def _behind(leader_id: int, leader_until: datetime) -> Deferral:
+    return Deferral(
+        leader_until + BEHIND,
+        f"waits behind operation {leader_id}, which waits for the call budget",
+    )
+
+
+def _start(operation: Operation, connection: Connection, record: Record | None) -> Job:
+    operation.status = OperationStatus.running
+    operation.started_at = operation.started_at or utcnow()
+    if operation.deferred_until is not None:
+        operation.deferred_until = operation.error = operation.error_code = None
+    return Job(
+        operation_id=operation.id,
+        uid=operation.uid,
+        retries=operation.retries,
+        tenant_id=operation.tenant_id,
+        connection_id=connection.id,
+        provider=Provider(connection.provider),
+        account=connection.external_account_id,
+        model=Model(operation.model),
+        action=Action(operation.action),
+        body=operation.body,
+        record_id=operation.record_id,
+        remote_id=record.remote_id if record else None,
+        object_type=record.object_type if record and record.remote_id else None,
+    )
 
 
 def defer(svc: Services, operation_id: int, current_workflow: str, deferral: Deferral) -> str:
@@ -299,21 +367,25 @@ def defer(svc: Services, operation_id: int, current_workflow: str, deferral: Def
             },
             operation_id,
         )
-        if operation.deferred_until is None or operation.status != OperationStatus.pending:
-            append(
-                session,
-                operation.tenant_id,
-                "operation.deferred",
-                f"operation:{operation.id}",
-                operation_id=str(operation.id),
-                connection_id=str(operation.connection_id),
-                until=deferral.until.isoformat(),
-                reason=deferral.reason,
-            )
-        operation.status = OperationStatus.pending
-        operation.deferred_until = deferral.until
-        operation.error, operation.error_code = deferral.reason, DEFERRED
+        _mark_deferred(session, operation, deferral)
     return following
+
+
+def _mark_deferred(session: Session, operation: Operation, deferral: Deferral) -> None:
+    if operation.deferred_until is None or operation.status != OperationStatus.pending:
+        append(
+            session,
+            operation.tenant_id,
+            "operation.deferred",
+            f"operation:{operation.id}",
+            operation_id=str(operation.id),
+            connection_id=str(operation.connection_id),
+            until=deferral.until.isoformat(),
+            reason=deferral.reason,
+        )
+    operation.status = OperationStatus.pending
+    operation.deferred_until = deferral.until
+    operation.error, operation.error_code = deferral.reason, DEFERRED
 
 
 def execute(svc: Services, job: Job) -> dict[str, Any]:
@@ -321,6 +393,65 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
     ``deferred``: seconds until the account's call budget allows the call, when that is
     longer than ``budget_wait_seconds``); transient trouble raises ``Transient`` so the
     workflow step tries again."""
+
+    async def run() -> dict[str, Any]:
+        async with _client(svc, job) as http:
+            return await _push(svc, http, job)
+
+    try:
+        return asyncio.run(run())
+    except (identifiers.InvalidIdentifier, identifiers.DisallowedHost) as exc:
+        return _unaddressable(exc)
+
+
+def execute_batch(svc: Services, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Push a batch of one connection's operations over one client, up to the provider's
+    calls in flight at once, each taking its call budget in the batch's order (see
+    ``budget.Turns``): the outcome of each, as ``execute`` gives it. A provider that stays
+    unavailable for one operation is tried again for it alone, after 5 s, 15 s and 45 s."""
+
+    async def run() -> list[dict[str, Any]]:
+        turns = budget.Turns()
+        in_flight = asyncio.Semaphore(budget.IN_FLIGHT[jobs[0].provider])
+        async with _client(svc, jobs[0]) as http:
+            tasks = []
+            for job in jobs:
+                await in_flight.acquire()  # here, so the tasks start (and spend) in order
+                tasks.append(asyncio.create_task(_persist(svc, http, job, turns.next(), in_flight)))
+            return list(await asyncio.gather(*tasks))
+
+    try:
+        return asyncio.run(run())
+    except (identifiers.InvalidIdentifier, identifiers.DisallowedHost) as exc:
+        return [_unaddressable(exc)] * len(jobs)
+
+
+async def _persist(
+    svc: Services,
+    http: httpx.AsyncClient,
+    job: Job,
+    turn: budget.Turn,
+    in_flight: asyncio.Semaphore,
+) -> dict[str, Any]:
+    try:
+        with turn.held():
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    return await _push(svc, http, job)
+                except Transient as exc:
+                    if attempt == ATTEMPTS:
+                        return transient_failure(str(exc)[:500])
+                    await asyncio.sleep(FIRST_WAIT_SECONDS * BACKOFF ** (attempt - 1))
+            raise AssertionError("unreachable: the last attempt returns")
+    finally:
+        in_flight.release()
+
+
+def _client(svc: Services, job: Job) -> httpx.AsyncClient:
+    return connection_client(svc, job.connection_id, job.provider, job.account)
+
+
+async def _push(svc: Services, http: httpx.AsyncClient, job: Job) -> dict[str, Any]:
     if job.action is not Action.create and job.remote_id is None:
         return _failure("the record was never created at the provider", [], None)
     body: Write | None = (
@@ -335,7 +466,17 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
     )
     try:
         with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
-            pushed = asyncio.run(_execute(svc, job, body))
+            pushed = await PUSHERS[job.provider].execute(
+                http,
+                job.model,
+                job.action,
+                body=body,
+                remote_id=job.remote_id,
+                object_type=job.object_type,
+                # Retries of one operation reuse the key; a retry the host asks for gets a
+                # new one.
+                idempotency_key=f"lb-{job.uid}-{job.retries}",
+            )
     except BudgetExhausted as exc:  # not a failure: the workflow continues it later
         return {"ok": False, "deferred": exc.retry_after, "error": str(exc)}
     except ProviderError as exc:
@@ -343,8 +484,7 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
             raise Transient(exc.message) from exc
         return _failure(exc.message, exc.details, exc.code)
     except (identifiers.InvalidIdentifier, identifiers.DisallowedHost) as exc:
-        # A stored account id no URL may be built from: nothing was sent; reconnect it.
-        return _failure(str(exc), [], "invalid_account_id")
+        return _unaddressable(exc)
     return {
         "ok": True,
         "object_type": pushed.object_type,
@@ -356,18 +496,9 @@ def execute(svc: Services, job: Job) -> dict[str, Any]:
     }
 
 
-async def _execute(svc: Services, job: Job, body: Write | None) -> Any:
-    async with connection_client(svc, job.connection_id, job.provider, job.account) as http:
-        return await PUSHERS[job.provider].execute(
-            http,
-            job.model,
-            job.action,
-            body=body,
-            remote_id=job.remote_id,
-            object_type=job.object_type,
-            # Retries of one operation reuse the key; a retry the host asks for gets a new one.
-            idempotency_key=f"lb-{job.uid}-{job.retries}",
-        )
+def _unaddressable(exc: Exception) -> dict[str, Any]:
+    # A stored account id no URL may be built from: nothing was sent; reconnect it.
+    return _failure(str(exc), [], "invalid_account_id")
 
 
 def _failure(message: str, details: list[str], code: str | None) -> dict[str, Any]:
@@ -403,31 +534,64 @@ def _claim(session: Session, record: Record, outcome: dict[str, Any]) -> Record:
 
 def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
     """Record the outcome, the provider's record and an event, in one transaction."""
+    finish_batch(svc, [job], [outcome])
+
+
+def finish_batch(
+    svc: Services, jobs: list[Job], outcomes: list[dict[str, Any]]
+) -> tuple[int, Deferral] | None:
+    """Record a batch's outcomes, the provider's records and an event each, in one
+    transaction. The first operation the call budget deferred is marked so, and every
+    later one of the batch that did not land waits behind it; that first one and its
+    deferral are returned, for the workflow to continue it."""
     with svc.db.system() as session:
-        operation = session.get(Operation, job.operation_id)
-        assert operation is not None
-        if operation.status not in (OperationStatus.running, OperationStatus.pending):
-            return  # already recorded (a replayed step)
-        record = session.get(Record, job.record_id) if job.record_id else None
-        operation.finished_at = utcnow()
+        ids = [job.operation_id for job in jobs]
+        operations = {
+            o.id: o for o in session.scalars(select(Operation).where(Operation.id.in_(ids)))
+        }
+        deferred: tuple[int, Deferral] | None = None
+        landed: list[tuple[Operation, Job, dict[str, Any]]] = []
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            operation = operations[job.operation_id]
+            if operation.status not in (OperationStatus.running, OperationStatus.pending):
+                continue  # already recorded (a replayed step)
+            if deferred is None and outcome.get("deferred") is not None:
+                until = utcnow() + timedelta(seconds=outcome["deferred"])
+                deferred = (job.operation_id, Deferral(until, outcome["error"]))
+                _mark_deferred(session, operation, deferred[1])
+            elif deferred is not None and not outcome["ok"]:
+                _mark_deferred(session, operation, _behind(deferred[0], deferred[1].until))
+            else:
+                landed.append((operation, job, outcome))
+        _record(session, landed)
+        return deferred
+
+
+def _record(session: Session, landed: list[tuple[Operation, Job, dict[str, Any]]]) -> None:
+    ids = [job.record_id for _, job, _ in landed if job.record_id]
+    records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids)))}
+    # What the provider now holds, exactly as pull would see it (tombstone flag included),
+    # so the next pull finds nothing new: one write per object type.
+    pages: dict[tuple[Provider, str], list[Any]] = {}
+    now = utcnow()
+    for operation, job, outcome in landed:
+        record = records.get(job.record_id or 0)
+        operation.finished_at = now
         if outcome["ok"]:
             operation.status = OperationStatus.synced
             operation.remote_id = outcome["remote_id"]
             operation.remote_number = outcome["number"]
             operation.error = operation.error_code = None
             operation.error_details = None
-            target = store.Target(job.tenant_id, job.connection_id)
-            store.lock_mirror(session, target, outcome["object_type"])
+            written = pages.setdefault((job.provider, outcome["object_type"]), [])
+            if not written:
+                store.lock_mirror(session, _target(job), outcome["object_type"])
             if record is not None:
                 record = _claim(session, record, outcome)
                 record.push_status = "synced"
                 session.flush()
-            # Exactly as pull would see it (tombstone flag included), so the next pull
-            # finds nothing new.
-            puller, mapper = MODULES[job.provider]
-            obj = puller.remote_object(outcome["object_type"], loads(outcome["payload"]))
-            page = store.encode([obj])
-            store.write_objects(session, target, outcome["object_type"], page, mapper)
+            puller, _ = MODULES[job.provider]
+            written.append(puller.remote_object(outcome["object_type"], loads(outcome["payload"])))
         else:
             operation.status = OperationStatus.failed
             operation.error = outcome["error"]
@@ -447,3 +611,12 @@ def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
             remote_id=outcome.get("remote_id"),
             error=outcome.get("error"),
         )
+    if landed:
+        target = _target(landed[0][1])  # a batch is one connection's
+        for (provider, object_type), objects in pages.items():
+            _, mapper = MODULES[provider]
+            store.write_objects(session, target, object_type, store.encode(objects), mapper)
+
+
+def _target(job: Job) -> store.Target:
+    return store.Target(job.tenant_id, job.connection_id)
