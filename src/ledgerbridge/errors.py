@@ -102,15 +102,14 @@ def conflict(message: str, details: Any = None) -> ApiError:
     return ApiError(409, "conflict", message, details)
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {"error": code, "message": message, "details": details, "trace_id": current_trace_id()}
-    return JSONResponse(body, status_code=status, headers=headers)
+def error_response(error: ApiError) -> JSONResponse:
+    body = {
+        "error": error.code,
+        "message": error.message,
+        "details": error.details,
+        "trace_id": current_trace_id(),
+    }
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 _CODES = {
@@ -141,21 +140,23 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
-        return error_response(422, "validation_error", f"{where}: {first['msg']}", details)
+        return error_response(
+            ApiError(422, "validation_error", f"{where}: {first['msg']}", details)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(exc.status_code, code, message, headers=headers)
+        return error_response(ApiError(exc.status_code, code, message, headers=headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -166,4 +167,6 @@ def install_error_handlers(app: FastAPI) -> None:
             error=redact(str(exc)),
             exc_info=exc,
         )
-        return error_response(500, "internal_error", "an unexpected error occurred; see the logs")
+        return error_response(
+            ApiError(500, "internal_error", "an unexpected error occurred; see the logs")
+        )

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ledgerbridge.errors import error_response
+from ledgerbridge.errors import ApiError, error_response
 from ledgerbridge.settings import Settings
 
 UNQUEUED = frozenset({"/health", "/ready", "/metrics"})
@@ -124,7 +124,7 @@ async def _shed(scope: Scope, receive: Receive, send: Send, why: str) -> None:
 
 def _overloaded(message: str) -> JSONResponse:
     return error_response(
-        503, "overloaded", message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ApiError(503, "overloaded", message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     )
 
 

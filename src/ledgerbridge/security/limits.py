@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledgerbridge.errors import error_response
+from ledgerbridge.errors import ApiError, error_response
 
 MAX_JSON_DEPTH = 64
 
@@ -114,9 +114,11 @@ class BodyLimit:
                 break
         if nests_deeper(bytes(body), self.max_json_depth):
             response = error_response(
-                422,
-                "validation_error",
-                f"the JSON body nests deeper than {self.max_json_depth} levels",
+                ApiError(
+                    422,
+                    "validation_error",
+                    f"the JSON body nests deeper than {self.max_json_depth} levels",
+                )
             )
             await response(scope, receive, send)
             return
@@ -149,7 +151,9 @@ class BodyLimit:
 
 
 async def _refuse(exc: BodyTooLarge, scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(413, "payload_too_large", str(exc.detail), {"limit": exc.limit})
+    response = error_response(
+        ApiError(413, "payload_too_large", str(exc.detail), {"limit": exc.limit})
+    )
     response.headers["Connection"] = "close"
     await response(scope, receive, send)
 
