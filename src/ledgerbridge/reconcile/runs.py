@@ -150,13 +150,10 @@ def execute(svc: Services, run_id: int) -> None:
         run.status, run.finished_at, run.progress = RunStatus.succeeded, utcnow(), 100
         run.left_count, run.right_count = len(left), len(right)
         run.candidate_pairs = result.candidate_pairs
-        append(
+        _append_run_event(
             session,
-            tenant_id,
+            run,
             "reconciliation.completed",
-            f"reconciliation_run:{run.id}",
-            run_id=str(run.id),
-            job_id=str(job_id),
             dry_run=dry_run,
             counts=counts(session, run.id),
         )
@@ -229,15 +226,19 @@ def fail(svc: Services, run_id: int, error: str) -> None:
         run = session.get(ReconciliationRun, run_id)
         assert run is not None
         run.status, run.finished_at, run.error = RunStatus.failed, utcnow(), error
-        append(
-            session,
-            run.tenant_id,
-            "reconciliation.failed",
-            f"reconciliation_run:{run.id}",
-            run_id=str(run.id),
-            job_id=str(run.job_id),
-            error=error,
-        )
+        _append_run_event(session, run, "reconciliation.failed", error=error)
+
+
+def _append_run_event(session: Session, run: ReconciliationRun, event: str, **data: Any) -> None:
+    append(
+        session,
+        run.tenant_id,
+        event,
+        f"reconciliation_run:{run.id}",
+        run_id=str(run.id),
+        job_id=str(run.job_id),
+        **data,
+    )
 
 
 def _store(

@@ -107,15 +107,7 @@ def defer_run(svc: Services, run_id: int, reason: str) -> Plan:
         assert run is not None
         run.status = SyncStatus.deferred
         run.error = reason
-        append(
-            session,
-            run.tenant_id,
-            "sync.deferred",
-            f"sync_run:{run.id}",
-            sync_run_id=str(run.id),
-            connection_id=str(run.connection_id),
-            reason=reason,
-        )
+        _append_run_event(session, run, "sync.deferred", reason=reason)
     return plan
 
 
@@ -151,13 +143,10 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
             if backfilled
             else {}
         )
-        append(
+        _append_run_event(
             session,
-            run.tenant_id,
+            run,
             "sync.failed" if errors else "sync.completed",
-            f"sync_run:{run.id}",
-            sync_run_id=str(run.id),
-            connection_id=str(run.connection_id),
             fetched=totals.fetched,
             created=totals.created,
             updated=totals.updated,
@@ -165,6 +154,18 @@ def finish_run(svc: Services, run_id: int, errors: dict[str, str]) -> None:
             error=run.error,
             **announcement,
         )
+
+
+def _append_run_event(session: Session, run: SyncRun, event: str, **data: Any) -> None:
+    append(
+        session,
+        run.tenant_id,
+        event,
+        f"sync_run:{run.id}",
+        sync_run_id=str(run.id),
+        connection_id=str(run.connection_id),
+        **data,
+    )
 
 
 def _provider_of(session: Session, connection_id: int) -> Provider:
