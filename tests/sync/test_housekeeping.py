@@ -223,8 +223,13 @@ def test_dbos_history_of_finished_workflows_is_pruned_and_waiting_work_kept(
     stopped, finished ones inside the retention stay, older ones go, and a queued one that
     never ran is kept whatever its age."""
     with running(database, sandbox_url, tmp_path, LEDGERBRIDGE_WEBHOOK_DISPATCH_SECONDS="1"):
-        time.sleep(4)
-    svc = Services.build(make_settings(database, tmp_path / "data"))
+        svc = Services.build(make_settings(database, tmp_path / "data"))
+        # The worker process beside the API starts in its own time: wait for its work.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(svc.dbos_client().list_workflows(status=housekeeping.FINISHED)) >= 3:
+                break
+            time.sleep(0.5)
     try:
         client = svc.dbos_client()
         finished = client.list_workflows(status=housekeeping.FINISHED, load_output=False)
