@@ -32,6 +32,7 @@ from ledgerbridge.reconcile.matching.prepare import Prepared
 # Blocks are bucketed by fortnight so that a date window reads a few buckets only.
 BUCKET_DAYS = 14
 _EPSILON = 1e-9
+_ALL = 10**9  # more days than any two dates lie apart
 
 Pair = tuple[int, int]
 Block = tuple[str, str, bool]  # blocking key, currency, negative
@@ -103,8 +104,14 @@ def _window_pairs(
     flips = {"same": (False,), "opposite": (True,), "any": (False, True)}[config.sign_convention]
     max_span = max((item.end - item.start for item in right), default=0)
 
+    starts = [item.start for item in right]
+    ends = [item.end for item in right]
+    # Without a date rule, a window no date falls outside.
+    before, after = (date_rule.days_before, date_rule.days_after) if date_rule else (_ALL, _ALL)
     for li, item in enumerate(left):
         weeks = _weeks(item, date_rule, max_span)
+        # Within the date window: two comparisons with the item's bounds.
+        starts_by, ends_from = item.end + before, item.start - after
         budget = cap - cited[li]
         taken: set[int] = set()
         for currency in currencies:
@@ -136,7 +143,7 @@ def _window_pairs(
                             continue
                         left_over = budget - len(taken)
                         for ri in _nearest(found, start, stop, amount, left_over, taken):
-                            if _within_dates(item, right[ri], date_rule):
+                            if starts[ri] <= starts_by and ends[ri] >= ends_from:
                                 taken.add(ri)
                                 yield li, ri
 
@@ -238,9 +245,3 @@ def nearest_first(
         else:
             yield indexes[above]
             above += 1
-
-
-def _within_dates(left: Prepared, right: Prepared, rule: DateWindowRule | None) -> bool:
-    if rule is None:
-        return True
-    return right.start - left.end <= rule.days_before and left.start - right.end <= rule.days_after
