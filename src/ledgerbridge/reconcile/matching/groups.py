@@ -34,6 +34,7 @@ from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subset
 
 # How many items per name key the search for a target's parts looks at, per candidate.
 SCAN_FACTOR = 4
+TARGET_CHUNK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +127,25 @@ def _candidates(
         for key in side.parts[index].mentions:
             by_mention[key].append(index)
     span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
-    pair_targets: list[int] = []
-    pair_parts: list[int] = []
-    for target_index in targets:
-        looked = _looked(rule, side.targets[target_index], by_key, by_reference, by_mention, span)
-        pair_targets += [target_index] * len(looked)
-        pair_parts += looked
+    currencies = {
+        currency: code
+        for code, currency in enumerate({p.currency for p in (*side.targets, *side.parts)})
+    }
+    columns = _columns(side.targets, currencies), _columns(side.parts, currencies)
     found: dict[int, list[int]] = defaultdict(list)
-    for target_index, part_index in _fitting(config, rule, side, pair_targets, pair_parts):
-        found[target_index].append(part_index)
+    # In chunks of targets, so that the pairs of a chunk, not of all targets, are held.
+    for first in range(0, len(targets), TARGET_CHUNK):
+        pair_targets: list[int] = []
+        pair_parts: list[int] = []
+        for target_index in targets[first : first + TARGET_CHUNK]:
+            target = side.targets[target_index]
+            looked = _looked(rule, target, by_key, by_reference, by_mention, span)
+            pair_targets += [target_index] * len(looked)
+            pair_parts += looked
+        for target_index, part_index in _fitting(
+            config, rule, side, columns, pair_targets, pair_parts
+        ):
+            found[target_index].append(part_index)
     for target_index, parts in found.items():
         target = side.targets[target_index]
         parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
@@ -207,18 +218,19 @@ def _columns(items: list[Prepared], currencies: dict[str, int]) -> _Columns:
 
 
 def _fitting(
-    config: JobConfig, rule: GroupRule, side: Side, pair_targets: list[int], pair_parts: list[int]
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    columns: tuple[_Columns, _Columns],
+    pair_targets: list[int],
+    pair_parts: list[int],
 ) -> Iterator[tuple[int, int]]:
     """The (target, part) pairs whose part may belong to the target's group: in its
     currency and sign, no larger than it, within the window, and tied to it by a
     reference or a name. The cheap tests run on arrays, the rest on what they keep."""
     if not pair_targets:
         return
-    currencies = {
-        currency: code
-        for code, currency in enumerate({p.currency for p in (*side.targets, *side.parts)})
-    }
-    targets, parts = _columns(side.targets, currencies), _columns(side.parts, currencies)
+    targets, parts = columns
     t, p = np.array(pair_targets, np.int64), np.array(pair_parts, np.int64)
     window = rule.window_days
     magnitude = parts.magnitude[p]
