@@ -186,6 +186,9 @@ def _looked(
     for key in target.block_keys:
         starts, indexes = by_key.get(key, ([], []))
         low, high = bisect_left(starts, earliest), bisect_right(starts, latest)
+        if high - low <= limit:  # the scan would look at every one of them
+            found.update(indexes[low:high])
+            continue
         looked = 0
         for index in nearest_first(starts, indexes, low, high, target.start):
             if looked >= limit:
