@@ -32,6 +32,7 @@ from ledgerbridge.reconcile.matching.prepare import Prepared
 # Blocks are bucketed by fortnight so that a date window reads a few buckets only.
 BUCKET_DAYS = 14
 _EPSILON = 1e-9
+_ALL = 10**9  # more days than any two dates lie apart
 
 Pair = tuple[int, int]
 Block = tuple[str, str, bool]  # blocking key, currency, negative
@@ -53,7 +54,7 @@ def candidate_pairs(
     cited = [0] * len(left)
     for pair in pairs:
         cited[pair // width] += 1
-    pairs.update(li * width + ri for li, ri in _window_pairs(left, right, config, cited))
+    pairs.update(_window_pairs(left, right, config, cited))
     return np.sort(np.fromiter(pairs, np.int64, len(pairs)))
 
 
@@ -85,10 +86,11 @@ def _reference_pairs(
 
 def _window_pairs(
     left: list[Prepared], right: list[Prepared], config: JobConfig, cited: list[int]
-) -> Iterable[Pair]:
-    """Pairs by name and by amount, within the date window: for each left item no more
-    than `max_block_size` in all (less the pairs its references found), the most
-    specific name keys first, then the amount alone."""
+) -> Iterable[int]:
+    """Pairs by name and by amount, within the date window, as left index * len(right)
+    + right index: for each left item no more than `max_block_size` in all (less the
+    pairs its references found), the most specific name keys first, then the amount
+    alone."""
     amount_rule = config.find(AmountRule)
     date_rule = config.find(DateWindowRule)
     currency_rule = config.find(CurrencyRule)
@@ -103,8 +105,15 @@ def _window_pairs(
     flips = {"same": (False,), "opposite": (True,), "any": (False, True)}[config.sign_convention]
     max_span = max((item.end - item.start for item in right), default=0)
 
+    starts = [item.start for item in right]
+    ends = [item.end for item in right]
+    # Without a date rule, a window no date falls outside.
+    before, after = (date_rule.days_before, date_rule.days_after) if date_rule else (_ALL, _ALL)
     for li, item in enumerate(left):
         weeks = _weeks(item, date_rule, max_span)
+        # Within the date window: two comparisons with the item's bounds.
+        starts_by, ends_from = item.end + before, item.start - after
+        row = li * len(right)
         budget = cap - cited[li]
         taken: set[int] = set()
         for currency in currencies:
@@ -135,10 +144,19 @@ def _window_pairs(
                         if start == stop:
                             continue
                         left_over = budget - len(taken)
-                        for ri in _nearest(found, start, stop, amount, left_over, taken):
-                            if _within_dates(item, right[ri], date_rule):
+                        window = (
+                            found[1][start:stop]
+                            if stop - start <= left_over
+                            else _nearest(found, start, stop, amount, left_over, taken)
+                        )
+                        for ri in window:
+                            if (
+                                ri not in taken
+                                and starts[ri] <= starts_by
+                                and ends[ri] >= ends_from
+                            ):
                                 taken.add(ri)
-                                yield li, ri
+                                yield row + ri
 
 
 def _build_index(
@@ -211,11 +229,9 @@ def _nearest(
     cap: int,
     taken: set[int],
 ) -> list[int]:
-    """Items found[start:stop] not yet taken (those whose amount lies in the window);
-    the `cap` closest to `center` if more."""
+    """The `cap` items of found[start:stop] (those whose amount lies in the window)
+    closest to `center` that are not yet taken."""
     amounts, indexes = found
-    if stop - start <= cap:
-        return [index for index in indexes[start:stop] if index not in taken]
     picked: list[int] = []
     for index in nearest_first(amounts, indexes, start, stop, center):
         if len(picked) >= cap:
@@ -238,9 +254,3 @@ def nearest_first(
         else:
             yield indexes[above]
             above += 1
-
-
-def _within_dates(left: Prepared, right: Prepared, rule: DateWindowRule | None) -> bool:
-    if rule is None:
-        return True
-    return right.start - left.end <= rule.days_before and left.start - right.end <= rule.days_after

@@ -8,10 +8,12 @@ rule's date window; at most `max_candidates` of them, nearest in date first.
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from ledgerbridge.reconcile.matching.blocking import nearest_first
@@ -27,11 +29,12 @@ from ledgerbridge.reconcile.matching.explain import money
 from ledgerbridge.reconcile.matching.normalise import name_similarity
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
-from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, name_in_memo, signs_agree
+from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, name_in_memo
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
 
 # How many items per name key the search for a target's parts looks at, per candidate.
 SCAN_FACTOR = 4
+TARGET_CHUNK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +65,17 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
     """Proposals for free targets, largest first; the caller takes the items it accepts
     before the next target is searched."""
     free = [index for index, is_free in enumerate(side.parts_free) if is_free]
-    by_key = _by_date(side.parts, free)
-    by_reference: dict[str, list[int]] = defaultdict(list)
-    by_mention: dict[str, list[int]] = defaultdict(list)
-    for index in free:
-        if side.parts[index].reference:
-            by_reference[side.parts[index].reference].append(index)
-        for key in side.parts[index].mentions:
-            by_mention[key].append(index)
-    span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
     order = sorted(
-        range(len(side.targets)),
+        (index for index, is_free in enumerate(side.targets_free) if is_free),
         key=lambda i: (-side.targets[i].magnitude, side.targets[i].item.id),
     )
+    candidates = _candidates(config, rule, side, order, free)
     for target_index in order:
         if not side.targets_free[target_index]:
             continue
         target = side.targets[target_index]
-        parts = _block(config, rule, side, target_index, by_key, by_reference, by_mention, span)
+        parts = [p for p in candidates.get(target_index, ()) if side.parts_free[p]]
+        parts = parts[: rule.max_candidates]
         if len(parts) < 2:
             continue
         scale = _scale(target, [side.parts[p] for p in parts])
@@ -116,6 +112,46 @@ def propose_groups(config: JobConfig, rule: GroupRule, side: Side) -> Iterator[G
         yield proposal
 
 
+def _candidates(
+    config: JobConfig, rule: GroupRule, side: Side, targets: list[int], free: list[int]
+) -> dict[int, list[int]]:
+    """Each target's possible parts, nearest in date first, found for all targets at
+    once: everything but whether a part is still free, which changes as groups are
+    taken, is known before the first target is searched."""
+    by_key = _by_date(side.parts, free)
+    by_reference: dict[str, list[int]] = defaultdict(list)
+    by_mention: dict[str, list[int]] = defaultdict(list)
+    for index in free:
+        if side.parts[index].reference:
+            by_reference[side.parts[index].reference].append(index)
+        for key in side.parts[index].mentions:
+            by_mention[key].append(index)
+    span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
+    currencies = {
+        currency: code
+        for code, currency in enumerate({p.currency for p in (*side.targets, *side.parts)})
+    }
+    columns = _columns(side.targets, currencies), _columns(side.parts, currencies)
+    found: dict[int, list[int]] = defaultdict(list)
+    # In chunks of targets, so that the pairs of a chunk, not of all targets, are held.
+    for first in range(0, len(targets), TARGET_CHUNK):
+        pair_targets: list[int] = []
+        pair_parts: list[int] = []
+        for target_index in targets[first : first + TARGET_CHUNK]:
+            target = side.targets[target_index]
+            looked = _looked(rule, target, by_key, by_reference, by_mention, span)
+            pair_targets += [target_index] * len(looked)
+            pair_parts += looked
+        for target_index, part_index in _fitting(
+            config, rule, side, columns, pair_targets, pair_parts
+        ):
+            found[target_index].append(part_index)
+    for target_index, parts in found.items():
+        target = side.targets[target_index]
+        parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
+    return found
+
+
 def _by_date(parts: list[Prepared], indexes: list[int]) -> dict[str, tuple[list[int], list[int]]]:
     """Parts by blocking key, each list sorted by date for a window lookup."""
     grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -129,32 +165,30 @@ def _by_date(parts: list[Prepared], indexes: list[int]) -> dict[str, tuple[list[
     return built
 
 
-def _block(
-    config: JobConfig,
+def _looked(
     rule: GroupRule,
-    side: Side,
-    target_index: int,
+    target: Prepared,
     by_key: dict[str, tuple[list[int], list[int]]],
     by_reference: dict[str, list[int]],
     by_mention: dict[str, list[int]],
     span: int,
 ) -> list[int]:
-    target = side.targets[target_index]
+    """The parts a target's search looks at: those its references tie to it, and by
+    name, nearest in date first, the most specific key first, and no more than
+    SCAN_FACTOR * max_candidates items per key, so that a common word shared by
+    thousands of items costs no more than a rare one."""
     earliest = target.start - rule.window_days - span
     latest = target.end + rule.window_days
-    found: set[int] = set()
-    found.update(index for key in target.text_keys for index in by_reference.get(key, ()))
+    found = {index for key in target.text_keys for index in by_reference.get(key, ())}
     if target.reference:  # parts whose memo cites the target's reference
         found.update(by_mention.get(target.reference, ()))
-    fits = _fitting(config, rule, side, target_index)
-    parts = [index for index in found if fits(index)]
-    # By name: nearest in date first, the most specific key first, and no more than
-    # SCAN_FACTOR * max_candidates items looked at per key, so that a common word
-    # shared by thousands of items costs no more than a rare one.
     limit = SCAN_FACTOR * rule.max_candidates
     for key in target.block_keys:
         starts, indexes = by_key.get(key, ([], []))
         low, high = bisect_left(starts, earliest), bisect_right(starts, latest)
+        if high - low <= limit:  # the scan would look at every one of them
+            found.update(indexes[low:high])
+            continue
         looked = 0
         for index in nearest_first(starts, indexes, low, high, target.start):
             if looked >= limit:
@@ -163,43 +197,69 @@ def _block(
                 continue
             found.add(index)
             looked += 1
-            if fits(index):
-                parts.append(index)
-    parts.sort(key=lambda index: (_gap(target, side.parts[index]), side.parts[index].item.id))
-    return parts[: rule.max_candidates]
+    return list(found)
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    currency: npt.NDArray[np.int64]
+    start: npt.NDArray[np.int64]
+    end: npt.NDArray[np.int64]
+    magnitude: npt.NDArray[np.float64]
+    negative: npt.NDArray[np.bool_]
+
+
+def _columns(items: list[Prepared], currencies: dict[str, int]) -> _Columns:
+    count = len(items)
+    return _Columns(
+        np.fromiter((currencies[item.currency] for item in items), np.int64, count),
+        np.fromiter((item.start for item in items), np.int64, count),
+        np.fromiter((item.end for item in items), np.int64, count),
+        np.fromiter((float(item.magnitude) for item in items), np.float64, count),
+        np.fromiter((item.negative for item in items), np.bool_, count),
+    )
 
 
 def _fitting(
-    config: JobConfig, rule: GroupRule, side: Side, target_index: int
-) -> Callable[[int], bool]:
-    """Whether a part may belong to the target's group: free, in its currency and sign,
-    no larger than it, within the window, and tied to it by a reference or a name."""
-    target, parts, free, rejected = (
-        side.targets[target_index],
-        side.parts,
-        side.parts_free,
-        side.rejected,
+    config: JobConfig,
+    rule: GroupRule,
+    side: Side,
+    columns: tuple[_Columns, _Columns],
+    pair_targets: list[int],
+    pair_parts: list[int],
+) -> Iterator[tuple[int, int]]:
+    """The (target, part) pairs whose part may belong to the target's group: in its
+    currency and sign, no larger than it, within the window, and tied to it by a
+    reference or a name. The cheap tests run on arrays, the rest on what they keep."""
+    if not pair_targets:
+        return
+    targets, parts = columns
+    t, p = np.array(pair_targets, np.int64), np.array(pair_parts, np.int64)
+    window = rule.window_days
+    magnitude = parts.magnitude[p]
+    # Amounts compare as floats with a margin here, exactly as decimals below.
+    ceiling = targets.magnitude[t] + float(rule.abs_tolerance)
+    keep = (
+        (parts.currency[p] == targets.currency[t])
+        & (parts.start[p] <= targets.end[t] + window)
+        & (parts.end[p] >= targets.start[t] - window)
+        & (magnitude >= 0)
+        & (magnitude <= ceiling + 1e-9 * (1 + ceiling))
     )
-    ceiling = target.magnitude + rule.abs_tolerance
-    currency, window, threshold = target.currency, rule.window_days, rule.name_threshold
-    # _gap(target, part) <= window, as two comparisons.
-    starts_by, ends_from = target.end + window, target.start - window
-
-    def fits(index: int) -> bool:
-        part = parts[index]
-        return (
-            free[index]
-            and part.currency == currency
-            and part.start <= starts_by
-            and part.end >= ends_from
-            and 0 < part.magnitude <= ceiling
-            and (target_index, index) not in rejected
-            and signs_agree(config, target, part)
+    if config.sign_convention != "any":
+        same = parts.negative[p] == targets.negative[t]
+        agree = same if config.sign_convention == "same" else ~same
+        keep &= agree | (targets.magnitude[t] == 0)
+    tolerance, threshold = rule.abs_tolerance, rule.name_threshold
+    for target_index, part_index in zip(t[keep].tolist(), p[keep].tolist(), strict=True):
+        target, part = side.targets[target_index], side.parts[part_index]
+        if (
+            0 < part.magnitude <= target.magnitude + tolerance
+            and (target_index, part_index) not in side.rejected
             and not _cites_another(target, part)
             and (_cited(target, part) or _name_similarity(target, part) >= threshold)
-        )
-
-    return fits
+        ):
+            yield target_index, part_index
 
 
 def _gap(first: Prepared, second: Prepared) -> int:

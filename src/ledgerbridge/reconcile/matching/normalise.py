@@ -120,7 +120,14 @@ def name_similarities(
             fuzz.ratio, [shorts[at] for at in cut], [longs[at][: len(shorts[at])] for at in cut]
         )
         best[cut] = np.maximum(best[cut], ratios)
-        for at in np.flatnonzero(best < 100).tolist():
+        # _cut_within's cheap refusal first, without a call per pair: most fail it.
+        maybe = [
+            at
+            for at in np.flatnonzero(best < 100).tolist()
+            if len(shorts[at]) >= TRUNCATED_NAME_LENGTH
+            and longs[at].partition(" ")[0] in shorts[at]
+        ]
+        for at in maybe:
             if _cut_within(shorts[at], longs[at]):
                 best[at] = 100.0
     return best
