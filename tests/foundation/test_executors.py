@@ -20,6 +20,7 @@ from tests.conftest import JWT_SECRET, SECRET_KEY, TOKEN_KEY, _require_postgres
 from tests.processes import ORG, Service, connect, service
 from tests.support import postgres_database
 
+RESTARTED = "restarted-worker"  # the executor id of the worker the test kills
 Rows = dict[str, tuple[str, str, int]]  # workflow id -> (executor, status, recovery attempts)
 
 
@@ -85,7 +86,9 @@ def test_a_restarted_worker_recovers_only_its_own_workflows(
 
 def _worker(lb: Service, folder: Path) -> Service:
     folder.mkdir(parents=True, exist_ok=True)
-    worker = Service(lb.env, lb.port, folder)  # the same data dir: the same dev secrets
+    # The same data dir (the same dev secrets), under an id of its own: `up`'s own worker
+    # starts in its own time, so which of the two registered first says nothing.
+    worker = Service({**lb.env, "LEDGERBRIDGE_EXECUTOR_ID": RESTARTED}, lb.port, folder)
     worker.process = _start_worker(worker)
     return worker
 
@@ -166,7 +169,8 @@ def _done(url: str, ids: set[str]) -> bool:
 
 
 def _live_executor(url: str) -> str:
+    """The executor of the worker `up` started, which is never restarted."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        rows = conn.execute("SELECT id FROM executors ORDER BY started_at").fetchall()
-    # The `up` process started first and was never restarted.
-    return str(rows[0][0])
+        rows = conn.execute("SELECT id FROM executors WHERE id <> %s", (RESTARTED,)).fetchall()
+    [(live,)] = rows
+    return str(live)
