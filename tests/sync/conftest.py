@@ -27,8 +27,17 @@ from tests.conftest import make_settings
 def lb_settings(
     request: pytest.FixtureRequest, database_url: str, sandbox_url: str, tmp_path: Path
 ) -> Settings:
-    page_size = 100 if request.node.get_closest_marker("whole_pages") else 7
-    return make_settings(database_url, tmp_path, sandbox_url=sandbox_url, sync_page_size=page_size)
+    if request.node.get_closest_marker("whole_pages"):
+        # Tests that only need a synced account: whole pages, and no call budgets, which on
+        # PostgreSQL the session's tests share per account and a busy run can spend.
+        return make_settings(
+            database_url,
+            tmp_path,
+            sandbox_url=sandbox_url,
+            sync_page_size=100,
+            provider_call_budgets=False,
+        )
+    return make_settings(database_url, tmp_path, sandbox_url=sandbox_url, sync_page_size=7)
 
 
 @pytest.fixture
