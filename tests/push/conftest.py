@@ -54,10 +54,10 @@ def run_operation(svc: Services) -> RunOperation:
     (a crash after the provider answered) happen first, as a recovered workflow would."""
 
     def run(operation_id: int | str, lost_answers: int = 0) -> None:
-        job = service.begin(svc, int(operation_id))
-        assert job is not None
+        jobs = service.claim(svc, int(operation_id))
+        assert isinstance(jobs, list) and jobs[0].operation_id == int(operation_id)
         for _ in range(lost_answers):
-            service.execute(svc, job)
-        service.finish(svc, job, service.execute(svc, job))
+            service.execute_batch(svc, jobs)
+        service.finish_batch(svc, jobs, service.execute_batch(svc, jobs))
 
     return run

@@ -236,11 +236,11 @@ def test_a_pull_that_mirrors_the_new_record_first_does_not_double_it(
         json={"name": "Katherine Mansfield", "code": "KM-1888"},
         headers=auth(tenant, "developer"),
     ).json()
-    job = push.begin(svc, int(accepted["operation_id"]))
-    assert job is not None
-    outcome = push.execute(svc, job)
+    jobs = push.claim(svc, int(accepted["operation_id"]))
+    assert isinstance(jobs, list)
+    outcomes = push.execute_batch(svc, jobs)
     pull(svc, int(connection["id"]), "customers")  # a scheduled sync gets there first
-    push.finish(svc, job, outcome)
+    push.finish_batch(svc, jobs, outcomes)
     done = lb.get(f"/v1/operations/{accepted['operation_id']}", headers=auth(tenant)).json()
     assert done["status"] == "synced" and done["record_id"] == accepted["record_id"]
     contacts = lb.get(

@@ -107,9 +107,9 @@ def test_every_money_string_has_its_currencys_decimals(
         )
         assert accepted.status_code == 202, accepted.text
         operation = accepted.json()["operation_id"]
-        job = push.begin(svc, int(operation))
-        assert job is not None
-        push.finish(svc, job, push.execute(svc, job))
+        jobs = push.claim(svc, int(operation))
+        assert isinstance(jobs, list)
+        push.finish_batch(svc, jobs, push.execute_batch(svc, jobs))
         done = lb.get(f"/v1/operations/{operation}", headers=headers).json()
         assert done["status"] == "synced", done
         record = lb.get(

@@ -236,35 +236,6 @@ class Deferral:
     reason: str
 
 
-def begin(svc: Services, operation_id: int) -> Job | Deferral | None:
-    """Mark the operation running; None when it is no longer to be run (cancelled, done);
-    a Deferral when an earlier operation of its connection waits for the call budget."""
-    with svc.db.system() as session:
-        operation = session.get(Operation, operation_id)
-        if operation is None or operation.status not in (
-            OperationStatus.pending,
-            OperationStatus.running,  # resumed after a crash
-        ):
-            return None
-        ahead = session.scalars(
-            select(Operation)
-            .where(
-                Operation.connection_id == operation.connection_id,
-                Operation.id < operation.id,
-                Operation.status == OperationStatus.pending,
-                Operation.deferred_until.is_not(None),
-            )
-            .order_by(Operation.id)
-            .limit(1)
-        ).first()
-        if ahead is not None and ahead.deferred_until is not None:
-            return _behind(ahead.id, max(ahead.deferred_until, utcnow()))
-        connection = session.get(Connection, operation.connection_id)
-        assert connection is not None
-        record = session.get(Record, operation.record_id) if operation.record_id else None
-        return _start(operation, connection, record)
-
-
 def claim(svc: Services, operation_id: int) -> list[Job] | Deferral | None:
     """Mark running the oldest open operations of this operation's connection (up to
     ``BATCH``, stopping before a second write to one record, which must wait for the
@@ -388,27 +359,13 @@ def _mark_deferred(session: Session, operation: Operation, deferral: Deferral) -
     operation.error, operation.error_code = deferral.reason, DEFERRED
 
 
-def execute(svc: Services, job: Job) -> dict[str, Any]:
-    """Call the provider. A JSON-able outcome (``ok``, the provider's error, or
-    ``deferred``: seconds until the account's call budget allows the call, when that is
-    longer than ``budget_wait_seconds``); transient trouble raises ``Transient`` so the
-    workflow step tries again."""
-
-    async def run() -> dict[str, Any]:
-        async with _client(svc, job) as http:
-            return await _push(svc, http, job)
-
-    try:
-        return asyncio.run(run())
-    except (identifiers.InvalidIdentifier, identifiers.DisallowedHost) as exc:
-        return _unaddressable(exc)
-
-
 def execute_batch(svc: Services, jobs: list[Job]) -> list[dict[str, Any]]:
     """Push a batch of one connection's operations over one client, up to the provider's
     calls in flight at once, each taking its call budget in the batch's order (see
-    ``budget.Turns``): the outcome of each, as ``execute`` gives it. A provider that stays
-    unavailable for one operation is tried again for it alone, after 5 s, 15 s and 45 s."""
+    ``budget.Turns``). The JSON-able outcome of each: ``ok``, the provider's error, or
+    ``deferred`` (seconds until the account's call budget allows the call, when that is
+    longer than ``budget_wait_seconds``). A provider that stays unavailable for one
+    operation is tried again for it alone, after 5 s, 15 s and 45 s."""
 
     async def run() -> list[dict[str, Any]]:
         turns = budget.Turns()
@@ -530,11 +487,6 @@ def _claim(session: Session, record: Record, outcome: dict[str, Any]) -> Record:
     record.remote_id = outcome["remote_id"]
     record.object_type = outcome["object_type"]
     return record
-
-
-def finish(svc: Services, job: Job, outcome: dict[str, Any]) -> None:
-    """Record the outcome, the provider's record and an event, in one transaction."""
-    finish_batch(svc, [job], [outcome])
 
 
 def finish_batch(
