@@ -226,10 +226,6 @@ class _Pairs:
         return _member(getattr(self.side[side], keys), self.index[side], code)
 
 
-def _other(side: Side) -> Side:
-    return "right" if side == "left" else "left"
-
-
 class _Decided:
     """Outcomes settled in order: the first rule branch that applies to a pair wins."""
 
