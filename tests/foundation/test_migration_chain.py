@@ -3,27 +3,11 @@ and up again, leaving exactly the models' tables; no migration is left out of th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from ledgerbridge.db.migrate import alembic_config, downgrade, upgrade
 from ledgerbridge.tables import metadata
-from tests.conftest import _require_postgres
-from tests.support import postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'chain.db'}"
-        return
-    _require_postgres()
-    with postgres_database() as url:
-        yield url
 
 
 def tables(url: str) -> set[str]:
@@ -34,14 +18,14 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_the_chain_is_one_line_that_goes_up_down_and_up(fresh: str) -> None:
-    script = ScriptDirectory.from_config(alembic_config(fresh))
+def test_the_chain_is_one_line_that_goes_up_down_and_up(empty_database_url: str) -> None:
+    script = ScriptDirectory.from_config(alembic_config(empty_database_url))
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
     assert [r.down_revision for r in revisions][-1] is None  # one line back to the start
-    upgrade(fresh)
-    assert tables(fresh) == set(metadata.tables)
-    downgrade(fresh, "base")
-    assert tables(fresh) == set()
-    upgrade(fresh)
-    assert tables(fresh) == set(metadata.tables)
+    upgrade(empty_database_url)
+    assert tables(empty_database_url) == set(metadata.tables)
+    downgrade(empty_database_url, "base")
+    assert tables(empty_database_url) == set()
+    upgrade(empty_database_url)
+    assert tables(empty_database_url) == set(metadata.tables)

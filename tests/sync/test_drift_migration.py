@@ -3,14 +3,9 @@ both databases, keeping the rows it finds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from ledgerbridge.db.migrate import downgrade, upgrade
-from tests.support import postgres_available, postgres_database
 
 COLUMNS = {
     "last_audit_at",
@@ -24,17 +19,6 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres_database() as url:
-        yield url
-
-
 def _columns(url: str) -> set[str]:
     engine = create_engine(url)
     try:
@@ -43,10 +27,10 @@ def _columns(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_0011_upgrades_and_downgrades(fresh_url: str) -> None:
-    upgrade(fresh_url, "0010")
-    assert not COLUMNS & _columns(fresh_url)
-    engine = create_engine(fresh_url)
+def test_0011_upgrades_and_downgrades(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0010")
+    assert not COLUMNS & _columns(empty_database_url)
+    engine = create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
@@ -66,8 +50,8 @@ def test_0011_upgrades_and_downgrades(fresh_url: str) -> None:
                     "4, 1, 2, 0 FROM connections"
                 )
             )
-        upgrade(fresh_url, "0011")
-        assert _columns(fresh_url) >= COLUMNS
+        upgrade(empty_database_url, "0011")
+        assert _columns(empty_database_url) >= COLUMNS
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SET LOCAL app.system = 'on'"))
@@ -75,12 +59,12 @@ def test_0011_upgrades_and_downgrades(fresh_url: str) -> None:
                 text("SELECT fetched, audit_checked, audit_repaired_total FROM sync_states")
             ).one()
         assert tuple(row) == (4, 0, 0)
-        downgrade(fresh_url, "0010")
-        assert not COLUMNS & _columns(fresh_url)
+        downgrade(empty_database_url, "0010")
+        assert not COLUMNS & _columns(empty_database_url)
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SET LOCAL app.system = 'on'"))
             assert connection.execute(text("SELECT fetched FROM sync_states")).scalar() == 4
-        upgrade(fresh_url, "head")
+        upgrade(empty_database_url, "head")
     finally:
         engine.dispose()

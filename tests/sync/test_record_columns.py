@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect, select
 
 from ledgerbridge.connections.models import Connection
@@ -29,7 +27,6 @@ from ledgerbridge.unified import (
     record_columns,
 )
 from tests.conftest import make_settings
-from tests.support import postgres_available, postgres_database
 
 COLUMNS = ("status", "contact_remote_id", "business_date", "currency")
 UTC = dt.UTC
@@ -109,22 +106,11 @@ def test_record_columns_reads_json_and_python_values_alike() -> None:
     assert pushed["contact_remote_id"] == "c-9" and pushed["status"] == "open"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable")
-    with postgres_database() as url:
-        yield url
-
-
 def test_migration_0012_fills_the_columns_of_existing_rows_and_goes_down_again(
-    fresh_url: str, tmp_path: Path
+    empty_database_url: str, tmp_path: Path
 ) -> None:
-    upgrade(fresh_url)
-    db = Database.connect(make_settings(fresh_url, tmp_path))
+    upgrade(empty_database_url)
+    db = Database.connect(make_settings(empty_database_url, tmp_path))
     try:
         tenant = f"org-{secrets.token_hex(4)}"
         with db.tenant(tenant) as session:
@@ -156,11 +142,11 @@ def test_migration_0012_fills_the_columns_of_existing_rows_and_goes_down_again(
                     )
                 )
         db.dispose()
-        downgrade(fresh_url, "0010")  # the rows stay, their columns go
+        downgrade(empty_database_url, "0010")  # the rows stay, their columns go
         with db.engine.connect() as raw:
             columns = {c["name"] for c in inspect(raw).get_columns("records")}
             assert not columns & set(COLUMNS)
-        upgrade(fresh_url)
+        upgrade(empty_database_url)
         with db.system() as session:
             rows = session.scalars(select(Record).where(Record.tenant_id == tenant)).all()
             [old] = [row for row in rows if row.remote_id == "old"]

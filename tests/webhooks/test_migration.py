@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect
 
 from ledgerbridge.db.migrate import downgrade, upgrade
 from ledgerbridge.tables import metadata
-from tests.conftest import _require_postgres
-from tests.support import postgres_database
 
 TABLES = {"webhook_endpoints", "webhook_deliveries", "webhook_attempts", "webhook_cursors"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    _require_postgres()
-    with postgres_database() as url:
-        yield url
 
 
 def drift(engine: Engine) -> list[object]:
@@ -38,14 +22,14 @@ def drift(engine: Engine) -> list[object]:
         ]
 
 
-def test_upgrade_downgrade_upgrade(fresh: str) -> None:
-    upgrade(fresh)
-    engine = create_engine(fresh)
+def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    engine = create_engine(empty_database_url)
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert drift(engine) == []
-    downgrade(fresh, "0010")
+    downgrade(empty_database_url, "0010")
     assert not TABLES & set(inspect(engine).get_table_names())
     assert len(drift(engine)) >= len(TABLES)  # the check sees them missing
-    upgrade(fresh)
+    upgrade(empty_database_url)
     assert set(inspect(engine).get_table_names()) >= TABLES
     engine.dispose()
