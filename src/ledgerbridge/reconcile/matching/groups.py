@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz
 
+from ledgerbridge.reconcile.matching.batch import Column, member
 from ledgerbridge.reconcile.matching.blocking import nearest_first
 from ledgerbridge.reconcile.matching.config import (
     AmountRule,
@@ -26,10 +27,14 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
 )
 from ledgerbridge.reconcile.matching.explain import money
-from ledgerbridge.reconcile.matching.normalise import name_similarity
+from ledgerbridge.reconcile.matching.normalise import (
+    name_similarities,
+    name_similarity,
+    pairwise_ratios,
+)
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
-from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, name_in_memo
+from ledgerbridge.reconcile.matching.scoring import MISSING_SHARE, name_in_memo, names_in_memos
 from ledgerbridge.reconcile.matching.subset_sum import SubsetSearch, find_subsets
 
 # How many items per name key the search for a target's parts looks at, per candidate.
@@ -47,6 +52,8 @@ class Side:
     parts_free: list[bool]
     rejected: set[tuple[int, int]]  # (target, part) pairs a reviewer rejected
     target_is_left: bool
+    target_columns: Column
+    part_columns: Column
     # (target, parts) groups a reviewer rejected as a whole
     rejected_groups: frozenset[tuple[int, frozenset[int]]] = frozenset()
 
@@ -127,11 +134,6 @@ def _candidates(
         for key in side.parts[index].mentions:
             by_mention[key].append(index)
     span = max((side.parts[index].end - side.parts[index].start for index in free), default=0)
-    currencies = {
-        currency: code
-        for code, currency in enumerate({p.currency for p in (*side.targets, *side.parts)})
-    }
-    columns = _columns(side.targets, currencies), _columns(side.parts, currencies)
     found: dict[int, list[int]] = defaultdict(list)
     # In chunks of targets, so that the pairs of a chunk, not of all targets, are held.
     for first in range(0, len(targets), TARGET_CHUNK):
@@ -142,9 +144,7 @@ def _candidates(
             looked = _looked(rule, target, by_key, by_reference, by_mention, span)
             pair_targets += [target_index] * len(looked)
             pair_parts += looked
-        for target_index, part_index in _fitting(
-            config, rule, side, columns, pair_targets, pair_parts
-        ):
+        for target_index, part_index in _fitting(config, rule, side, pair_targets, pair_parts):
             found[target_index].append(part_index)
     for target_index, parts in found.items():
         target = side.targets[target_index]
@@ -200,66 +200,56 @@ def _looked(
     return list(found)
 
 
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    currency: npt.NDArray[np.int64]
-    start: npt.NDArray[np.int64]
-    end: npt.NDArray[np.int64]
-    magnitude: npt.NDArray[np.float64]
-    negative: npt.NDArray[np.bool_]
-
-
-def _columns(items: list[Prepared], currencies: dict[str, int]) -> _Columns:
-    count = len(items)
-    return _Columns(
-        np.fromiter((currencies[item.currency] for item in items), np.int64, count),
-        np.fromiter((item.start for item in items), np.int64, count),
-        np.fromiter((item.end for item in items), np.int64, count),
-        np.fromiter((float(item.magnitude) for item in items), np.float64, count),
-        np.fromiter((item.negative for item in items), np.bool_, count),
-    )
-
-
 def _fitting(
-    config: JobConfig,
-    rule: GroupRule,
-    side: Side,
-    columns: tuple[_Columns, _Columns],
-    pair_targets: list[int],
-    pair_parts: list[int],
-) -> Iterator[tuple[int, int]]:
+    config: JobConfig, rule: GroupRule, side: Side, pair_targets: list[int], pair_parts: list[int]
+) -> list[tuple[int, int]]:
     """The (target, part) pairs whose part may belong to the target's group: in its
-    currency and sign, no larger than it, within the window, and tied to it by a
-    reference or a name. The cheap tests run on arrays, the rest on what they keep."""
+    currency and sign, no larger than it, within the window, citing no other item, and
+    tied to it by a reference or a name. All on arrays but the names' similarity, and
+    the amounts a float cannot tell apart from the ceiling, which are compared exactly."""
     if not pair_targets:
-        return
-    targets, parts = columns
+        return []
+    targets, parts = side.target_columns, side.part_columns
     t, p = np.array(pair_targets, np.int64), np.array(pair_parts, np.int64)
     window = rule.window_days
     magnitude = parts.magnitude[p]
-    # Amounts compare as floats with a margin here, exactly as decimals below.
     ceiling = targets.magnitude[t] + float(rule.abs_tolerance)
+    margin = 1e-9 * (1 + ceiling)
+    reference, cited_reference = targets.reference[t], parts.reference[p]
     keep = (
         (parts.currency[p] == targets.currency[t])
         & (parts.start[p] <= targets.end[t] + window)
         & (parts.end[p] >= targets.start[t] - window)
         & (magnitude >= 0)
-        & (magnitude <= ceiling + 1e-9 * (1 + ceiling))
+        & (magnitude <= ceiling + margin)
+        # The part's memo cites references, but not the target's: it pays something else.
+        & ~(parts.has_mentions[p] & ~member(parts.mentions, p, reference))
     )
     if config.sign_convention != "any":
         same = parts.negative[p] == targets.negative[t]
         agree = same if config.sign_convention == "same" else ~same
         keep &= agree | (targets.magnitude[t] == 0)
-    tolerance, threshold = rule.abs_tolerance, rule.name_threshold
-    for target_index, part_index in zip(t[keep].tolist(), p[keep].tolist(), strict=True):
-        target, part = side.targets[target_index], side.parts[part_index]
-        if (
-            0 < part.magnitude <= target.magnitude + tolerance
-            and (target_index, part_index) not in side.rejected
-            and not _cites_another(target, part)
-            and (_cited(target, part) or _name_similarity(target, part) >= threshold)
-        ):
-            yield target_index, part_index
+    unsure = np.flatnonzero(keep & ((magnitude <= margin) | (magnitude >= ceiling - margin)))
+    tolerance = rule.abs_tolerance
+    for at, target_index, part_index in zip(
+        unsure.tolist(), t[unsure].tolist(), p[unsure].tolist(), strict=True
+    ):
+        part_magnitude = side.parts[part_index].magnitude
+        keep[at] = 0 < part_magnitude <= side.targets[target_index].magnitude + tolerance
+    if side.rejected:
+        for at in np.flatnonzero(keep).tolist():
+            keep[at] = (int(t[at]), int(p[at])) not in side.rejected
+    # Mentions are the memo's words that are references of the other side's items.
+    cited = (
+        (cited_reference > 0)
+        & ((cited_reference == reference) | member(targets.mentions, t, cited_reference))
+    ) | member(parts.mentions, p, reference)
+    named = np.flatnonzero(keep & ~cited)
+    similarity = _name_similarities(
+        [side.targets[i] for i in t[named].tolist()], [side.parts[i] for i in p[named].tolist()]
+    )
+    keep[named[similarity < rule.name_threshold]] = False
+    return list(zip(t[keep].tolist(), p[keep].tolist(), strict=True))
 
 
 def _gap(first: Prepared, second: Prepared) -> int:
@@ -271,11 +261,6 @@ def _cited(target: Prepared, part: Prepared) -> bool:
         bool(part.reference)
         and (part.reference in target.text_keys or part.reference == target.reference)
     ) or (bool(target.reference) and target.reference in part.text_keys)
-
-
-def _cites_another(target: Prepared, part: Prepared) -> bool:
-    """The part's memo cites references, but not the target's: it pays something else."""
-    return bool(part.mentions) and target.reference not in part.mentions
 
 
 def _name_similarity(first: Prepared, second: Prepared) -> float:
@@ -294,6 +279,51 @@ def _name_similarity(first: Prepared, second: Prepared) -> float:
     if first.memo_name and second.memo_name:
         return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
     return 0.0
+
+
+def _name_similarities(firsts: list[Prepared], seconds: list[Prepared]) -> npt.NDArray[np.float64]:
+    """`_name_similarity` of many pairs at once, with the same results."""
+    found = np.zeros(len(firsts))
+    both: list[int] = []
+    in_memo: list[tuple[int, Prepared, Prepared]] = []  # (position, named, memo)
+    memos: list[int] = []
+    for at, (first, second) in enumerate(zip(firsts, seconds, strict=True)):
+        if first.name and second.name:
+            both.append(at)
+        elif first.name and second.memo_name:
+            in_memo.append((at, first, second))
+        elif second.name and first.memo_name:
+            in_memo.append((at, second, first))
+        elif first.memo_name and second.memo_name:
+            memos.append(at)
+    found[both] = name_similarities(
+        [firsts[at].name for at in both],
+        [firsts[at].full_name for at in both],
+        [seconds[at].name for at in both],
+        [seconds[at].full_name for at in both],
+    )
+    found[[at for at, _, _ in in_memo]] = names_in_memos(
+        [named.name for _, named, _ in in_memo],
+        [named.full_name for _, named, _ in in_memo],
+        [memo.memo_name for _, _, memo in in_memo],
+    )
+    aliased = [(at, named, memo) for at, named, memo in in_memo if memo.alias is not None]
+    learned = [at for at, _, _ in aliased]
+    found[learned] = np.maximum(
+        found[learned],
+        name_similarities(
+            [named.name for _, named, _ in aliased],
+            [named.full_name for _, named, _ in aliased],
+            [memo.alias_name for _, _, memo in aliased],
+            [memo.alias_full for _, _, memo in aliased],
+        ),
+    )
+    found[memos] = pairwise_ratios(
+        fuzz.token_sort_ratio,
+        [firsts[at].memo_name for at in memos],
+        [seconds[at].memo_name for at in memos],
+    )
+    return found
 
 
 def _scale(target: Prepared, parts: list[Prepared]) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ledgerbridge.collector import collector_paused
 from ledgerbridge.reconcile.matching.assignment import (
     Assigned,
     Board,
@@ -58,8 +59,11 @@ class _State:
     rejected: set[tuple[int, int]]
     # (left indexes, right indexes) of groups a reviewer rejected as a whole
     rejected_groups: list[tuple[frozenset[int], frozenset[int]]]
+    columns: Columns
 
 
+# Millions of pairs, items and candidates live through a run, and none is in a cycle.
+@collector_paused()
 def reconcile(
     left: Sequence[Item],
     right: Sequence[Item],
@@ -96,6 +100,7 @@ def reconcile(
             for l_ids, r_ids in decisions.rejected_groups
             if all(i in left_at for i in l_ids) and all(i in right_at for i in r_ids)
         ],
+        columns=Columns(config, prepared_left, prepared_right),
     )
     matches = _confirmed(state, decisions, left_at, right_at)
     report(5, 100)
@@ -214,8 +219,7 @@ def _score(
         free &= ~np.isin(pairs, rejected)
     left, right = left[free], right[free]
     report(30, 100)
-    columns = Columns(config, state.left, state.right)
-    scored = score_pairs(config, columns, left, right, floor)
+    scored = score_pairs(config, state.columns, left, right, floor)
     report(70, 100)
     kept = np.flatnonzero(scored.eligible & (scored.score >= floor))
     # Ties are broken by id, not by input position, so that input order does not matter.
@@ -328,6 +332,8 @@ def _groups(
                 state.right_free,
                 state.rejected,
                 True,
+                state.columns.left,
+                state.columns.right,
                 one_to_many,
             )
         )
@@ -346,6 +352,8 @@ def _groups(
                 state.left_free,
                 flipped,
                 False,
+                state.columns.right,
+                state.columns.left,
                 many_to_one,
             )
         )

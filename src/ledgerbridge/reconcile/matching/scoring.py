@@ -14,6 +14,8 @@ from enum import StrEnum
 from functools import partial
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from ledgerbridge.reconcile.matching.config import (
@@ -26,7 +28,11 @@ from ledgerbridge.reconcile.matching.config import (
     JobConfig,
     Rule,
 )
-from ledgerbridge.reconcile.matching.normalise import name_similarity
+from ledgerbridge.reconcile.matching.normalise import (
+    name_similarities,
+    name_similarity,
+    pairwise_ratios,
+)
 from ledgerbridge.reconcile.matching.prepare import Prepared
 
 TRUNCATED_SIMILARITY = 0.6
@@ -215,6 +221,14 @@ def name_in_memo(name: str, full_name: str, memo: str) -> float:
     contained = float(fuzz.token_set_ratio(name, memo))
     truncated = name_similarity(name, full_name, memo, memo)
     return max(contained, truncated)
+
+
+def names_in_memos(
+    names: list[str], full_names: list[str], memos: list[str]
+) -> npt.NDArray[np.float64]:
+    """`name_in_memo` of many names and memos at once, with the same results."""
+    contained = pairwise_ratios(fuzz.token_set_ratio, names, memos)
+    return np.maximum(contained, name_similarities(names, full_names, memos, memos))
 
 
 def text_similarity(first: str, second: str) -> float:

@@ -11,7 +11,6 @@ types) keep their natural few.
 from __future__ import annotations
 
 import bisect
-import gc
 import itertools
 import unicodedata
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from functools import cache
 from random import Random
 from typing import TypeVar
 
+from ledgerbridge.collector import collector_paused
 from ledgerbridge.sandbox.lightspeed.changes import PROVIDER, LightspeedData, provider_data, save
 from ledgerbridge.sandbox.lightspeed.records import TEMPLATES, Record, iso, random_id
 from ledgerbridge.sandbox.settings import account_profiles
@@ -306,15 +306,9 @@ def seed(state: SandboxState, rng: Random, size: int) -> None:
     """Create the Lightspeed stores and their records, deterministically from ``rng``."""
     state.provider_data[PROVIDER] = LightspeedData()
     # Collection passes over millions of young records would cost more than the seeding.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        with state.store.lock:
-            for profile in account_profiles(STORES, state.settings.accounts, _numbered):
-                _seed_store(state, rng, max(size, 1), profile)
-    finally:
-        if collecting:
-            gc.enable()
+    with collector_paused(), state.store.lock:
+        for profile in account_profiles(STORES, state.settings.accounts, _numbered):
+            _seed_store(state, rng, max(size, 1), profile)
 
 
 def _numbered(profile: StoreProfile, n: int) -> StoreProfile:

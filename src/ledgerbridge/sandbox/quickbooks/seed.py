@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from ledgerbridge.collector import collector_paused
 from ledgerbridge.sandbox.quickbooks.building import ACCOUNT_CLASSIFICATION, DELETED_SUFFIX
 from ledgerbridge.sandbox.quickbooks.company import (
     PROVIDER,
@@ -673,15 +674,12 @@ def seed(state: SandboxState, rng: random.Random, size: int) -> None:
     # Millions of long-lived objects: the cycle collector would rescan them again and again
     # while they are built, and on every full collection while the sandbox serves. Pause it,
     # then freeze what exists (records have no cycles; refcounting still frees them).
-    collecting = gc.isenabled()
-    gc.disable()
-    gc.unfreeze()
-    try:
-        _seed_companies(state, rng, max(size, 1))
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
+    with collector_paused():
+        gc.unfreeze()
+        try:
+            _seed_companies(state, rng, max(size, 1))
+        finally:
+            gc.freeze()
 
 
 def _numbered(realm: Realm, n: int) -> Realm:
