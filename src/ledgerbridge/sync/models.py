@@ -101,7 +101,19 @@ class Record(TenantOwned, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SyncState(TenantOwned, Base):
+class PullCounts:
+    """When a pull began and ended, and what it fetched, created, updated and deleted: kept
+    per object type (``SyncState``) and summed over a run (``SyncRun``)."""
+
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SyncState(PullCounts, TenantOwned, Base):
     __tablename__ = "sync_states"
     __table_args__ = (UniqueConstraint("connection_id", "object_type"),)
 
@@ -112,12 +124,6 @@ class SyncState(TenantOwned, Base):
     resync_cursor: Mapped[dict[str, object] | None] = mapped_column(JSON)  # a full pass in flight
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.idle.value)
     sync_run_id: Mapped[int | None] = mapped_column(BigId)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    deleted: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_swept_at: Mapped[datetime | None]
     last_tombstones_at: Mapped[datetime | None]
@@ -136,7 +142,7 @@ class SyncState(TenantOwned, Base):
     backfilled_by_run_id: Mapped[int | None] = mapped_column(BigId)
 
 
-class SyncRun(TenantOwned, Timestamps, Base):
+class SyncRun(PullCounts, TenantOwned, Timestamps, Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         # The scheduler's questions: a connection's latest run, and runs left queued.
@@ -151,10 +157,4 @@ class SyncRun(TenantOwned, Timestamps, Base):
     trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook | window | audit
     requested_by: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.queued.value)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    deleted: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
