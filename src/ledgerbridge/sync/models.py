@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+from ledgerbridge.db.base import Base, BigId, SoftDeleted, TenantOwned, Timestamps, utcnow
 
 
 class SyncStatus(StrEnum):
@@ -66,7 +66,7 @@ RECORD_FILTER_INDEXES = {
 }
 
 
-class Record(TenantOwned, Base):
+class Record(SoftDeleted, TenantOwned, Base):
     """A unified record; ``data`` is the unified model as JSON (money as decimal strings)."""
 
     __tablename__ = "records"
@@ -96,7 +96,6 @@ class Record(TenantOwned, Base):
     contact_remote_id: Mapped[str | None] = mapped_column(String(200))
     business_date: Mapped[date | None]
     currency: Mapped[str | None] = mapped_column(String(8))
-    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
