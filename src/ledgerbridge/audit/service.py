@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
@@ -91,12 +91,7 @@ def _row(
             (response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None
         )
     return ProviderCall(
-        tenant_id=purpose.tenant_id,
-        connection_id=purpose.connection_id,
-        entity_type=purpose.entity_type,
-        entity_id=purpose.entity_id,
-        operation_id=purpose.operation_id,
-        attempt=purpose.attempt,
+        **asdict(purpose),  # whose call it was: the row has a column for each field
         method=request.method,
         path=redact_text(str(request.url.copy_with(query=None)))[:2000] + _query(request),
         request_body=_body(_content(request), request.headers.get("content-type")),

@@ -60,9 +60,7 @@ def authorize_connection(
     (single use, valid for two minutes). It binds the flow to that browser with a cookie,
     then sends it on to the provider's consent page."""
     started = service.start_authorization(
-        svc.db,
-        svc.vault,
-        svc.settings,
+        svc,
         tenant_id=principal.tenant_id,
         user=principal.subject,
         provider=_provider(provider),
@@ -86,7 +84,7 @@ def open_authorization_link(
 ) -> RedirectResponse:
     """Where the host app sends the user's browser (no credentials: the link is single-use)."""
     chosen = _provider(provider)
-    url = service.open_in_browser(svc.db, svc.vault, svc.settings, provider=chosen, state=state)
+    url = service.open_in_browser(svc, provider=chosen, state=state)
     binding = service.browser_binding(svc.settings, svc.secret_key, chosen, state)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
@@ -130,10 +128,7 @@ def complete_authorization(
         chosen, hint, ("query", "realmId" if chosen is Provider.quickbooks else "domain_prefix")
     )
     connected = service.complete_callback(
-        svc.db,
-        svc.vault,
-        svc.settings,
-        secret_key=svc.secret_key,
+        svc,
         cookies=request.cookies,
         provider=chosen,
         code=code,
@@ -171,9 +166,7 @@ def connect_with_code(
     hint = given[field] if field else None
     service.check_account_hint(chosen, hint, ("body", field or "account"))
     connected = service.connect_with_code(
-        svc.db,
-        svc.vault,
-        svc.settings,
+        svc,
         tenant_id=principal.tenant_id,
         user=principal.subject,
         provider=chosen,

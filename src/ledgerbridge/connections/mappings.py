@@ -20,7 +20,7 @@ from ledgerbridge.connections.schemas import (
     OrganisationMappingIn,
     OrganisationMappingOut,
 )
-from ledgerbridge.errors import conflict, existing, not_found
+from ledgerbridge.errors import conflict, existing
 from ledgerbridge.pagination import Cursor, Limit, Page, page_of
 from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer
 from ledgerbridge.security.principal import TenantSession
@@ -37,6 +37,12 @@ def _live_connection(session: Session, connection_id: str) -> Connection:
     return connection
 
 
+def _organisation(session: Session, external_org_id: str) -> OrganisationMapping | None:
+    return session.scalars(
+        select(OrganisationMapping).where(OrganisationMapping.external_org_id == external_org_id)
+    ).one_or_none()
+
+
 @router.put("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
 def put_organisation_mapping(
     external_org_id: ExternalId,
@@ -45,9 +51,7 @@ def put_organisation_mapping(
     session: TenantSession,
 ) -> OrganisationMappingOut:
     connection = _live_connection(session, body.connection_id)
-    row = session.scalars(
-        select(OrganisationMapping).where(OrganisationMapping.external_org_id == external_org_id)
-    ).one_or_none()
+    row = _organisation(session, external_org_id)
     if row is None:
         row = OrganisationMapping(external_org_id=external_org_id, connection_id=connection.id)
         session.add(row)
@@ -56,27 +60,19 @@ def put_organisation_mapping(
     return OrganisationMappingOut.of(row)
 
 
-def _organisation(session: Session, external_org_id: str) -> OrganisationMapping:
-    row = session.scalars(
-        select(OrganisationMapping).where(OrganisationMapping.external_org_id == external_org_id)
-    ).one_or_none()
-    if row is None:
-        raise not_found("organisation mapping")
-    return row
-
-
 @router.get("/v1/organisation-mappings/{external_org_id}", response_model=OrganisationMappingOut)
 def get_organisation_mapping(
     external_org_id: ExternalId, _: ConnectionsViewer, session: TenantSession
 ) -> OrganisationMappingOut:
-    return OrganisationMappingOut.of(_organisation(session, external_org_id))
+    row = existing(_organisation(session, external_org_id), "organisation mapping")
+    return OrganisationMappingOut.of(row)
 
 
 @router.delete("/v1/organisation-mappings/{external_org_id}", status_code=204)
 def delete_organisation_mapping(
     external_org_id: ExternalId, _: ConnectionsAdmin, session: TenantSession
 ) -> None:
-    session.delete(_organisation(session, external_org_id))
+    session.delete(existing(_organisation(session, external_org_id), "organisation mapping"))
 
 
 @router.get("/v1/organisation-mappings", response_model=Page[OrganisationMappingOut])
@@ -84,6 +80,12 @@ def list_organisation_mappings(
     _: ConnectionsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[OrganisationMappingOut]:
     return page_of(session, select(OrganisationMapping), limit, cursor, OrganisationMappingOut.of)
+
+
+def _location(session: Session, external_location_id: str) -> LocationMapping | None:
+    return session.scalars(
+        select(LocationMapping).where(LocationMapping.external_location_id == external_location_id)
+    ).one_or_none()
 
 
 @router.put("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
@@ -94,9 +96,7 @@ def put_location_mapping(
     session: TenantSession,
 ) -> LocationMappingOut:
     connection = _live_connection(session, body.connection_id)
-    row = session.scalars(
-        select(LocationMapping).where(LocationMapping.external_location_id == external_location_id)
-    ).one_or_none()
+    row = _location(session, external_location_id)
     if row is None:
         row = LocationMapping(
             external_location_id=external_location_id, connection_id=connection.id
@@ -108,27 +108,19 @@ def put_location_mapping(
     return LocationMappingOut.of(row)
 
 
-def _location(session: Session, external_location_id: str) -> LocationMapping:
-    row = session.scalars(
-        select(LocationMapping).where(LocationMapping.external_location_id == external_location_id)
-    ).one_or_none()
-    if row is None:
-        raise not_found("location mapping")
-    return row
-
-
 @router.get("/v1/location-mappings/{external_location_id}", response_model=LocationMappingOut)
 def get_location_mapping(
     external_location_id: ExternalId, _: ConnectionsViewer, session: TenantSession
 ) -> LocationMappingOut:
-    return LocationMappingOut.of(_location(session, external_location_id))
+    row = existing(_location(session, external_location_id), "location mapping")
+    return LocationMappingOut.of(row)
 
 
 @router.delete("/v1/location-mappings/{external_location_id}", status_code=204)
 def delete_location_mapping(
     external_location_id: ExternalId, _: ConnectionsAdmin, session: TenantSession
 ) -> None:
-    session.delete(_location(session, external_location_id))
+    session.delete(existing(_location(session, external_location_id), "location mapping"))
 
 
 @router.get("/v1/location-mappings", response_model=Page[LocationMappingOut])

@@ -35,6 +35,7 @@ from ledgerbridge.errors import ApiError
 from ledgerbridge.events.service import append
 from ledgerbridge.providers import Provider, accounts, identifiers, oauth
 from ledgerbridge.security.vault import Vault
+from ledgerbridge.services import Services
 from ledgerbridge.settings import Settings
 
 
@@ -139,15 +140,9 @@ def _check_redirect_after(settings: Settings, url: str | None) -> None:
 
 
 def start_authorization(
-    db: Database,
-    vault: Vault,
-    settings: Settings,
-    *,
-    tenant_id: str,
-    user: str,
-    provider: Provider,
-    redirect_after: str | None,
+    svc: Services, *, tenant_id: str, user: str, provider: Provider, redirect_after: str | None
 ) -> Authorization:
+    settings = svc.settings
     _check_redirect_after(settings, redirect_after)
     state = secrets.token_urlsafe(32)
     verifier = generate_token(64) if oauth.PROFILES[provider].pkce else None
@@ -155,13 +150,13 @@ def start_authorization(
     _authorize_url(settings, provider, state, redirect_uri, verifier)  # configured at all?
     expires_at = utcnow() + timedelta(seconds=settings.oauth_state_seconds)
     digest = _state_hash(state)
-    with db.tenant(tenant_id) as session:
+    with svc.db.tenant(tenant_id) as session:
         session.add(
             OAuthState(
                 state_hash=digest,
                 provider=provider.value,
                 user=user,
-                code_verifier=vault.encrypt(verifier, context=f"oauth_state:{digest}")
+                code_verifier=svc.vault.encrypt(verifier, context=f"oauth_state:{digest}")
                 if verifier
                 else None,
                 redirect_uri=redirect_uri,
@@ -172,14 +167,12 @@ def start_authorization(
     return Authorization(start_uri(settings, provider, state), state, expires_at)
 
 
-def open_in_browser(
-    db: Database, vault: Vault, settings: Settings, *, provider: Provider, state: str
-) -> str:
+def open_in_browser(svc: Services, *, provider: Provider, state: str) -> str:
     """The start link, opened once and soon after it was made: the provider's authorize URL."""
     now = utcnow()
     pending, verifier = _claim_state(
-        db,
-        vault,
+        svc.db,
+        svc.vault,
         provider,
         state,
         "started_at",
@@ -189,7 +182,7 @@ def open_in_browser(
         ),
         "unknown, expired or already opened connect link: start connecting again",
     )
-    return _authorize_url(settings, provider, state, pending.redirect_uri, verifier)
+    return _authorize_url(svc.settings, provider, state, pending.redirect_uri, verifier)
 
 
 def _claim_state(
@@ -241,11 +234,8 @@ def _authorize_url(
 
 
 def complete_callback(
-    db: Database,
-    vault: Vault,
-    settings: Settings,
+    svc: Services,
     *,
-    secret_key: str,
     cookies: Mapping[str, str],
     provider: Provider,
     code: str,
@@ -255,15 +245,13 @@ def complete_callback(
     """Only the browser that opened the start link completes the flow; anyone else is
     refused before the state is claimed, so a stranger cannot use it up either."""
     check_account_hint(provider, account_hint)
-    _check_browser(settings, secret_key, provider, state, cookies)
+    _check_browser(svc.settings, svc.secret_key, provider, state, cookies)
     # Single use: only the first caller flips used_at, and only before expiry.
     pending, verifier = _claim_state(
-        db, vault, provider, state, "used_at", (), "unknown, expired or already used state"
+        svc.db, svc.vault, provider, state, "used_at", (), "unknown, expired or already used state"
     )
     return connect_with_code(
-        db,
-        vault,
-        settings,
+        svc,
         tenant_id=pending.tenant_id,
         user=pending.user,
         provider=provider,
@@ -305,9 +293,7 @@ def invalid_input(loc: tuple[str, ...], problem: str) -> ApiError:
 
 
 def connect_with_code(
-    db: Database,
-    vault: Vault,
-    settings: Settings,
+    svc: Services,
     *,
     tenant_id: str,
     user: str,
@@ -328,7 +314,7 @@ def connect_with_code(
     grant_id: int | None = None
     try:
         tokens, found = _authorized(
-            settings,
+            svc.settings,
             provider,
             code,
             redirect_uri,
@@ -338,13 +324,13 @@ def connect_with_code(
             discovery_calls.append,
         )
         grant_id, ids, superseded = _store(
-            db, vault, tenant_id, user, provider, tokens, found, account_hint
+            svc.db, svc.vault, tenant_id, user, provider, tokens, found, account_hint
         )
         return Connected(tenant_id, ids, redirect_after, superseded)
     finally:
         purpose = token_purpose(tenant_id, ids[0] if ids else None, grant_id)
-        record_calls(db, purpose, token_calls)
-        record_calls(db, replace(purpose, entity_type="account"), discovery_calls)
+        record_calls(svc.db, purpose, token_calls)
+        record_calls(svc.db, replace(purpose, entity_type="account"), discovery_calls)
 
 
 def _authorized(

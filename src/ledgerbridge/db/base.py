@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    TypeDecorator,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit id.
@@ -62,3 +72,17 @@ class TenantOwned:
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SoftDeleted:
+    """Mixin for a table whose rows are marked deleted rather than removed."""
+
+    deleted_at: Mapped[datetime | None]
+
+
+S = TypeVar("S", bound=SoftDeleted)
+
+
+def undeleted(model: type[S]) -> Select[S]:
+    """Every row of ``model`` not marked deleted."""
+    return select(model).where(model.deleted_at.is_(None))

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from inspect import Signature
-from types import ModuleType
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -39,14 +38,10 @@ class Verifier(Protocol):
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[Notice]: ...
 
 
-def _verifier(module: ModuleType) -> Verifier:
-    return cast(Verifier, module)
-
-
 VERIFIERS: dict[Provider, Verifier] = {
-    Provider.xero: _verifier(xero),
-    Provider.quickbooks: _verifier(quickbooks),
-    Provider.lightspeed: _verifier(lightspeed),
+    Provider.xero: xero,
+    Provider.quickbooks: quickbooks,
+    Provider.lightspeed: lightspeed,
 }
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Verified and stored (or a resend, dropped); no body.", "content": {}}

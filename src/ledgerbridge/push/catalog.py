@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import Protocol, cast
+from typing import Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -44,12 +43,8 @@ class Pusher(Protocol):
     ) -> Pushed: ...
 
 
-def _pusher(module: ModuleType) -> Pusher:
-    return cast(Pusher, module)
-
-
 PUSHERS: dict[Provider, Pusher] = {
-    Provider.xero: _pusher(xero_push),
-    Provider.quickbooks: _pusher(quickbooks_push),
-    Provider.lightspeed: _pusher(lightspeed_push),
+    Provider.xero: xero_push,
+    Provider.quickbooks: quickbooks_push,
+    Provider.lightspeed: lightspeed_push,
 }

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps
+from ledgerbridge.db.base import Base, BigId, SoftDeleted, TenantOwned, Timestamps
 
 
 class OperationStatus(StrEnum):
@@ -20,7 +20,7 @@ class OperationStatus(StrEnum):
     cancelled = "cancelled"
 
 
-class Operation(TenantOwned, Timestamps, Base):
+class Operation(SoftDeleted, TenantOwned, Timestamps, Base):
     __tablename__ = "operations"
     __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
 
@@ -47,4 +47,3 @@ class Operation(TenantOwned, Timestamps, Base):
     finished_at: Mapped[datetime | None]
     # Pending, waiting for the account's call budget (or behind one that does) until then.
     deferred_until: Mapped[datetime | None]
-    deleted_at: Mapped[datetime | None]

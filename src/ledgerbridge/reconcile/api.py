@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 
-from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.base import undeleted, utcnow
 from ledgerbridge.errors import CSV_RESPONSES, ApiError, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
 from ledgerbridge.reconcile import limits, review, runs, workflows
@@ -102,8 +102,7 @@ def create_reconciliation_job(
 def list_reconciliation_jobs(
     _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
-    query = select(ReconciliationJob).where(ReconciliationJob.deleted_at.is_(None))
-    return page_of(session, query, limit, cursor, JobOut.of)
+    return page_of(session, undeleted(ReconciliationJob), limit, cursor, JobOut.of)
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)

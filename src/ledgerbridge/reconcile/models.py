@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+from ledgerbridge.db.base import Base, BigId, SoftDeleted, TenantOwned, Timestamps, utcnow
 
 MICROS = Decimal(1_000_000)  # amount_micros = amount * MICROS
 
@@ -62,7 +62,7 @@ class MatchState(StrEnum):
     unreconciled = "unreconciled"  # undone by a reviewer; its items are unmatched again
 
 
-class Statement(TenantOwned, Base):
+class Statement(SoftDeleted, TenantOwned, Base):
     __tablename__ = "statements"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -76,7 +76,6 @@ class Statement(TenantOwned, Base):
     last_date: Mapped[date | None] = mapped_column(Date)
     imported_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    deleted_at: Mapped[datetime | None]
 
 
 class StatementEntry(TenantOwned, Base):
@@ -98,7 +97,7 @@ class StatementEntry(TenantOwned, Base):
     counterparty: Mapped[str | None] = mapped_column(String(255))
 
 
-class ReconciliationJob(TenantOwned, Timestamps, Base):
+class ReconciliationJob(SoftDeleted, TenantOwned, Timestamps, Base):
     __tablename__ = "reconciliation_jobs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -108,7 +107,6 @@ class ReconciliationJob(TenantOwned, Timestamps, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)  # a JobConfig
     schedule: Mapped[str | None] = mapped_column(String(100))  # 5-field cron, UTC
     created_by: Mapped[str] = mapped_column(String(200))
-    deleted_at: Mapped[datetime | None]
 
 
 class ReconciliationRun(TenantOwned, Timestamps, Base):

@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.children import start_as_helper
-from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.base import undeleted, utcnow
 from ledgerbridge.db.bulk import bulk_insert
 from ledgerbridge.db.engine import Database
 from ledgerbridge.db.locks import lock
@@ -331,9 +331,7 @@ def insert_lines(
 
 
 def _imported(session: Session, digest: str) -> Statement | None:
-    return session.scalars(
-        select(Statement).where(Statement.content_hash == digest, Statement.deleted_at.is_(None))
-    ).first()
+    return session.scalars(undeleted(Statement).where(Statement.content_hash == digest)).first()
 
 
 def _format_from_name(filename: str | None) -> Format:
@@ -402,8 +400,7 @@ def _parse(
 def list_statements(
     _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[StatementOut]:
-    query = select(Statement).where(Statement.deleted_at.is_(None))
-    return page_of(session, query, limit, cursor, StatementOut.of)
+    return page_of(session, undeleted(Statement), limit, cursor, StatementOut.of)
 
 
 def _statement(session: TenantSession, statement_id: int) -> Statement:

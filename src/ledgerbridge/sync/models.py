@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+from ledgerbridge.db.base import Base, BigId, SoftDeleted, TenantOwned, Timestamps, utcnow
 
 
 class SyncStatus(StrEnum):
@@ -66,7 +66,7 @@ RECORD_FILTER_INDEXES = {
 }
 
 
-class Record(TenantOwned, Base):
+class Record(SoftDeleted, TenantOwned, Base):
     """A unified record; ``data`` is the unified model as JSON (money as decimal strings)."""
 
     __tablename__ = "records"
@@ -96,12 +96,23 @@ class Record(TenantOwned, Base):
     contact_remote_id: Mapped[str | None] = mapped_column(String(200))
     business_date: Mapped[date | None]
     currency: Mapped[str | None] = mapped_column(String(8))
-    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SyncState(TenantOwned, Base):
+class PullCounts:
+    """When a pull began and ended, and what it fetched, created, updated and deleted: kept
+    per object type (``SyncState``) and summed over a run (``SyncRun``)."""
+
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SyncState(PullCounts, TenantOwned, Base):
     __tablename__ = "sync_states"
     __table_args__ = (UniqueConstraint("connection_id", "object_type"),)
 
@@ -112,12 +123,6 @@ class SyncState(TenantOwned, Base):
     resync_cursor: Mapped[dict[str, object] | None] = mapped_column(JSON)  # a full pass in flight
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.idle.value)
     sync_run_id: Mapped[int | None] = mapped_column(BigId)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    deleted: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_swept_at: Mapped[datetime | None]
     last_tombstones_at: Mapped[datetime | None]
@@ -136,7 +141,7 @@ class SyncState(TenantOwned, Base):
     backfilled_by_run_id: Mapped[int | None] = mapped_column(BigId)
 
 
-class SyncRun(TenantOwned, Timestamps, Base):
+class SyncRun(PullCounts, TenantOwned, Timestamps, Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         # The scheduler's questions: a connection's latest run, and runs left queued.
@@ -151,10 +156,4 @@ class SyncRun(TenantOwned, Timestamps, Base):
     trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook | window | audit
     requested_by: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.queued.value)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    deleted: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.db.base import utcnow
+from ledgerbridge.db.base import undeleted, utcnow
 from ledgerbridge.errors import conflict, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
 from ledgerbridge.routing import EventsAdmin, EventsDeveloper, EventsViewer, Id, Svc
@@ -35,9 +35,7 @@ router = APIRouter(tags=["webhooks"])
 
 
 def _endpoint(session: Session, endpoint_id: int, *, lock: bool = False) -> WebhookEndpoint:
-    query = select(WebhookEndpoint).where(
-        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.deleted_at.is_(None)
-    )
+    query = undeleted(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     endpoint = session.scalars(query.with_for_update() if lock else query).one_or_none()
     if endpoint is None:
         raise not_found("webhook endpoint")
@@ -98,8 +96,7 @@ def create_webhook_endpoint(
 def list_webhook_endpoints(
     _: EventsViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[EndpointOut]:
-    query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
-    return page_of(session, query, limit, cursor, EndpointOut.of)
+    return page_of(session, undeleted(WebhookEndpoint), limit, cursor, EndpointOut.of)
 
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)

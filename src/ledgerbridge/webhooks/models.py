@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledgerbridge.db.base import Base, BigId, TenantOwned, Timestamps, utcnow
+from ledgerbridge.db.base import Base, BigId, SoftDeleted, TenantOwned, Timestamps, utcnow
 
 
 class EndpointStatus(StrEnum):
@@ -23,7 +23,7 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # the dead letter: every attempt failed, or the endpoint went away
 
 
-class WebhookEndpoint(TenantOwned, Timestamps, Base):
+class WebhookEndpoint(SoftDeleted, TenantOwned, Timestamps, Base):
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -38,7 +38,6 @@ class WebhookEndpoint(TenantOwned, Timestamps, Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     failing_since: Mapped[datetime | None]  # the first failure since the last success
     created_by: Mapped[str] = mapped_column(String(200))
-    deleted_at: Mapped[datetime | None]
 
 
 class WebhookDelivery(TenantOwned, Timestamps, Base):

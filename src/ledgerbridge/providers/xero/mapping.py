@@ -89,20 +89,15 @@ def _invoice(obj: RemoteObject) -> Invoice:
     p = obj.payload
     return Invoice(
         **_common(obj),
+        **_document(p),
         type=_sales_or_bill(p, sales="ACCREC", bill="ACCPAY"),
         number=_text(p.get("InvoiceNumber")),
         reference=_text(p.get("Reference")),
-        contact_remote_id=_contact_id(p),
-        issue_date=_date(p.get("Date")),
         due_date=_date(p.get("DueDate")),
-        currency=p["CurrencyCode"],
         subtotal=_amount(p, "SubTotal"),
-        total_tax=_amount(p, "TotalTax"),
-        total=_amount(p, "Total"),
         amount_paid=_amount(p, "AmountPaid"),
         amount_due=_amount(p, "AmountDue"),
         status=_DOCUMENT_STATUSES[p["Status"]],
-        lines=_lines(p),
     )
 
 
@@ -180,16 +175,11 @@ def _credit_note(obj: RemoteObject) -> CreditNote:
     p = obj.payload
     return CreditNote(
         **_common(obj),
+        **_document(p),
         type=_sales_or_bill(p, sales="ACCRECCREDIT", bill="ACCPAYCREDIT"),
         number=_text(p.get("CreditNoteNumber")),
-        contact_remote_id=_contact_id(p),
-        issue_date=_date(p.get("Date")),
-        currency=p["CurrencyCode"],
-        total_tax=_amount(p, "TotalTax"),
-        total=_amount(p, "Total"),
         remaining=_amount(p, "RemainingCredit"),
         status=_DOCUMENT_STATUSES[p["Status"]],
-        lines=_lines(p),
     )
 
 
@@ -197,15 +187,10 @@ def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
     p = obj.payload
     return PurchaseOrder(
         **_common(obj),
+        **_document(p),
         number=_text(p.get("PurchaseOrderNumber")),
-        contact_remote_id=_contact_id(p),
-        issue_date=_date(p.get("Date")),
         delivery_date=_date(p.get("DeliveryDate")),
-        currency=p["CurrencyCode"],
-        total_tax=_amount(p, "TotalTax"),
-        total=_amount(p, "Total"),
         status=_PURCHASE_ORDER_STATUSES[p["Status"]],
-        lines=_lines(p),
     )
 
 
@@ -219,6 +204,19 @@ _MAPPERS: dict[str, Mapper] = {
     "CreditNotes": _credit_note,
     "PurchaseOrders": _purchase_order,
 }
+
+
+def _document(p: Payload) -> dict[str, Any]:
+    """What invoices, credit notes and purchase orders read alike: the contact, the date,
+    the currency, the tax, the total and the lines."""
+    return {
+        "contact_remote_id": _contact_id(p),
+        "issue_date": _date(p.get("Date")),
+        "currency": p["CurrencyCode"],
+        "total_tax": _amount(p, "TotalTax"),
+        "total": _amount(p, "Total"),
+        "lines": _lines(p),
+    }
 
 
 def _lines(document: Payload) -> list[Line]:

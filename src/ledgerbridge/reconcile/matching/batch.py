@@ -26,7 +26,6 @@ from ledgerbridge.reconcile.matching.config import (
     CurrencyRule,
     DateWindowRule,
     ExactKeyRule,
-    GroupRule,
     JobConfig,
     Rule,
 )
@@ -42,6 +41,7 @@ from ledgerbridge.reconcile.matching.scoring import (
     convert,
     names_in_memos,
     rule_check,
+    step,
 )
 
 Ints = npt.NDArray[np.int64]
@@ -475,19 +475,20 @@ def _score_chunk(
     contradicted = np.zeros(count, bool)
     named, partly_named = np.full(count, -1, np.int64), np.full(count, -1, np.int64)
     for rank, rule in enumerate(config.rules):
+        role = step(config, rule)
         outcome, similarity = _check(config, rule, pairs)
         missing = outcome == MISSING
         total += np.where(missing, rule.weight * MISSING_SHARE * 0.5, rule.weight * similarity)
         weights += np.where(missing, rule.weight * MISSING_SHARE, rule.weight)
         match = outcome == MATCH
-        if isinstance(rule, ExactKeyRule | CounterpartyRule):
+        if role.identifies:
             identified |= match
-        if isinstance(rule, ExactKeyRule):
+        if role.is_key:
             key_agrees |= match
             cited |= match & (similarity >= 1.0)
-        if isinstance(rule, AmountRule):
+        if role.is_amount:
             amount_agrees |= match
-        if not isinstance(rule, CurrencyRule | GroupRule):
+        if role.names:
             named[match & (named < 0)] = rank
             partly_named[(outcome == PARTIAL) & (partly_named < 0)] = rank
         mismatch = outcome == MISMATCH

@@ -313,50 +313,34 @@ def _has_pair(board: Board, side: Side, target: int) -> bool:
     return any(c.identified and board.left_free[c.left] for c in found)
 
 
+def _side(state: _State, *, target_is_left: bool) -> Side:
+    """The search with its targets on the left (one left item, many right) or the right."""
+    if target_is_left:
+        targets, parts = state.left, state.right
+        targets_free, parts_free = state.left_free, state.right_free
+        columns = state.columns.left, state.columns.right
+        rejected, groups = state.rejected, state.rejected_groups
+    else:
+        targets, parts = state.right, state.left
+        targets_free, parts_free = state.right_free, state.left_free
+        columns = state.columns.right, state.columns.left
+        rejected = {(ri, li) for li, ri in state.rejected}
+        groups = [(rights, lefts) for lefts, rights in state.rejected_groups]
+    one_target = frozenset((next(iter(ts)), ps) for ts, ps in groups if len(ts) == 1)
+    return Side(
+        targets, parts, targets_free, parts_free, rejected, target_is_left, *columns, one_target
+    )
+
+
 def _groups(
     state: _State, rule: GroupRule, *, auto: bool, board: Board | None = None
 ) -> list[Match]:
     config = state.config
     sides = []
     if rule.direction in ("one_to_many", "both"):
-        one_to_many = frozenset(
-            (next(iter(lefts)), rights)
-            for lefts, rights in state.rejected_groups
-            if len(lefts) == 1
-        )
-        sides.append(
-            Side(
-                state.left,
-                state.right,
-                state.left_free,
-                state.right_free,
-                state.rejected,
-                True,
-                state.columns.left,
-                state.columns.right,
-                one_to_many,
-            )
-        )
+        sides.append(_side(state, target_is_left=True))
     if rule.direction in ("many_to_one", "both"):
-        flipped = {(ri, li) for li, ri in state.rejected}
-        many_to_one = frozenset(
-            (next(iter(rights)), lefts)
-            for lefts, rights in state.rejected_groups
-            if len(rights) == 1
-        )
-        sides.append(
-            Side(
-                state.right,
-                state.left,
-                state.right_free,
-                state.left_free,
-                flipped,
-                False,
-                state.columns.right,
-                state.columns.left,
-                many_to_one,
-            )
-        )
+        sides.append(_side(state, target_is_left=False))
     matches = []
     for side in sides:
         for proposal in propose_groups(config, rule, side):

@@ -290,7 +290,9 @@ PairScorer = Callable[[Prepared, Prepared], PairScore]
 
 
 @dataclass(frozen=True, slots=True)
-class _Step:
+class Step:
+    """A rule's check of a pair, and how its outcome counts in the pair's score."""
+
     check: CheckFunction
     weight: float
     required: bool
@@ -300,7 +302,7 @@ class _Step:
     names: bool  # may name the match; currency agreement alone names nothing
 
 
-def _step(config: JobConfig, rule: Rule) -> _Step:
+def step(config: JobConfig, rule: Rule) -> Step:
     check: CheckFunction
     if isinstance(rule, ExactKeyRule):
         check = partial(_key_check, rule)
@@ -314,7 +316,7 @@ def _step(config: JobConfig, rule: Rule) -> _Step:
         check = _currency_check
     else:
         check = _not_pairwise
-    return _Step(
+    return Step(
         check=check,
         weight=rule.weight,
         required=rule.required,
@@ -327,7 +329,7 @@ def _step(config: JobConfig, rule: Rule) -> _Step:
 
 def rule_check(config: JobConfig, rule: Rule) -> CheckFunction:
     """One rule's check of a pair, as the pair's score reads it."""
-    return _step(config, rule).check
+    return step(config, rule).check
 
 
 def _key_check(rule: ExactKeyRule, left: Prepared, right: Prepared, _: Converted) -> Check:
@@ -364,7 +366,7 @@ def _not_pairwise(left: Prepared, right: Prepared, converted: Converted) -> Chec
 
 def pair_scorer(config: JobConfig) -> PairScorer:
     """A function scoring pairs under this job's rules, built once per run."""
-    steps = [_step(config, rule) for rule in config.rules]
+    steps = [step(config, rule) for rule in config.rules]
     currency = config.find(CurrencyRule)
 
     def score(left: Prepared, right: Prepared) -> PairScore:
