@@ -22,6 +22,7 @@ from ledgerbridge.reconcile.matching import (
     PayerHabit,
 )
 from ledgerbridge.reconcile.matching.batch import Columns, score_pairs
+from ledgerbridge.reconcile.matching.normalise import _cut_within, _cuts_within
 from ledgerbridge.reconcile.matching.prepare import prepare_sides
 from ledgerbridge.reconcile.matching.scoring import pair_scorer
 
@@ -166,3 +167,21 @@ def test_amounts_too_fine_for_whole_numbers_still_score_exactly() -> None:
         expected.score,
         expected.eligible,
     )
+
+
+name_words = st.lists(
+    st.sampled_from(["harbour", "harb", "joinery", "joine", "li", "limited", "zephyr", "z", "cyc"]),
+    max_size=5,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name_words, name_words, st.data())
+def test_names_cut_short_are_found_in_batch_as_one_by_one(
+    text: list[str], name: list[str], data: st.DataObject
+) -> None:
+    full = " ".join(name)
+    cut = full[: data.draw(st.integers(0, len(full)))].strip()
+    texts = [" ".join(text), " ".join([*text, cut]).strip(), f"{cut} {' '.join(text)}".strip()]
+    found = _cuts_within(texts, [full] * len(texts))
+    assert found.tolist() == [_cut_within(t, full) for t in texts]

@@ -288,20 +288,27 @@ def _key(rule: ExactKeyRule, pairs: _Pairs) -> Checked:
 
 
 def _amount(config: JobConfig, rule: AmountRule, pairs: _Pairs, pairwise: Flags) -> Checked:
-    """As `scoring.check_amount_rule` for pairs in one currency; a relative tolerance
-    is left to the pairwise scorer."""
+    """As `scoring.check_amount_rule` for pairs in one currency. Amounts within a
+    relative tolerance are left to the pairwise scorer: their similarity is a ratio of
+    decimals."""
     units = pairs.columns.units
     left, right = pairs.ints("units"), pairs.ints("units", "right")
-    within = np.abs(left - right) <= units(rule.abs_tolerance)
+    gap = np.abs(left - right)
+    within = gap <= units(rule.abs_tolerance)
     outcome = np.where(within, MATCH, MISMATCH).astype(np.int8)
     similarity = within.astype(np.float64)
     if rule.rel_tolerance:
-        pairwise |= ~within
-    elif rule.fee is not None:
+        rate = rule.rel_tolerance * RATE_SCALE
+        if rate % 1:  # finer than the scale: all of them
+            pairwise |= ~within
+        else:
+            allowed = int(rate) * np.maximum(left, right) + units(rule.abs_tolerance) * RATE_SCALE
+            pairwise |= ~within & (gap * RATE_SCALE <= allowed)
+    if rule.fee is not None:
         net, gross = (left, right) if rule.fee.net_side == "left" else (right, left)
         shortfall = gross - net
-        rate = int(rule.fee.max_rate * RATE_SCALE)
-        limit = rate * gross + units(rule.fee.max_fixed) * RATE_SCALE
+        fee_rate = int(rule.fee.max_rate * RATE_SCALE)
+        limit = fee_rate * gross + units(rule.fee.max_fixed) * RATE_SCALE
         fee = ~within & (shortfall > 0) & (shortfall * RATE_SCALE <= limit)
         outcome[fee], similarity[fee] = MATCH, FEE_SIMILARITY
     disagree = ~_signs_agree(config, pairs)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Prefix
 
 _SEPARATORS = re.compile(r"[\s,;:/\\|()\[\]{}<>\"']+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
@@ -110,26 +111,26 @@ def name_similarities(
 ) -> npt.NDArray[np.float64]:
     """`name_similarity` of many pairs of names at once, with the same results."""
     best = pairwise_ratios(fuzz.token_sort_ratio, firsts, seconds)
-    for shorts, longs in ((first_fulls, second_fulls), (second_fulls, first_fulls)):
-        cut = [
-            at
-            for at, (short, long) in enumerate(zip(shorts, longs, strict=True))
-            if TRUNCATED_NAME_LENGTH <= len(short) < len(long)
-        ]
+    first_lengths = np.fromiter(map(len, first_fulls), np.int64, len(first_fulls))
+    second_lengths = np.fromiter(map(len, second_fulls), np.int64, len(second_fulls))
+    for shorts, longs, short_lengths, long_lengths in (
+        (first_fulls, second_fulls, first_lengths, second_lengths),
+        (second_fulls, first_fulls, second_lengths, first_lengths),
+    ):
+        long_enough = short_lengths >= TRUNCATED_NAME_LENGTH
+        cut = np.flatnonzero(long_enough & (short_lengths < long_lengths)).tolist()
         ratios = pairwise_ratios(
-            fuzz.ratio, [shorts[at] for at in cut], [longs[at][: len(shorts[at])] for at in cut]
+            fuzz.ratio,
+            [shorts[at] for at in cut],
+            [
+                longs[at][:length]
+                for at, length in zip(cut, short_lengths[cut].tolist(), strict=True)
+            ],
         )
         best[cut] = np.maximum(best[cut], ratios)
-        # _cut_within's cheap refusal first, without a call per pair: most fail it.
-        maybe = [
-            at
-            for at in np.flatnonzero(best < 100).tolist()
-            if len(shorts[at]) >= TRUNCATED_NAME_LENGTH
-            and longs[at].partition(" ")[0] in shorts[at]
-        ]
-        for at in maybe:
-            if _cut_within(shorts[at], longs[at]):
-                best[at] = 100.0
+        maybe = np.flatnonzero(long_enough & (best < 100)).tolist()
+        within = _cuts_within([shorts[at] for at in maybe], [longs[at] for at in maybe])
+        best[np.asarray(maybe, np.int64)[within]] = 100.0
     return best
 
 
@@ -162,6 +163,29 @@ def _cut_within(text: str, name: str) -> bool:
             cut = " ".join([*name_words[:position], word])
             return name_words[position].startswith(word) and len(cut) >= TRUNCATED_NAME_LENGTH
     return False
+
+
+def _cuts_within(texts: Sequence[str], names: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """`_cut_within` of many pairs of normalised names (words of ``[0-9a-z]`` joined by
+    single spaces), with the same results, in string operations: from the first word
+    of the text that is the name's first word, the text and the name agree up to the
+    end of a text word that stops inside a name word."""
+    found = np.zeros(len(texts), bool)
+    places, tails, held = [], [], []
+    for at, (text, name) in enumerate(zip(texts, names, strict=True)):
+        start = f" {text} ".find(f" {name.partition(' ')[0]} ")
+        if start >= 0 and len(text) >= TRUNCATED_NAME_LENGTH:
+            places.append(at)
+            tails.append(text[start:])
+            held.append(name)
+    common = pairwise_ratios(Prefix.similarity, tails, held).astype(np.int64).tolist()
+    for at, tail, name, length in zip(places, tails, held, common, strict=True):
+        found[at] = (
+            TRUNCATED_NAME_LENGTH <= length < len(name)
+            and name[length] != " "
+            and (length == len(tail) or tail[length] == " ")
+        )
+    return found
 
 
 def name_blocking_keys(tokens: Sequence[str]) -> tuple[str, ...]:
