@@ -105,7 +105,10 @@ def submit(
     if connection.status != ConnectionStatus.active:
         raise conflict(f"connection {connection.id} is {connection.status}: reconnect it first")
     _check_capabilities(Provider(connection.provider), model, action, body)
-    record = _record_for(session, connection, model, action, body, record_id)
+    if action is Action.create:
+        record = _new_record(session, connection, model, body)
+    else:
+        record = _existing_record(session, connection, model, record_id)
     operation = Operation(
         uid=uuid.uuid4().hex,
         connection_id=connection.id,
@@ -144,29 +147,28 @@ def _check_capabilities(
         )
 
 
-def _record_for(
-    session: Session,
-    connection: Connection,
-    model: Model,
-    action: Action,
-    body: BaseModel | None,
-    record_id: int | None,
+def _new_record(
+    session: Session, connection: Connection, model: Model, body: BaseModel | None
 ) -> Record:
-    if action is Action.create:
-        assert body is not None
-        record = Record(
-            tenant_id=connection.tenant_id,
-            connection_id=connection.id,
-            model=model.value,
-            object_type=f"pending:{model.value}",
-            remote_id=None,
-            data=body.model_dump_json(),
-            push_status="pending",
-            **record_columns(model, dict(body)),
-        )
-        session.add(record)
-        session.flush()
-        return record
+    assert body is not None
+    record = Record(
+        tenant_id=connection.tenant_id,
+        connection_id=connection.id,
+        model=model.value,
+        object_type=f"pending:{model.value}",
+        remote_id=None,
+        data=body.model_dump_json(),
+        push_status="pending",
+        **record_columns(model, dict(body)),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _existing_record(
+    session: Session, connection: Connection, model: Model, record_id: int | None
+) -> Record:
     existing = session.get(Record, record_id) if record_id else None
     if existing is None or existing.connection_id != connection.id or existing.model != model.value:
         raise ApiError(404, "not_found", f"{model.value} not found on this connection")

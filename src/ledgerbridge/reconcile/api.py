@@ -15,19 +15,7 @@ from sqlalchemy import func, select
 from ledgerbridge.db.base import undeleted, utcnow
 from ledgerbridge.errors import CSV_RESPONSES, ApiError, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
-from ledgerbridge.reconcile import limits, review, runs, workflows
-from ledgerbridge.reconcile.models import (
-    MICROS,
-    Decision,
-    ItemStatus,
-    MatchState,
-    ReconciliationJob,
-    ReconciliationRun,
-    RunDiscrepancy,
-    RunItem,
-    RunMatch,
-    RunStatus,
-)
+from ledgerbridge.reconcile import limits, models, review, runs, workflows
 from ledgerbridge.reconcile.schemas import (
     CurrencyTotals,
     DecisionOut,
@@ -52,15 +40,15 @@ ExportFormat = Annotated[
 ]
 
 
-def _job(session: TenantSession, job_id: int) -> ReconciliationJob:
-    job = session.get(ReconciliationJob, job_id)
+def _job(session: TenantSession, job_id: int) -> models.ReconciliationJob:
+    job = session.get(models.ReconciliationJob, job_id)
     if job is None or job.deleted_at is not None:
         raise not_found("reconciliation job")
     return job
 
 
-def _run(session: TenantSession, run_id: int) -> ReconciliationRun:
-    run = existing(session.get(ReconciliationRun, run_id), "reconciliation run")
+def _run(session: TenantSession, run_id: int) -> models.ReconciliationRun:
+    run = existing(session.get(models.ReconciliationRun, run_id), "reconciliation run")
     return run
 
 
@@ -80,7 +68,7 @@ def create_reconciliation_job(
     _check_sources(session, body.left, body.right)
     limits.check_schedule(svc.settings, body.schedule)
     limits.check_job_count(session, svc.settings, principal.tenant_id)
-    job = ReconciliationJob(
+    job = models.ReconciliationJob(
         tenant_id=principal.tenant_id,
         name=body.name,
         left_source=body.left.model_dump(mode="json"),
@@ -102,7 +90,7 @@ def create_reconciliation_job(
 def list_reconciliation_jobs(
     _: ReconcileViewer, session: TenantSession, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[JobOut]:
-    return page_of(session, undeleted(ReconciliationJob), limit, cursor, JobOut.of)
+    return page_of(session, undeleted(models.ReconciliationJob), limit, cursor, JobOut.of)
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}", response_model=JobOut)
@@ -171,7 +159,7 @@ def start_reconciliation_run(
     session.commit()  # the run must exist before a worker can pick it up
     runs.enqueue(svc, run)
     response.headers["Location"] = f"/v1/reconciliation/runs/{run.id}"
-    return RunAccepted(run_id=str(run.id), status=RunStatus(run.status))
+    return RunAccepted(run_id=str(run.id), status=models.RunStatus(run.status))
 
 
 @router.get("/v1/reconciliation/jobs/{job_id}/runs", response_model=Page[RunOut])
@@ -179,7 +167,7 @@ def list_reconciliation_runs(
     job_id: Id, _: ReconcileViewer, session: TenantSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[RunOut]:
     job = _job(session, job_id)
-    query = select(ReconciliationRun).where(ReconciliationRun.job_id == job.id)
+    query = select(models.ReconciliationRun).where(models.ReconciliationRun.job_id == job.id)
     return page_of(session, query, limit, cursor, lambda run: _run_out(session, run))
 
 
@@ -193,9 +181,9 @@ def list_match_decisions(
     cursor: Cursor = None,
 ) -> Page[DecisionOut]:
     job = _job(session, job_id)
-    query = select(Decision).where(Decision.job_id == job.id)
+    query = select(models.Decision).where(models.Decision.job_id == job.id)
     if not include_revoked:
-        query = query.where(Decision.revoked_at.is_(None))
+        query = query.where(models.Decision.revoked_at.is_(None))
     return page_of(session, query, limit, cursor, DecisionOut.of)
 
 
@@ -214,20 +202,26 @@ def get_reconciliation_run(run_id: Id, _: ReconcileViewer, session: TenantSessio
     return _run_out(session, _run(session, run_id))
 
 
-def _run_out(session: TenantSession, run: ReconciliationRun) -> RunOut:
+def _run_out(session: TenantSession, run: models.ReconciliationRun) -> RunOut:
     return RunOut.of(run, counts=runs.counts(session, run.id), totals=_totals(session, run.id))
 
 
 def _totals(session: TenantSession, run_id: int) -> dict[str, CurrencyTotals]:
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     rows = session.execute(
-        select(RunItem.currency, RunItem.side, RunItem.status, func.sum(RunItem.amount_micros))
-        .where(RunItem.run_id == run_id)
-        .group_by(RunItem.currency, RunItem.side, RunItem.status)
+        select(
+            models.RunItem.currency,
+            models.RunItem.side,
+            models.RunItem.status,
+            func.sum(models.RunItem.amount_micros),
+        )
+        .where(models.RunItem.run_id == run_id)
+        .group_by(models.RunItem.currency, models.RunItem.side, models.RunItem.status)
     ).all()
+    unsettled = (models.ItemStatus.unmatched, models.ItemStatus.discrepancy)
     for currency, side, status, micros in rows:
-        where = status if status in (ItemStatus.unmatched, ItemStatus.discrepancy) else "matched"
-        sums[currency][f"{where}_{side}"] += Decimal(int(micros or 0)) / MICROS
+        where = status if status in unsettled else "matched"
+        sums[currency][f"{where}_{side}"] += Decimal(int(micros or 0)) / models.MICROS
     return {
         currency: CurrencyTotals(**{key: found[key] for key in CurrencyTotals.model_fields})
         for currency, found in sorted(sums.items())
@@ -243,15 +237,15 @@ def list_matches(
     run_id: Id,
     _: ReconcileViewer,
     session: TenantSession,
-    status: MatchState | None = None,
+    status: models.MatchState | None = None,
     format: ExportFormat = "json",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MatchOut] | Response:
     run = _run(session, run_id)
-    query = select(RunMatch).where(RunMatch.run_id == run.id)
+    query = select(models.RunMatch).where(models.RunMatch.run_id == run.id)
     if status is not None:
-        query = query.where(RunMatch.status == status)
+        query = query.where(models.RunMatch.status == status)
     if format == "csv":
         return _csv(f"run-{run.id}-matches.csv", _match_rows(session, run.id, query))
     rows, next_cursor = id_page(session, query, limit, cursor)
@@ -261,11 +255,13 @@ def list_matches(
 
 def _items_of(
     session: TenantSession, run_id: int, match_ids: list[int]
-) -> dict[int, list[RunItem]]:
-    found: dict[int, list[RunItem]] = defaultdict(list)
+) -> dict[int, list[models.RunItem]]:
+    found: dict[int, list[models.RunItem]] = defaultdict(list)
     if match_ids:
         items = session.scalars(
-            select(RunItem).where(RunItem.run_id == run_id, RunItem.match_id.in_(match_ids))
+            select(models.RunItem).where(
+                models.RunItem.run_id == run_id, models.RunItem.match_id.in_(match_ids)
+            )
         )
         for item in items:
             assert item.match_id is not None
@@ -292,12 +288,15 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
     amounts: dict[tuple[str, str], tuple[Decimal, str]] = {
         (side, item_id): (Decimal(amount), currency)
         for side, item_id, amount, currency in session.execute(
-            select(RunItem.side, RunItem.item_id, RunItem.amount, RunItem.currency).where(
-                RunItem.run_id == run_id
-            )
+            select(
+                models.RunItem.side,
+                models.RunItem.item_id,
+                models.RunItem.amount,
+                models.RunItem.currency,
+            ).where(models.RunItem.run_id == run_id)
         ).all()
     }
-    for match in session.scalars(query.order_by(RunMatch.id)):
+    for match in session.scalars(query.order_by(models.RunMatch.id)):
         left = [amounts[("left", i)] for i in match.left_ids if ("left", i) in amounts]
         right = [amounts[("right", i)] for i in match.right_ids if ("right", i) in amounts]
         yield [
@@ -334,9 +333,11 @@ def list_unmatched(
     cursor: Cursor = None,
 ) -> Page[ItemOut] | Response:
     run = _run(session, run_id)
-    query = select(RunItem).where(RunItem.run_id == run.id, RunItem.status == ItemStatus.unmatched)
+    query = select(models.RunItem).where(
+        models.RunItem.run_id == run.id, models.RunItem.status == models.ItemStatus.unmatched
+    )
     if side is not None:
-        query = query.where(RunItem.side == side)
+        query = query.where(models.RunItem.side == side)
     if format == "csv":
         header = [
             "item_id",
@@ -361,7 +362,7 @@ def list_unmatched(
                 i.counterparty or "",
                 i.text,
             ]
-            for i in session.scalars(query.order_by(RunItem.id))
+            for i in session.scalars(query.order_by(models.RunItem.id))
         )
         return _csv(f"run-{run.id}-unmatched-{side or 'both'}.csv", [header, *rows])
     return page_of(session, query, limit, cursor, ItemOut.of)
@@ -381,7 +382,7 @@ def list_discrepancies(
     cursor: Cursor = None,
 ) -> Page[DiscrepancyOut] | Response:
     run = _run(session, run_id)
-    query = select(RunDiscrepancy).where(RunDiscrepancy.run_id == run.id)
+    query = select(models.RunDiscrepancy).where(models.RunDiscrepancy.run_id == run.id)
     if format == "csv":
         header = [
             "discrepancy_id",
@@ -394,7 +395,7 @@ def list_discrepancies(
         ]
         rows = (
             [d.id, d.kind, d.left_id, d.right_id, d.left_value, d.right_value, d.explanation]
-            for d in session.scalars(query.order_by(RunDiscrepancy.id))
+            for d in session.scalars(query.order_by(models.RunDiscrepancy.id))
         )
         return _csv(f"run-{run.id}-discrepancies.csv", [header, *rows])
     return page_of(session, query, limit, cursor, DiscrepancyOut.of)
@@ -419,19 +420,19 @@ def _safe_cell(value: object) -> object:
     return value
 
 
-def _match(session: TenantSession, match_id: int) -> RunMatch:
-    match = existing(session.get(RunMatch, match_id, with_for_update=True), "match")
+def _match(session: TenantSession, match_id: int) -> models.RunMatch:
+    match = existing(session.get(models.RunMatch, match_id, with_for_update=True), "match")
     return match
 
 
-def _match_out(session: TenantSession, match: RunMatch) -> MatchOut:
+def _match_out(session: TenantSession, match: models.RunMatch) -> MatchOut:
     session.flush()
     return MatchOut.of(match, _items_of(session, match.run_id, [match.id]).get(match.id, []))
 
 
 @router.get("/v1/reconciliation/matches/{match_id}", response_model=MatchOut)
 def get_match(match_id: Id, _: ReconcileViewer, session: TenantSession) -> MatchOut:
-    match = existing(session.get(RunMatch, match_id), "match")
+    match = existing(session.get(models.RunMatch, match_id), "match")
     return _match_out(session, match)
 
 

@@ -14,10 +14,8 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -48,7 +46,7 @@ class RawObject(TenantOwned, Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     remote_updated_at: Mapped[datetime | None]
     remote_version: Mapped[str | None] = mapped_column(String(64))
-    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -87,7 +85,7 @@ class Record(SoftDeleted, TenantOwned, Base):
     # Null while a record written by the host app waits for its provider id (push).
     remote_id: Mapped[str | None] = mapped_column(String(128))
     remote_updated_at: Mapped[datetime | None]
-    remote_was_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_was_deleted: Mapped[bool] = mapped_column(default=False)
     data: Mapped[str] = mapped_column(Text)
     raw_object_id: Mapped[int | None] = mapped_column(ForeignKey("raw_objects.id"))
     push_status: Mapped[str | None] = mapped_column(String(16))  # pending | synced | failed
@@ -106,10 +104,10 @@ class PullCounts:
 
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    fetched: Mapped[int] = mapped_column(Integer, default=0)
-    created: Mapped[int] = mapped_column(Integer, default=0)
-    updated: Mapped[int] = mapped_column(Integer, default=0)
-    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    fetched: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    deleted: Mapped[int] = mapped_column(default=0)
 
 
 class SyncState(PullCounts, TenantOwned, Base):
@@ -130,9 +128,9 @@ class SyncState(PullCounts, TenantOwned, Base):
     # The drift audit (sync/drift.py): its latest pass over the type, and running totals.
     last_audit_at: Mapped[datetime | None]
     last_audit_run_id: Mapped[int | None] = mapped_column(BigId)
-    audit_checked: Mapped[int] = mapped_column(Integer, default=0)
-    audit_drifted: Mapped[int] = mapped_column(Integer, default=0)
-    audit_repaired: Mapped[int] = mapped_column(Integer, default=0)
+    audit_checked: Mapped[int] = mapped_column(default=0)
+    audit_drifted: Mapped[int] = mapped_column(default=0)
+    audit_repaired: Mapped[int] = mapped_column(default=0)
     audit_checked_total: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_drifted_total: Mapped[int] = mapped_column(BigInteger, default=0)
     audit_repaired_total: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -152,7 +150,7 @@ class SyncRun(PullCounts, TenantOwned, Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
     object_types: Mapped[list[str]] = mapped_column(JSON)
-    full_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    full_resync: Mapped[bool] = mapped_column(default=False)
     trigger: Mapped[str] = mapped_column(String(16))  # api | schedule | webhook | window | audit
     requested_by: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=SyncStatus.queued.value)

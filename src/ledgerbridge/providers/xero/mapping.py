@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
+from ledgerbridge import unified
 from ledgerbridge.providers.mapping import Mapper, map_with
 from ledgerbridge.providers.mapping import common as _common
 from ledgerbridge.providers.mapping import text as _text
@@ -18,25 +19,11 @@ from ledgerbridge.providers.numbers import amount as _amount
 from ledgerbridge.providers.numbers import optional_amount as _optional_amount
 from ledgerbridge.providers.pulling import RemoteObject
 from ledgerbridge.providers.xero.dates import parse_date
-from ledgerbridge.unified import (
-    Account,
-    Allocation,
-    BankTransaction,
-    Contact,
-    CreditNote,
-    DocumentStatus,
-    Invoice,
-    Item,
-    Line,
-    Payment,
-    PurchaseOrder,
-    Unified,
-)
 
 Payload = dict[str, Any]
 SalesOrBill = Literal["sales", "bill"]
 
-_DOCUMENT_STATUSES: dict[str, DocumentStatus] = {
+_DOCUMENT_STATUSES: dict[str, unified.DocumentStatus] = {
     "DRAFT": "draft",
     "SUBMITTED": "submitted",
     "AUTHORISED": "open",
@@ -66,13 +53,13 @@ _CLASSIFICATIONS: dict[str, Literal["asset", "liability", "equity", "revenue", "
 }
 
 
-def to_unified(object_type: str, obj: RemoteObject) -> Unified:
+def to_unified(object_type: str, obj: RemoteObject) -> unified.Unified:
     return map_with(_MAPPERS, "Xero", object_type, obj)
 
 
-def _contact(obj: RemoteObject) -> Contact:
+def _contact(obj: RemoteObject) -> unified.Contact:
     p = obj.payload
-    return Contact(
+    return unified.Contact(
         **_common(obj),
         name=p.get("Name") or "",
         email=_text(p.get("EmailAddress")),
@@ -85,9 +72,9 @@ def _contact(obj: RemoteObject) -> Contact:
     )
 
 
-def _invoice(obj: RemoteObject) -> Invoice:
+def _invoice(obj: RemoteObject) -> unified.Invoice:
     p = obj.payload
-    return Invoice(
+    return unified.Invoice(
         **_common(obj),
         **_document(p),
         type=_sales_or_bill(p, sales="ACCREC", bill="ACCPAY"),
@@ -101,7 +88,7 @@ def _invoice(obj: RemoteObject) -> Invoice:
     )
 
 
-def _payment(obj: RemoteObject) -> Payment:
+def _payment(obj: RemoteObject) -> unified.Payment:
     p = obj.payload
     invoice = p.get("Invoice") or {}
     # A payment settles one document: an invoice, credit note, prepayment or overpayment.
@@ -114,9 +101,9 @@ def _payment(obj: RemoteObject) -> Payment:
     allocations = []
     if invoice.get("InvoiceID"):
         allocations.append(
-            Allocation(invoice_remote_id=invoice["InvoiceID"], amount=_amount(p, "Amount"))
+            unified.Allocation(invoice_remote_id=invoice["InvoiceID"], amount=_amount(p, "Amount"))
         )
-    return Payment(
+    return unified.Payment(
         **_common(obj),
         contact_remote_id=_contact_id(document),
         date=_date(p.get("Date")),
@@ -129,9 +116,9 @@ def _payment(obj: RemoteObject) -> Payment:
     )
 
 
-def _item(obj: RemoteObject) -> Item:
+def _item(obj: RemoteObject) -> unified.Item:
     p = obj.payload
-    return Item(
+    return unified.Item(
         **_common(obj),
         code=_text(p.get("Code")),
         name=p.get("Name") or p.get("Code") or "",
@@ -141,9 +128,9 @@ def _item(obj: RemoteObject) -> Item:
     )
 
 
-def _account(obj: RemoteObject) -> Account:
+def _account(obj: RemoteObject) -> unified.Account:
     p = obj.payload
-    return Account(
+    return unified.Account(
         **_common(obj),
         code=_text(p.get("Code")),
         name=p.get("Name") or "",
@@ -154,9 +141,9 @@ def _account(obj: RemoteObject) -> Account:
     )
 
 
-def _bank_transaction(obj: RemoteObject) -> BankTransaction:
+def _bank_transaction(obj: RemoteObject) -> unified.BankTransaction:
     p = obj.payload
-    return BankTransaction(
+    return unified.BankTransaction(
         **_common(obj),
         date=_date(p.get("Date")),
         # RECEIVE, RECEIVE-OVERPAYMENT, RECEIVE-TRANSFER, ...; SPEND likewise
@@ -171,9 +158,9 @@ def _bank_transaction(obj: RemoteObject) -> BankTransaction:
     )
 
 
-def _credit_note(obj: RemoteObject) -> CreditNote:
+def _credit_note(obj: RemoteObject) -> unified.CreditNote:
     p = obj.payload
-    return CreditNote(
+    return unified.CreditNote(
         **_common(obj),
         **_document(p),
         type=_sales_or_bill(p, sales="ACCRECCREDIT", bill="ACCPAYCREDIT"),
@@ -183,9 +170,9 @@ def _credit_note(obj: RemoteObject) -> CreditNote:
     )
 
 
-def _purchase_order(obj: RemoteObject) -> PurchaseOrder:
+def _purchase_order(obj: RemoteObject) -> unified.PurchaseOrder:
     p = obj.payload
-    return PurchaseOrder(
+    return unified.PurchaseOrder(
         **_common(obj),
         **_document(p),
         number=_text(p.get("PurchaseOrderNumber")),
@@ -219,16 +206,16 @@ def _document(p: Payload) -> dict[str, Any]:
     }
 
 
-def _lines(document: Payload) -> list[Line]:
+def _lines(document: Payload) -> list[unified.Line]:
     inclusive = document.get("LineAmountTypes") == "Inclusive"
     return [_line(line, inclusive) for line in document.get("LineItems") or []]
 
 
-def _line(line: Payload, inclusive: bool) -> Line:
+def _line(line: Payload, inclusive: bool) -> unified.Line:
     tax = _amount(line, "TaxAmount")
     line_amount = _amount(line, "LineAmount")
     item_id = (line.get("Item") or {}).get("ItemID")
-    return Line(
+    return unified.Line(
         remote_id=_text(line.get("LineItemID")),
         description=_text(line.get("Description")),
         quantity=_optional_amount(line, "Quantity"),

@@ -11,18 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ledgerbridge.providers import Provider, identifiers
-from ledgerbridge.providers.webhooks import (
-    InvalidPayload,
-    Notice,
-    event_key,
-    hmac_sha256,
-    items,
-    load_json,
-    mapping,
-    matches_base64,
-    text,
-)
+from ledgerbridge.providers import Provider, identifiers, webhooks
 
 SIGNATURE_HEADER = "x-xero-signature"
 # Event category -> the pull object type it changes; SUBSCRIPTION events change no data.
@@ -35,30 +24,30 @@ CATEGORIES: dict[str, str | None] = {
 
 
 def verify(body: bytes, headers: Mapping[str, str], key: str) -> bool:
-    return matches_base64(hmac_sha256(key, body), headers.get(SIGNATURE_HEADER))
+    return webhooks.matches_base64(webhooks.hmac_sha256(key, body), headers.get(SIGNATURE_HEADER))
 
 
-def parse(body: bytes, headers: Mapping[str, str]) -> list[Notice]:
+def parse(body: bytes, headers: Mapping[str, str]) -> list[webhooks.Notice]:
     """The notices in a verified body; an intent-to-receive check has none."""
-    envelope = mapping(load_json(body), "the body")
+    envelope = webhooks.mapping(webhooks.load_json(body), "the body")
     notices = []
-    for index, raw in enumerate(items(envelope.get("events"), "events")):
-        event = mapping(raw, f"event {index}")
-        tenant = text(event.get("tenantId"), f"event {index} tenantId")
-        category = text(event.get("eventCategory"), f"event {index} eventCategory").upper()
+    for index, raw in enumerate(webhooks.items(envelope.get("events"), "events")):
+        event = webhooks.mapping(raw, f"event {index}")
+        tenant = webhooks.text(event.get("tenantId"), f"event {index} tenantId")
+        category = webhooks.text(event.get("eventCategory"), f"event {index} eventCategory").upper()
         if category not in CATEGORIES:
-            raise InvalidPayload(f"event {index} has an unknown eventCategory")
+            raise webhooks.InvalidPayload(f"event {index} has an unknown eventCategory")
         object_type = CATEGORIES[category]
         if object_type is None or event.get("tenantType", "ORGANISATION") != "ORGANISATION":
             continue
         if not identifiers.is_valid(Provider.xero, tenant):
-            raise InvalidPayload(f"event {index} tenantId is not a Xero tenant id")
-        key = event_key(
+            raise webhooks.InvalidPayload(f"event {index} tenantId is not a Xero tenant id")
+        key = webhooks.event_key(
             tenant,
             category,
-            text(event.get("resourceId"), f"event {index} resourceId"),
-            text(event.get("eventType"), f"event {index} eventType").upper(),
-            text(event.get("eventDateUtc"), f"event {index} eventDateUtc"),
+            webhooks.text(event.get("resourceId"), f"event {index} resourceId"),
+            webhooks.text(event.get("eventType"), f"event {index} eventType").upper(),
+            webhooks.text(event.get("eventDateUtc"), f"event {index} eventDateUtc"),
         )
-        notices.append(Notice(tenant, object_type, key))
+        notices.append(webhooks.Notice(tenant, object_type, key))
     return notices
