@@ -15,7 +15,7 @@ import pytest
 from ledgerbridge.providers.lightspeed import pull, push
 from ledgerbridge.providers.lightspeed.mapping import to_unified
 from ledgerbridge.providers.pulling import ProviderError, RemoteObject
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest
 from ledgerbridge.unified import (
     Contact,
     ContactWrite,
@@ -64,7 +64,7 @@ def execute(
     async def go() -> Pushed:
         async with client(store, transport) as http:
             return await push.execute(
-                http, Model.contact, action, body=body, remote_id=remote_id, idempotency_key=key
+                http, PushRequest(Model.contact, action, body, remote_id, key)
             )
 
     return asyncio.run(go())
@@ -344,14 +344,7 @@ def test_a_refused_write_makes_no_call(store: tuple[str, str], sandbox: httpx.Cl
 
     async def go() -> None:
         async with client(store) as http:
-            await push.execute(
-                http,
-                Model.invoice,
-                Action.create,
-                body=INVOICE,
-                remote_id=None,
-                idempotency_key=KEY,
-            )
+            await push.execute(http, PushRequest(Model.invoice, Action.create, INVOICE, None, KEY))
 
     with pytest.raises(ValueError, match="read-only"):
         asyncio.run(go())

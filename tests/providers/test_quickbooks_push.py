@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ledgerbridge.providers.pulling import ProviderError, RemoteObject
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
 from ledgerbridge.providers.quickbooks import pull
 from ledgerbridge.providers.quickbooks.mapping import to_unified
 from ledgerbridge.providers.quickbooks.push import CAPABILITIES, execute, problems
@@ -39,7 +39,6 @@ API_PATH = f"/quickbooks/v3/company/{REALM}"
 
 pytestmark = pytest.mark.sandbox(seed=5, size=30, settings={"rate_limits": False})
 
-Body = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 ResponseHook = Callable[[httpx.Response], Awaitable[None]]
 
 
@@ -54,7 +53,7 @@ class Company:
         self,
         model: Model,
         action: Action,
-        body: Body | None = None,
+        body: Write | None = None,
         *,
         remote_id: str | None = None,
         key: str,
@@ -66,9 +65,7 @@ class Company:
             async with httpx.AsyncClient(
                 base_url=self.base_url, headers=headers, timeout=30, event_hooks=hooks
             ) as http:
-                return await execute(
-                    http, model, action, body=body, remote_id=remote_id, idempotency_key=key
-                )
+                return await execute(http, PushRequest(model, action, body, remote_id, key))
 
         return asyncio.run(go())
 
@@ -556,7 +553,7 @@ REFS = Refs(customer="1", vendor="1", item="1", expense_account="9")
     ],
 )
 def test_problems_refuse_what_quickbooks_cannot_take(
-    model: Model, action: Action, body: Body | None, expected: str
+    model: Model, action: Action, body: Write | None, expected: str
 ) -> None:
     found = problems(model, action, body)
     assert any(expected in problem for problem in found), found
@@ -564,9 +561,7 @@ def test_problems_refuse_what_quickbooks_cannot_take(
     async def refused() -> None:
         async with httpx.AsyncClient(base_url="http://127.0.0.1:9") as http:  # never called
             remote_id = None if action is Action.create else "1"
-            await execute(
-                http, model, action, body=body, remote_id=remote_id, idempotency_key="op-1"
-            )
+            await execute(http, PushRequest(model, action, body, remote_id, "op-1"))
 
     with pytest.raises(ValueError, match=re.escape(expected)):
         asyncio.run(refused())
@@ -586,6 +581,6 @@ def test_problems_refuse_what_quickbooks_cannot_take(
     ],
 )
 def test_problems_accept_what_quickbooks_takes(
-    model: Model, action: Action, body: Body | None
+    model: Model, action: Action, body: Write | None
 ) -> None:
     assert problems(model, action, body) == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledgerbridge.providers.pulling import ProviderError, RemoteObject
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
 from ledgerbridge.providers.xero.dates import iso
 from ledgerbridge.providers.xero.mapping import to_unified
 from ledgerbridge.providers.xero.pull import fetch_page
@@ -31,7 +31,6 @@ from tests.providers.test_xero_pull import Org
 
 pytestmark = pytest.mark.sandbox(size=30, settings={"rate_limits": False})
 Record = dict[str, Any]
-Body = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 ISSUED = date(2024, 6, 3)
 
 
@@ -45,18 +44,13 @@ def push(
     org: Org,
     model: Model,
     action: Action,
-    body: Body | None = None,
+    body: Write | None = None,
     remote_id: str | None = None,
     key: str | None = None,
 ) -> Pushed:
     return org.call(
         lambda http: execute(
-            http,
-            model,
-            action,
-            body=body,
-            remote_id=remote_id,
-            idempotency_key=key or secrets.token_hex(16),
+            http, PushRequest(model, action, body, remote_id, key or secrets.token_hex(16))
         )
     )
 
@@ -254,7 +248,7 @@ def test_create_a_contact(org: Org) -> None:
     ],
 )
 def test_the_same_key_twice_writes_once(
-    org: Org, model: Model, object_type: str, make: Callable[[Org], Body]
+    org: Org, model: Model, object_type: str, make: Callable[[Org], Write]
 ) -> None:
     body = make(org)
     before = len(org.records(object_type))

@@ -15,11 +15,29 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
+
 
 class Action(StrEnum):
     create = "create"
     update = "update"
     void = "void"  # or delete, where the provider only deletes
+
+
+Write = InvoiceWrite | PurchaseOrderWrite | ContactWrite
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """One write asked of a provider: what to do to which record, with what."""
+
+    model: Model
+    action: Action
+    body: Write | None  # None for a void
+    remote_id: str | None  # None for a create
+    idempotency_key: str  # the same for every retry of one operation
+    # The record's pull object type, for providers whose ids repeat across types.
+    object_type: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ from pydantic import BaseModel
 
 from ledgerbridge.providers import Provider
 from ledgerbridge.providers.lightspeed import push as lightspeed_push
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
 from ledgerbridge.providers.quickbooks import push as quickbooks_push
 from ledgerbridge.providers.xero import push as xero_push
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
-
-Write = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 
 WRITES: dict[Model, type[BaseModel]] = {
     Model.invoice: InvoiceWrite,
@@ -30,17 +28,7 @@ class Pusher(Protocol):
 
     def problems(self, model: Model, action: Action, body: Write | None) -> list[str]: ...
 
-    async def execute(
-        self,
-        http: httpx.AsyncClient,
-        model: Model,
-        action: Action,
-        *,
-        body: Write | None,
-        remote_id: str | None,
-        idempotency_key: str,
-        object_type: str | None = None,
-    ) -> Pushed: ...
+    async def execute(self, http: httpx.AsyncClient, request: PushRequest) -> Pushed: ...
 
 
 PUSHERS: dict[Provider, Pusher] = {

@@ -33,8 +33,8 @@ from ledgerbridge.mirror.encoding import dumps, loads
 from ledgerbridge.providers import Provider, budget, identifiers
 from ledgerbridge.providers.budget import BudgetExhausted
 from ledgerbridge.providers.pulling import ProviderError
-from ledgerbridge.providers.pushing import Action
-from ledgerbridge.push.catalog import PUSHERS, WRITES, Write
+from ledgerbridge.providers.pushing import Action, PushRequest, Write
+from ledgerbridge.push.catalog import PUSHERS, WRITES
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.services import Services
 from ledgerbridge.sync.catalog import MODULES
@@ -427,14 +427,16 @@ async def _push(svc: Services, http: httpx.AsyncClient, job: Job) -> dict[str, A
         with calls_for(purpose), budget.yielding(svc.settings.budget_wait_seconds):
             pushed = await PUSHERS[job.provider].execute(
                 http,
-                job.model,
-                job.action,
-                body=body,
-                remote_id=job.remote_id,
-                object_type=job.object_type,
-                # Retries of one operation reuse the key; a retry the host asks for gets a
-                # new one.
-                idempotency_key=f"lb-{job.uid}-{job.retries}",
+                PushRequest(
+                    job.model,
+                    job.action,
+                    body,
+                    job.remote_id,
+                    # Retries of one operation reuse the key; a retry the host asks for gets
+                    # a new one.
+                    idempotency_key=f"lb-{job.uid}-{job.retries}",
+                    object_type=job.object_type,
+                ),
             )
     except BudgetExhausted as exc:  # not a failure: the workflow continues it later
         return {"ok": False, "deferred": exc.retry_after, "error": str(exc)}

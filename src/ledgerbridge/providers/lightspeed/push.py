@@ -35,10 +35,9 @@ from ledgerbridge.providers.answers import read_json
 from ledgerbridge.providers.lightspeed.dates import parse_time
 from ledgerbridge.providers.lightspeed.errors import raise_for_error
 from ledgerbridge.providers.pulling import ProviderError
-from ledgerbridge.providers.pushing import Action, Pushed
-from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
+from ledgerbridge.unified import ContactWrite, Model
 
-Body = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 Customer = dict[str, Any]
 
 CAPABILITIES: dict[Model, frozenset[Action]] = {
@@ -54,7 +53,7 @@ _UNSUPPORTED = {
 }
 
 
-def problems(model: Model, action: Action, body: Body | None) -> list[str]:
+def problems(model: Model, action: Action, body: Write | None) -> list[str]:
     """Why Lightspeed cannot take this write, before any call; ``[]`` when it can."""
     if action not in CAPABILITIES.get(model, frozenset()):
         return [_UNSUPPORTED.get(model, f"Lightspeed cannot {action.value} a {model.value}")]
@@ -72,29 +71,20 @@ def problems(model: Model, action: Action, body: Body | None) -> list[str]:
     return found
 
 
-async def execute(
-    http: httpx.AsyncClient,
-    model: Model,
-    action: Action,
-    *,
-    body: Body | None,
-    remote_id: str | None,
-    idempotency_key: str,
-    object_type: str | None = None,  # the record's pull object type (unused here)
-) -> Pushed:
+async def execute(http: httpx.AsyncClient, request: PushRequest) -> Pushed:
     """Create, update or delete a customer; the customer as Lightspeed now has it."""
-    refused = problems(model, action, body)
+    refused = problems(request.model, request.action, request.body)
     if refused:
         raise ValueError("; ".join(refused))
-    if action is Action.create:
-        assert isinstance(body, ContactWrite)  # problems() made sure
-        return _pushed(await _create(http, body, idempotency_key))
-    if remote_id is None:
-        raise ValueError(f"a contact {action.value} needs the customer's remote_id")
-    if action is Action.update:
-        assert isinstance(body, ContactWrite)
-        return _pushed(await _update(http, remote_id, body))
-    return _pushed(await _delete(http, remote_id))
+    if request.action is Action.create:
+        assert isinstance(request.body, ContactWrite)  # problems() made sure
+        return _pushed(await _create(http, request.body, request.idempotency_key))
+    if request.remote_id is None:
+        raise ValueError(f"a contact {request.action.value} needs the customer's remote_id")
+    if request.action is Action.update:
+        assert isinstance(request.body, ContactWrite)
+        return _pushed(await _update(http, request.remote_id, request.body))
+    return _pushed(await _delete(http, request.remote_id))
 
 
 def customer_code(contact: ContactWrite, idempotency_key: str) -> str:

@@ -46,12 +46,11 @@ import httpx
 import simplejson
 
 from ledgerbridge.providers.pulling import ProviderError
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
 from ledgerbridge.providers.quickbooks.errors import read_json
 from ledgerbridge.providers.quickbooks.pull import MINOR_VERSION, parse_time
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, LineWrite, Model, PurchaseOrderWrite
 
-Body = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 Record = dict[str, Any]
 
 CAPABILITIES: dict[Model, frozenset[Action]] = {
@@ -60,7 +59,7 @@ CAPABILITIES: dict[Model, frozenset[Action]] = {
     Model.contact: frozenset({Action.create, Action.update}),
 }
 
-BODY_TYPES: dict[Model, type[Body]] = {
+BODY_TYPES: dict[Model, type[Write]] = {
     Model.invoice: InvoiceWrite,
     Model.purchase_order: PurchaseOrderWrite,
     Model.contact: ContactWrite,
@@ -75,7 +74,7 @@ OBJECT_NOT_FOUND = "610"
 STALE_OBJECT = "5010"
 
 
-def problems(model: Model, action: Action, body: Body | None) -> list[str]:
+def problems(model: Model, action: Action, body: Write | None) -> list[str]:
     """Why QuickBooks cannot take this write, before any call; ``[]`` when it can."""
     if action not in CAPABILITIES.get(model, frozenset()):
         return [f"QuickBooks cannot {action.value} a {model.value} through ledgerbridge"]
@@ -93,40 +92,37 @@ def problems(model: Model, action: Action, body: Body | None) -> list[str]:
     return _document_problems(body)
 
 
-async def execute(
-    http: httpx.AsyncClient,
-    model: Model,
-    action: Action,
-    *,
-    body: Body | None,
-    remote_id: str | None,
-    idempotency_key: str,
-    object_type: str | None = None,
-) -> Pushed:
+async def execute(http: httpx.AsyncClient, request: PushRequest) -> Pushed:
     """Create (``remote_id`` None), update or void the record; QuickBooks' record as it now
     is (for a deleted bill or purchase order, QuickBooks' ``Deleted`` stub).
 
     ``object_type`` names the entity an existing record lives in (ids repeat across
     Invoice and Bill, Customer and Vendor); a create goes where its body says."""
-    refused = problems(model, action, body)
+    refused = problems(request.model, request.action, request.body)
     if refused:
         raise ValueError("; ".join(refused))
-    entity = object_type if object_type and action is not Action.create else entity_for(model, body)
-    request_id = request_id_for(idempotency_key)
-    if action is Action.create:
-        if remote_id is not None:
+    entity = (
+        request.object_type
+        if request.object_type and request.action is not Action.create
+        else entity_for(request.model, request.body)
+    )
+    request_id = request_id_for(request.idempotency_key)
+    if request.action is Action.create:
+        if request.remote_id is not None:
             raise ValueError("A create takes no remote_id")
-        record = await _post(http, entity, _fields(entity, body), request_id)
-    elif remote_id is None:
-        raise ValueError(f"A {action.value} needs the record's remote_id")
-    elif action is Action.update:
-        record = await _update(http, entity, remote_id, _fields(entity, body), request_id)
+        record = await _post(http, entity, _fields(entity, request.body), request_id)
+    elif request.remote_id is None:
+        raise ValueError(f"A {request.action.value} needs the record's remote_id")
+    elif request.action is Action.update:
+        record = await _update(
+            http, entity, request.remote_id, _fields(entity, request.body), request_id
+        )
     else:
-        record = await _void(http, entity, remote_id, request_id)
+        record = await _void(http, entity, request.remote_id, request_id)
     return _pushed(entity, record)
 
 
-def entity_for(model: Model, body: Body | None) -> str:
+def entity_for(model: Model, body: Write | None) -> str:
     """The QuickBooks entity (and pull object type) a write goes to."""
     if isinstance(body, ContactWrite):
         return "Vendor" if body.is_supplier and not body.is_customer else "Customer"
@@ -276,7 +272,7 @@ def _pushed(entity: str, record: Record) -> Pushed:
 # --- bodies --------------------------------------------------------------------------
 
 
-def _fields(entity: str, body: Body | None) -> Record:
+def _fields(entity: str, body: Write | None) -> Record:
     if body is None:
         raise ValueError(f"A {entity} create or update needs a body")
     if isinstance(body, ContactWrite):

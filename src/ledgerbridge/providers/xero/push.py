@@ -38,12 +38,11 @@ import simplejson
 
 from ledgerbridge.providers.answers import read_json
 from ledgerbridge.providers.pulling import ProviderError
-from ledgerbridge.providers.pushing import Action, Pushed
+from ledgerbridge.providers.pushing import Action, Pushed, PushRequest, Write
 from ledgerbridge.providers.xero.dates import parse_utc
 from ledgerbridge.providers.xero.errors import raise_for_error
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, LineWrite, Model, PurchaseOrderWrite
 
-Body = InvoiceWrite | PurchaseOrderWrite | ContactWrite
 Element = dict[str, Any]
 
 CAPABILITIES: dict[Model, frozenset[Action]] = {
@@ -57,7 +56,7 @@ _RESOURCES = {
     Model.purchase_order: "PurchaseOrders",
     Model.contact: "Contacts",
 }
-_BODIES: dict[Model, type[Body]] = {
+_BODIES: dict[Model, type[Write]] = {
     Model.invoice: InvoiceWrite,
     Model.purchase_order: PurchaseOrderWrite,
     Model.contact: ContactWrite,
@@ -78,7 +77,7 @@ MAX_CONTACT_NUMBER = 50
 MAX_ITEM_CODE = 30
 
 
-def problems(model: Model, action: Action, body: Body | None) -> list[str]:
+def problems(model: Model, action: Action, body: Write | None) -> list[str]:
     """Why Xero would not take this write, before any call; ``[]`` when it would."""
     if action not in CAPABILITIES.get(model, frozenset()):
         return [f"Xero cannot {action} a record of type {model}."]
@@ -99,45 +98,38 @@ def problems(model: Model, action: Action, body: Body | None) -> list[str]:
     return found
 
 
-async def execute(
-    http: httpx.AsyncClient,
-    model: Model,
-    action: Action,
-    *,
-    body: Body | None,
-    remote_id: str | None,
-    idempotency_key: str,
-    object_type: str | None = None,  # the record's pull object type (unused here)
-) -> Pushed:
+async def execute(http: httpx.AsyncClient, request: PushRequest) -> Pushed:
     """Create (``remote_id`` None), update or void the record; the record as Xero now has it.
 
     Raises ``ProviderError`` with Xero's own messages when Xero refuses, and ``ValueError``
     for a request ``problems`` refuses (checked before any call).
     """
-    refused = problems(model, action, body)
+    refused = problems(request.model, request.action, request.body)
     if refused:
         raise ValueError(" ".join(refused))
-    if (action is Action.create) != (remote_id is None):
+    if (request.action is Action.create) != (request.remote_id is None):
         raise ValueError("A create takes no remote_id; an update or a void needs one.")
-    resource = _RESOURCES[model]
+    resource = _RESOURCES[request.model]
     headers = {
-        "Idempotency-Key": _idempotency_key(idempotency_key),
+        "Idempotency-Key": _idempotency_key(request.idempotency_key),
         "Content-Type": "application/json",
     }
     params = _PARAMS.get(resource, {})
-    if action is Action.void:
-        current = _record(resource, await http.get(f"{resource}/{remote_id}", params=params))
+    if request.action is Action.void:
+        current = _record(
+            resource, await http.get(f"{resource}/{request.remote_id}", params=params)
+        )
         if _status(resource, current) in _GONE:
             return _pushed(resource, current)
         element = _void(resource, current)
     else:
-        assert body is not None  # problems() has checked it
-        element = _element(body)
+        assert request.body is not None  # problems() has checked it
+        element = _element(request.body)
     content = simplejson.dumps({resource: [element]}, use_decimal=True)
-    if remote_id is None:
+    if request.remote_id is None:
         response = await http.put(resource, params=params, content=content, headers=headers)
     else:
-        path = f"{resource}/{remote_id}"
+        path = f"{resource}/{request.remote_id}"
         response = await http.post(path, params=params, content=content, headers=headers)
     return _pushed(resource, _record(resource, response))
 
@@ -145,7 +137,7 @@ async def execute(
 # --- unified writes as Xero elements ---------------------------------------------------
 
 
-def _element(body: Body) -> Element:
+def _element(body: Write) -> Element:
     if isinstance(body, ContactWrite):
         return _contact(body)
     element: Element = {

@@ -2,15 +2,7 @@
 
 from decimal import Decimal
 
-from ledgerbridge.reconcile.matching.config import (
-    AmountRule,
-    CounterpartyRule,
-    CurrencyRule,
-    DateWindowRule,
-    ExactKeyRule,
-    JobConfig,
-    Rule,
-)
+from ledgerbridge.reconcile.matching import config as rules
 from ledgerbridge.reconcile.matching.learning import Alias, PayerHabit
 from ledgerbridge.reconcile.matching.prepare import Prepared
 from ledgerbridge.reconcile.matching.results import Evidence
@@ -31,7 +23,7 @@ def money(amount: object, currency: str) -> str:
 
 
 def pair_evidence(
-    config: JobConfig, left: Prepared, right: Prepared, checks: tuple[Check, ...]
+    config: rules.JobConfig, left: Prepared, right: Prepared, checks: tuple[Check, ...]
 ) -> tuple[Evidence, ...]:
     evidence = []
     for rule, check in zip(config.rules, checks, strict=True):
@@ -48,16 +40,16 @@ def pair_evidence(
     return tuple(evidence)
 
 
-def describe(rule: Rule, check: Check, left: Prepared, right: Prepared) -> str:
-    if isinstance(rule, ExactKeyRule):
+def describe(rule: rules.Rule, check: Check, left: Prepared, right: Prepared) -> str:
+    if isinstance(rule, rules.ExactKeyRule):
         return _key_sentence(check)
-    if isinstance(rule, AmountRule):
+    if isinstance(rule, rules.AmountRule):
         return _amount_sentence(check, left, right)
-    if isinstance(rule, DateWindowRule):
+    if isinstance(rule, rules.DateWindowRule):
         return _date_sentence(check, left, right)
-    if isinstance(rule, CounterpartyRule):
+    if isinstance(rule, rules.CounterpartyRule):
         return _counterparty_sentence(check, left, right)
-    if isinstance(rule, CurrencyRule):
+    if isinstance(rule, rules.CurrencyRule):
         return _currency_sentence(check)
     return ""
 
