@@ -1,22 +1,21 @@
-"""What every capability's routes take: the process's services, a row's id in the path, and
-the caller each area's routes admit (at least a role, and the area's scope on an API key)."""
+"""What every capability's routes take: the process's services and the caller each area's
+routes admit (at least a role, and the area's scope on an API key). The security package's
+own routes, which this module builds on, declare their caller themselves."""
 
 from __future__ import annotations
 
 from inspect import Parameter
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
 from ledgerbridge.security.principal import Principal, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
 
 Svc = Annotated[Services, Depends(services)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-ApiKeysAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
 AuditAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
 ConnectionsAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.connections))]
 ConnectionsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.connections))]

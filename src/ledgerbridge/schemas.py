@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 # Printable text: no control characters (PostgreSQL refuses NUL; logs and UIs choke on the rest).
@@ -13,6 +14,8 @@ Name = Annotated[
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/]+$")
 ]
+# A row's id in a route's path.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class FromRow(BaseModel):

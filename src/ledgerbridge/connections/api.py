@@ -20,7 +20,8 @@ from ledgerbridge.connections.schemas import (
 from ledgerbridge.errors import PROVIDER_RESPONSES, ApiError, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider, identifiers
-from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer, Id, Svc
+from ledgerbridge.routing import ConnectionsAdmin, ConnectionsViewer, Svc
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import TenantSession
 from ledgerbridge.services import Services
 

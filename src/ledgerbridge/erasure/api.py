@@ -12,8 +12,8 @@ from ledgerbridge import durable
 from ledgerbridge.erasure import service
 from ledgerbridge.erasure.models import ErasureStatus, TenantErasure
 from ledgerbridge.errors import ApiError, existing
-from ledgerbridge.routing import Id, Svc
-from ledgerbridge.schemas import FromRow
+from ledgerbridge.routing import Svc
+from ledgerbridge.schemas import FromRow, Id
 from ledgerbridge.security.principal import Principal, TenantSession, authenticate
 from ledgerbridge.security.roles import Role
 

@@ -19,7 +19,8 @@ from ledgerbridge.providers.pushing import Action
 from ledgerbridge.push import service
 from ledgerbridge.push.models import Operation, OperationStatus
 from ledgerbridge.push.schemas import Accepted, OperationOut
-from ledgerbridge.routing import Id, PushDeveloper, PushViewer, Svc, keyword
+from ledgerbridge.routing import PushDeveloper, PushViewer, Svc, keyword
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import Principal, TenantSession
 from ledgerbridge.services import Services
 from ledgerbridge.unified import ContactWrite, InvoiceWrite, Model, PurchaseOrderWrite

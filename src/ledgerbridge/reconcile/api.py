@@ -31,7 +31,8 @@ from ledgerbridge.reconcile.schemas import (
     RunRequest,
 )
 from ledgerbridge.reconcile.sources import Source, SourceError, require_source
-from ledgerbridge.routing import Id, ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.routing import ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import TenantSession
 
 router = APIRouter(tags=["reconciliation"])

@@ -44,7 +44,8 @@ from ledgerbridge.reconcile.statements import (
     parse_camt053,
     parse_csv,
 )
-from ledgerbridge.routing import Id, ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.routing import ReconcileDeveloper, ReconcileViewer, Svc
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import TenantSession
 from ledgerbridge.settings import Settings
 

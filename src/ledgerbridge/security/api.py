@@ -16,14 +16,15 @@ from sqlalchemy import select
 from ledgerbridge.db.base import utcnow
 from ledgerbridge.errors import ApiError, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, page_of
-from ledgerbridge.routing import ApiKeysAdmin, Id
+from ledgerbridge.schemas import Id
 from ledgerbridge.security import apikeys
 from ledgerbridge.security.models import ApiKey
-from ledgerbridge.security.principal import Gate, Principal, TenantSession, gate
+from ledgerbridge.security.principal import Gate, Principal, TenantSession, gate, requires
 from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.security.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+ApiKeysAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.api_keys))]
 
 
 def _forbidden(message: str) -> ApiError:

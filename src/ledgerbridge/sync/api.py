@@ -16,7 +16,8 @@ from ledgerbridge.errors import ApiError, conflict, existing, not_found
 from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
-from ledgerbridge.routing import Id, RecordsViewer, Svc, SyncAdmin, SyncDeveloper, SyncViewer
+from ledgerbridge.routing import RecordsViewer, Svc, SyncAdmin, SyncDeveloper, SyncViewer
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import Principal, TenantSession
 from ledgerbridge.security.roles import Role
 from ledgerbridge.sync import service

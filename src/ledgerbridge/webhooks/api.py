@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from ledgerbridge.db.base import undeleted, utcnow
 from ledgerbridge.errors import conflict, existing, not_found
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page, page_of
-from ledgerbridge.routing import EventsAdmin, EventsDeveloper, EventsViewer, Id, Svc
+from ledgerbridge.routing import EventsAdmin, EventsDeveloper, EventsViewer, Svc
+from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import TenantSession
 from ledgerbridge.services import Services
 from ledgerbridge.webhooks import catalog, dispatch, endpoints
