@@ -297,7 +297,20 @@ def _match_rows(session: TenantSession, run_id: int, query: Any) -> Iterable[Seq
             ).where(models.RunItem.run_id == run_id)
         ).all()
     }
-    for match in session.scalars(query.order_by(models.RunMatch.id)):
+    match_columns = query.with_only_columns(
+        models.RunMatch.id,
+        models.RunMatch.status,
+        models.RunMatch.score,
+        models.RunMatch.rule,
+        models.RunMatch.left_ids,
+        models.RunMatch.right_ids,
+        models.RunMatch.explanation,
+        models.RunMatch.reviewed_by,
+        models.RunMatch.reviewed_at,
+        models.RunMatch.remaining,
+    )
+    # Rows, not mapped objects: an export of a large run reads each match once.
+    for match in session.execute(match_columns.order_by(models.RunMatch.id)):
         left = [amounts[("left", i)] for i in match.left_ids if ("left", i) in amounts]
         right = [amounts[("right", i)] for i in match.right_ids if ("right", i) in amounts]
         yield [

@@ -139,10 +139,11 @@ def _window_pairs(
                         found = by_week.get(week)
                         if found is None:
                             continue
-                        start = bisect_left(found[0], low)
-                        stop = bisect_right(found[0], high, start)
-                        if start == stop:
+                        amounts = found[0]
+                        start = bisect_left(amounts, low)
+                        if start == len(amounts) or amounts[start] > high:
                             continue
+                        stop = bisect_right(amounts, high, start)
                         left_over = budget - len(taken)
                         window = (
                             found[1][start:stop]
