@@ -245,9 +245,7 @@ def _fitting(
         & ((cited_reference == reference) | member(targets.mentions, t, cited_reference))
     ) | member(parts.mentions, p, reference)
     named = np.flatnonzero(keep & ~cited)
-    similarity = _name_similarities(
-        [side.targets[i] for i in t[named].tolist()], [side.parts[i] for i in p[named].tolist()]
-    )
+    similarity = _names_of_pairs(side, t[named], p[named])
     keep[named[similarity < rule.name_threshold]] = False
     return list(zip(t[keep].tolist(), p[keep].tolist(), strict=True))
 
@@ -279,6 +277,30 @@ def _name_similarity(first: Prepared, second: Prepared) -> float:
     if first.memo_name and second.memo_name:
         return float(fuzz.token_sort_ratio(first.memo_name, second.memo_name))
     return 0.0
+
+
+def _names_of_pairs(
+    side: Side, targets: npt.NDArray[np.int64], parts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """`_name_similarity` of the pairs (targets[i], parts[i]), computed once per distinct
+    pair of names and memos (a learned alias makes a pair one of its own)."""
+    own = side.target_columns.alias[targets] | side.part_columns.alias[parts]
+    keys = np.stack(
+        (
+            side.target_columns.name[targets],
+            side.target_columns.memo[targets],
+            side.part_columns.name[parts],
+            side.part_columns.memo[parts],
+            np.where(own, np.arange(1, len(targets) + 1), 0),
+        ),
+        axis=1,
+    )
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    found = _name_similarities(
+        [side.targets[i] for i in targets[first].tolist()],
+        [side.parts[i] for i in parts[first].tolist()],
+    )
+    return np.asarray(found[inverse.ravel()])
 
 
 def _name_similarities(firsts: list[Prepared], seconds: list[Prepared]) -> npt.NDArray[np.float64]:

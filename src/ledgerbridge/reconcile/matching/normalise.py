@@ -128,7 +128,10 @@ def name_similarities(
             ],
         )
         best[cut] = np.maximum(best[cut], ratios)
-        maybe = np.flatnonzero(long_enough & (best < 100)).tolist()
+        # A cut name is at least TRUNCATED_NAME_LENGTH long and shorter than the full one.
+        maybe = np.flatnonzero(
+            long_enough & (long_lengths > TRUNCATED_NAME_LENGTH) & (best < 100)
+        ).tolist()
         within = _cuts_within([shorts[at] for at in maybe], [longs[at] for at in maybe])
         best[np.asarray(maybe, np.int64)[within]] = 100.0
     return best
@@ -173,8 +176,11 @@ def _cuts_within(texts: Sequence[str], names: Sequence[str]) -> npt.NDArray[np.b
     found = np.zeros(len(texts), bool)
     places, tails, held = [], [], []
     for at, (text, name) in enumerate(zip(texts, names, strict=True)):
-        start = f" {text} ".find(f" {name.partition(' ')[0]} ")
-        if start >= 0 and len(text) >= TRUNCATED_NAME_LENGTH:
+        first = name.partition(" ")[0]
+        if len(text) < TRUNCATED_NAME_LENGTH or first not in text:  # the cheap refusal
+            continue
+        start = f" {text} ".find(f" {first} ")
+        if start >= 0:
             places.append(at)
             tails.append(text[start:])
             held.append(name)
