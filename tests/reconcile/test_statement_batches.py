@@ -5,6 +5,7 @@ tenant's write lands while a large import is under way."""
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -96,6 +97,12 @@ def test_another_tenant_writes_while_a_large_import_is_stored(
 ) -> None:
     headers, other = auth(tenant, "developer"), auth(tenant + "-other", "developer")
     content = ofx(statements_api.INSERT_BATCH * 12)
+    # Every importer process started first: two tasks handed over before either ends
+    # start two. Otherwise the small import below may wait for a process to start (a
+    # second or more on a busy machine), and the race measured would be that start's.
+    importers = statements_api._importers()
+    started = [importers.submit(os.getpid) for _ in range(statements_api.IMPORTS_AT_ONCE)]
+    assert len({found.result(timeout=60) for found in started}) == statements_api.IMPORTS_AT_ONCE
     with serve_in_thread(create_app(svc=rc_svc)) as origin, ThreadPoolExecutor(1) as pool:
         importing = pool.submit(_post, origin, headers, content, "big.ofx")
         deadline = time.monotonic() + 120
