@@ -284,23 +284,23 @@ def _names_of_pairs(
 ) -> npt.NDArray[np.float64]:
     """`_name_similarity` of the pairs (targets[i], parts[i]), computed once per distinct
     pair of names and memos (a learned alias makes a pair one of its own)."""
+    target_names = _dense(side.target_columns.name[targets], side.target_columns.memo[targets])
+    part_names = _dense(side.part_columns.name[parts], side.part_columns.memo[parts])
+    keys = _dense(target_names, part_names)
     own = side.target_columns.alias[targets] | side.part_columns.alias[parts]
-    keys = np.stack(
-        (
-            side.target_columns.name[targets],
-            side.target_columns.memo[targets],
-            side.part_columns.name[parts],
-            side.part_columns.memo[parts],
-            np.where(own, np.arange(1, len(targets) + 1), 0),
-        ),
-        axis=1,
-    )
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    keys[own] = -1 - np.flatnonzero(own)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     found = _name_similarities(
         [side.targets[i] for i in targets[first].tolist()],
         [side.parts[i] for i in parts[first].tolist()],
     )
     return np.asarray(found[inverse.ravel()])
+
+
+def _dense(first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """One whole number per distinct (first, second) pair of non-negative codes."""
+    _, dense = np.unique(first * (second.max(initial=0) + 1) + second, return_inverse=True)
+    return np.asarray(dense.ravel(), np.int64)
 
 
 def _name_similarities(firsts: list[Prepared], seconds: list[Prepared]) -> npt.NDArray[np.float64]:
