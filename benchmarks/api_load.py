@@ -1,7 +1,7 @@
 """The records API under a crowd of clients: throughput, errors and /health from 50 to 400.
 
-    .venv/bin/python -m benchmarks.api_load [--clients 50,100,200,400] [--seconds 15]
-        [--modes up-sqlite,api-postgresql]
+    .venv/bin/python -m benchmarks.api_load [--clients 50,100,200,400,200,100,50]
+        [--seconds 15] [--warmup 30] [--modes up-sqlite,api-postgresql]
 
 For each mode, a sandbox serves in-process and ledgerbridge runs as its own process:
 ``ledgerbridge up`` on a fresh SQLite file, or ``ledgerbridge api`` on a fresh PostgreSQL
@@ -14,7 +14,10 @@ request at hundreds of connections, which on a small machine the service would l
 Printed per step: requests answered per second, 5xx other than deliberate 503 sheds, 503
 sheds, request p50/p99, /health p99, the CPU (cores) the serving process, the worker
 process ``up`` starts beside it and the load generator used, and the machine's load
-average: on a machine shared with other work, compare steps of one run, not runs.
+average: on a machine shared with other work, compare steps of one run, not runs. The
+steps go up and back down, and the last line gives each client count's mean over its
+steps: a drift of the machine's speed during the run then weighs on every count alike.
+``--warmup`` seconds of load at the first count come before any measurement.
 """
 
 from __future__ import annotations
@@ -223,7 +226,9 @@ def listening(process: subprocess.Popen[bytes], port: int) -> Iterator[tuple[str
         process.wait(timeout=60)
 
 
-def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str]) -> None:
+def run_mode(
+    mode: str, steps: list[int], seconds: float, warmup: float, extra: dict[str, str]
+) -> None:
     command, backend = mode.split("-")
     with (
         serving(sandbox_app(SandboxSettings(rate_limits=False), seed=1, size=200)) as sandbox,
@@ -249,8 +254,13 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
                 "clients   req/s    5xx    503  no answer   p50 ms   p99 ms   /health p99 ms"
                 "   server CPU   worker CPU   client CPU   load average"
             )
+            # Not measured: the first seconds under load run faster on a shared host than
+            # the rest, and would otherwise count for the first step only.
+            asyncio.run(load(url_records, headers, steps[0], warmup, pid))
+            rates: dict[int, list[float]] = {}
             for clients in steps:
                 row = asyncio.run(load(url_records, headers, clients, seconds, pid))
+                rates.setdefault(clients, []).append(row["rps"])
                 print(
                     f"{row['clients']:>7} {row['rps']:>7.1f} {row['5xx']:>6} {row['503']:>6}"
                     f" {row['failed']:>10}"
@@ -259,12 +269,25 @@ def run_mode(mode: str, steps: list[int], seconds: float, extra: dict[str, str])
                     f" {row['client_cpu']:>12.2f}   {load_average()}"
                 )
                 time.sleep(2)
+            print(plateau_summary(rates))
+
+
+def plateau_summary(rates: dict[int, list[float]]) -> str:
+    """Each client count's mean rate, and the largest count's as a share of the best."""
+    means = {clients: sum(found) / len(found) for clients, found in rates.items()}
+    most, best = max(means), max(means.values())
+    shown = ", ".join(f"{clients}: {rate:.1f}" for clients, rate in sorted(means.items()))
+    share = 100 * means[most] / best
+    return f"mean req/s by clients: {shown}; {most} clients at {share:.0f} % of the plateau"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="50,100,200,400")
+    # Up and back down: a machine whose speed drifts during the run (a shared host's
+    # does) would otherwise read as a fall at the last, largest step.
+    parser.add_argument("--clients", default="50,100,200,400,200,100,50")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds of load first")
     parser.add_argument("--modes", default="up-sqlite,api-postgresql")
     parser.add_argument(
         "--set",
@@ -276,7 +299,7 @@ def main() -> None:
     steps = [int(n) for n in args.clients.split(",")]
     extra = dict(f"LEDGERBRIDGE_{item}".split("=", 1) for item in args.set)
     for mode in args.modes.split(","):
-        run_mode(mode, steps, args.seconds, extra)
+        run_mode(mode, steps, args.seconds, args.warmup, extra)
 
 
 if __name__ == "__main__":
