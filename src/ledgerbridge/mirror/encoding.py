@@ -42,7 +42,9 @@ def dumps_as_is(value: Any) -> str:
     try:
         return orjson.dumps(value, default=_exact).decode()
     except orjson.JSONEncodeError:
-        text: str = simplejson.dumps(value, use_decimal=True, ensure_ascii=False)
+        text: str = simplejson.dumps(
+            value, use_decimal=True, separators=(",", ":"), ensure_ascii=False
+        )
         return text
 
 
