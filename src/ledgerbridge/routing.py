@@ -4,8 +4,9 @@ own routes, which this module builds on, declare their caller themselves."""
 
 from __future__ import annotations
 
-from inspect import Parameter
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from inspect import Parameter, signature
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
 
@@ -14,6 +15,7 @@ from ledgerbridge.security.roles import Role, Scope
 from ledgerbridge.services import Services, services
 
 Svc = Annotated[Services, Depends(services)]
+T = TypeVar("T")
 
 
 AuditAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.audit))]
@@ -30,6 +32,18 @@ RecordsViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.records
 SyncAdmin = Annotated[Principal, Depends(requires(Role.admin, Scope.sync))]
 SyncDeveloper = Annotated[Principal, Depends(requires(Role.developer, Scope.sync))]
 SyncViewer = Annotated[Principal, Depends(requires(Role.viewer, Scope.sync))]
+
+
+def built_on_the_loop(cls: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``cls`` (a dataclass of query parameters) as a dependency FastAPI calls on the event
+    loop: given to ``Depends`` as it is, it would be called in the thread pool, a hop that
+    costs far more than building a few fields."""
+
+    async def build(**values: Any) -> T:
+        return cls(**values)
+
+    setattr(build, "__signature__", signature(cls, eval_str=True))  # noqa: B010
+    return build
 
 
 def keyword(name: str, annotation: Any, **default: Any) -> Parameter:

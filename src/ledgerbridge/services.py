@@ -74,6 +74,8 @@ class Services:
             await self.redis.aclose()
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # Async: FastAPI calls a plain function dependency in its thread pool, a hop that
+    # costs far more than this lookup.
     found: Services = request.app.state.services
     return found

@@ -197,6 +197,9 @@ def test_the_list_across_connections_is_the_tenants_alone(
     )
     assert every(lb, a, "/v1/records/invoice", provider="lightspeed") == []
     assert every(lb, a, "/v1/records/invoice", connection_id=xero, provider="quickbooks") == []
+    # An empty page of one's own connection is an empty page, not a 404.
+    assert every(lb, a, f"/v1/connections/{xero}/records/invoice", currency="ZZZ") == []
+    assert every(lb, a, f"/v1/connections/{xero}/records/sale") == []
 
     # Tenant B, whatever it asks, sees its own records and never one of A's.
     a_ids = set(ids(across))

@@ -61,7 +61,8 @@ class Gate:
             self._key_uses = None
 
 
-def gate(request: Request) -> Gate:
+async def gate(request: Request) -> Gate:
+    # Async, as ``services.services``: no trip through the thread pool for a lookup.
     found: Gate = request.app.state.gate
     return found
 

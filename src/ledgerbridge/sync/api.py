@@ -16,7 +16,14 @@ from ledgerbridge.errors import ApiError, conflict, existing, not_found
 from ledgerbridge.mirror.encoding import loads
 from ledgerbridge.pagination import Cursor, Limit, Page, id_page
 from ledgerbridge.providers import Provider
-from ledgerbridge.routing import RecordsViewer, Svc, SyncAdmin, SyncDeveloper, SyncViewer
+from ledgerbridge.routing import (
+    RecordsViewer,
+    Svc,
+    SyncAdmin,
+    SyncDeveloper,
+    SyncViewer,
+    built_on_the_loop,
+)
 from ledgerbridge.schemas import Id
 from ledgerbridge.security.principal import Principal, TenantSession
 from ledgerbridge.security.roles import Role
@@ -165,7 +172,7 @@ class RecordFilters:
     include_deleted: bool = False
 
 
-Filters = Annotated[RecordFilters, Depends()]
+Filters = Annotated[RecordFilters, Depends(built_on_the_loop(RecordFilters))]
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ class RecordPaging:
     cursor: Cursor = None
 
 
-Paging = Annotated[RecordPaging, Depends()]
+Paging = Annotated[RecordPaging, Depends(built_on_the_loop(RecordPaging))]
 
 
 def _invalid(message: str, details: Any = None) -> ApiError:
@@ -247,9 +254,11 @@ def list_records(
     filters: Filters,
     paging: Paging,
 ) -> Page[RecordOut]:
-    query = records_query(model, filters)
-    connection = _connection(session, connection_id)
-    return _page(session, principal, query.where(Record.connection_id == connection.id), paging)
+    query = records_query(model, filters).where(Record.connection_id == connection_id)
+    page = _page(session, principal, query, paging)
+    if not page.data:  # records found are the tenant's, so are their connection's
+        _connection(session, connection_id)
+    return page
 
 
 @router.get("/v1/records/{model}", response_model=Page[RecordOut])
