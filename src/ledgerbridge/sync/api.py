@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from ledgerbridge import durable
 from ledgerbridge.connections.models import Connection, ConnectionStatus
@@ -25,7 +26,7 @@ from ledgerbridge.routing import (
     built_on_the_loop,
 )
 from ledgerbridge.schemas import Id
-from ledgerbridge.security.principal import Principal, TenantSession
+from ledgerbridge.security.principal import Principal, TenantSession, tenant_read
 from ledgerbridge.security.roles import Role
 from ledgerbridge.sync import service
 from ledgerbridge.sync.models import RawObject, Record, SyncRun, SyncState
@@ -246,26 +247,29 @@ def _page(
 
 
 @router.get("/v1/connections/{connection_id}/records/{model}", response_model=Page[RecordOut])
-def list_records(
+async def list_records(
     connection_id: Id,
     model: Model,
     principal: RecordsViewer,
-    session: TenantSession,
+    svc: Svc,
     filters: Filters,
     paging: Paging,
 ) -> Page[RecordOut]:
-    query = records_query(model, filters).where(Record.connection_id == connection_id)
-    page = _page(session, principal, query, paging)
-    if not page.data:  # records found are the tenant's, so are their connection's
-        _connection(session, connection_id)
-    return page
+    def read(session: Session) -> Page[RecordOut]:
+        query = records_query(model, filters).where(Record.connection_id == connection_id)
+        page = _page(session, principal, query, paging)
+        if not page.data:  # records found are the tenant's, so are their connection's
+            _connection(session, connection_id)
+        return page
+
+    return await tenant_read(svc.db, principal, read)
 
 
 @router.get("/v1/records/{model}", response_model=Page[RecordOut])
-def list_tenant_records(
+async def list_tenant_records(
     model: Model,
     principal: RecordsViewer,
-    session: TenantSession,
+    svc: Svc,
     filters: Filters,
     paging: Paging,
     connection_id: Annotated[
@@ -274,13 +278,17 @@ def list_tenant_records(
     provider: Annotated[Provider | None, Query(description="Only this provider's.")] = None,
 ) -> Page[RecordOut]:
     """Records of every connection of the tenant, in one list (same filters and paging)."""
-    query = records_query(model, filters)
-    if connection_id is not None:
-        query = query.where(Record.connection_id == _connection(session, connection_id).id)
-    if provider is not None:
-        of_provider = select(Connection.id).where(Connection.provider == provider.value)
-        query = query.where(Record.connection_id.in_(of_provider))
-    return _page(session, principal, query, paging)
+
+    def read(session: Session) -> Page[RecordOut]:
+        query = records_query(model, filters)
+        if connection_id is not None:
+            query = query.where(Record.connection_id == _connection(session, connection_id).id)
+        if provider is not None:
+            of_provider = select(Connection.id).where(Connection.provider == provider.value)
+            query = query.where(Record.connection_id.in_(of_provider))
+        return _page(session, principal, query, paging)
+
+    return await tenant_read(svc.db, principal, read)
 
 
 def _wants_remote_data(principal: Principal, asked: bool | None, default: bool) -> bool:
