@@ -29,7 +29,7 @@ documents = st.recursive(
 
 
 def reference(value: Any, *, sort_keys: bool = True) -> str:
-    """The canonical text as simplejson writes it: what earlier releases stored and hashed."""
+    """The canonical text as simplejson writes it, independently of the code under test."""
     text: str = simplejson.dumps(
         value, use_decimal=True, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False
     )

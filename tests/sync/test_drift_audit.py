@@ -404,12 +404,14 @@ def test_an_audit_interrupted_mid_pass_counts_every_repair_once(
     object_type, _, *_ = CASES[provider]
     free = Services.build(lb_settings.model_copy(update={"provider_call_budgets": False}))
     # Audits may make three calls in five minutes, and nothing else has used the budget.
+    # The wait bounds taking a permit too, not only waiting for one: long enough that a
+    # loaded machine takes the first three, far shorter than the window the fourth needs.
     tight = Services.build(
         lb_settings.model_copy(
             update={
                 "lightspeed_calls_per_5_minutes": 1000,
                 "drift_audit_budget_share": 0.003,
-                "budget_wait_seconds": 0.2,
+                "budget_wait_seconds": 3.0,
             }
         )
     )

@@ -13,8 +13,6 @@ from typing import Any
 import orjson
 import simplejson
 
-_OPTIONS = orjson.OPT_SORT_KEYS
-
 
 def _exact(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -22,14 +20,19 @@ def _exact(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def encode(payload: Any) -> bytes:
+def _compact(value: Any, *, sort_keys: bool) -> bytes:
+    """JSON without spaces, decimals digit for digit; keys sorted or in the order given."""
     try:
-        return orjson.dumps(payload, default=_exact, option=_OPTIONS)
+        return orjson.dumps(value, default=_exact, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits: the same text, slower
         text: str = simplejson.dumps(
-            payload, use_decimal=True, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            value, use_decimal=True, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False
         )
         return text.encode()
+
+
+def encode(payload: Any) -> bytes:
+    return _compact(payload, sort_keys=True)
 
 
 def dumps(payload: Any) -> str:
@@ -39,13 +42,7 @@ def dumps(payload: Any) -> str:
 
 def dumps_as_is(value: Any) -> str:
     """JSON with exact decimals, keys in the order given (a unified record's ``data``)."""
-    try:
-        return orjson.dumps(value, default=_exact).decode()
-    except orjson.JSONEncodeError:
-        text: str = simplejson.dumps(
-            value, use_decimal=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return text
+    return _compact(value, sort_keys=False).decode()
 
 
 def encoded(payload: Any) -> tuple[str, str]:
