@@ -2,35 +2,26 @@
 
 A page of objects is a handful of statements, not one per row: a set of keys joined to a
 table, and ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of every row at once. On
-PostgreSQL the rows travel as one JSON document (``INSERT … SELECT FROM
-json_to_recordset(…)``): the statement's text is the same for any number of rows, so
-neither the driver nor the server parses a statement the size of the page, and the driver
-escapes no value one by one. SQLite runs the same upsert through
-``executemany``, which SQLAlchemy sends as multi-row ``VALUES`` batches.
+PostgreSQL the rows travel as one array per column in the binary protocol (``INSERT …
+SELECT FROM unnest(…)``): the statement's text is the same for any number of rows, and
+no value is escaped or parsed as text on either side (a page's payloads, JSON sent as a
+JSON document, cost the server more to parse than to store). SQLite runs the same upsert
+through ``executemany``, which SQLAlchemy sends as multi-row ``VALUES`` batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    JSON,
-    ColumnElement,
-    FromClause,
-    String,
-    Table,
-    Text,
-    bindparam,
-    cast,
-    column,
-    func,
-    select,
-)
+from sqlalchemy import JSON, ColumnElement, FromClause, String, Table, Text, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from ledgerbridge.mirror.encoding import dumps_as_is
 
 
 def is_postgresql(session: Session) -> bool:
@@ -63,11 +54,15 @@ def upsert(
     if not rows:
         return []
     names = list(rows[0])
-    postgres = is_postgresql(session)
-    if postgres:
-        statement: Any = postgresql.insert(table).from_select(names, _from_json(table, names, rows))
-    else:
-        statement = sqlite.insert(table)
+    connection = session.connection()
+    if is_postgresql(session):
+        dialect = session.get_bind().dialect
+        text = _unnest_upsert(
+            dialect, table, tuple(names), tuple(key), tuple(keep), tuple(returning)
+        )
+        result = connection.exec_driver_sql(text, tuple(_columns(table, names, rows)))
+        return [tuple(row) for row in result] if returning else []
+    statement: Any = sqlite.insert(table)
     if key:
         replaced = [n for n in names if n not in key and n not in keep]
         statement = statement.on_conflict_do_update(
@@ -75,24 +70,39 @@ def upsert(
         )
     if returning:
         statement = statement.returning(*(table.c[n] for n in returning))
-    connection = session.connection()
-    result = connection.execute(statement) if postgres else connection.execute(statement, rows)
+    result = connection.execute(statement, rows)
     return [tuple(row) for row in result] if returning else []
 
 
-def _from_json(table: Table, names: list[str], rows: list[dict[str, Any]]) -> Any:
-    """The rows as one JSON document the server unpacks (``json_to_recordset``), encoded
-    by orjson in one call: arrays of long texts would be escaped by the driver value by
-    value, in Python."""
-    document = orjson.dumps(rows, default=_exact).decode()
-    records = func.json_to_recordset(cast(bindparam("incoming_rows", document, type_=Text), JSON))
-    derived = records.table_valued(*(column(n, table.c[n].type) for n in names)).render_derived(
-        name="incoming", with_types=True
-    )
-    return select(*(derived.c[n] for n in names))
+@cache
+def _unnest_upsert(
+    dialect: Dialect,
+    table: Table,
+    names: tuple[str, ...],
+    key: tuple[str, ...],
+    keep: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    """The statement's text for these columns (one binary array parameter each)."""
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(n) for n in names)
+    arrays = ", ".join(f"%b::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
+    text = f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM unnest({arrays})"
+    if key:
+        replaced = [n for n in names if n not in key and n not in keep]
+        assignments = ", ".join(f"{quote(n)} = excluded.{quote(n)}" for n in replaced)
+        text += f" ON CONFLICT ({', '.join(quote(n) for n in key)}) DO UPDATE SET {assignments}"
+    if returning:
+        text += f" RETURNING {', '.join(quote(n) for n in returning)}"
+    return text
 
 
-def _exact(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+def _columns(table: Table, names: list[str], rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The rows as one list per column; JSON columns' values as their exact JSON text."""
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        if isinstance(table.c[name].type, JSON):
+            values = [None if v is None else dumps_as_is(v) for v in values]
+        columns.append(values)
+    return columns

@@ -11,7 +11,7 @@ written again changes nothing (an unchanged content hash and tombstone flag is s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -67,6 +67,9 @@ class Target:
 
 class Mapper(Protocol):
     def to_unified(self, object_type: str, obj: RemoteObject) -> Unified: ...
+
+
+ToUnified = Callable[[RemoteObject], Unified]
 
 
 @dataclass
@@ -205,23 +208,49 @@ def keyed(
 
 
 @dataclass(frozen=True, slots=True)
+class Mapped:
+    """A provider object's unified record, and the columns of its row that come from it."""
+
+    unified: Unified
+    columns: dict[str, Any]
+
+
+def mapped(unified: Unified) -> Mapped:
+    model = model_name(unified)
+    columns = {
+        "remote_id": unified.remote_id,
+        "model": model,
+        "remote_updated_at": unified.remote_updated_at,
+        "remote_was_deleted": unified.remote_was_deleted,
+        "data": unified.model_dump_json(),
+        **record_columns(model, vars(unified)),  # its fields, not copied
+    }
+    return Mapped(unified, columns)
+
+
+@dataclass(frozen=True, slots=True)
 class Encoded:
-    """A provider object with its canonical JSON and that JSON's hash, made once."""
+    """A provider object with its canonical JSON and that JSON's hash, made once; and its
+    unified record when it was mapped ahead of the write."""
 
     obj: RemoteObject
     payload: str
     digest: str
+    mapped: Mapped | None = None
 
 
 Page = dict[str, Encoded]  # by external id
 
 
-def encode(objects: Iterable[RemoteObject]) -> Page:
-    """The page's objects encoded once, by external id (the last of repeats wins)."""
+def encode(objects: Iterable[RemoteObject], to_unified: ToUnified | None = None) -> Page:
+    """The page's objects encoded once, by external id (the last of repeats wins). With
+    ``to_unified``, each is mapped too: a pull maps the page it reads ahead while the page
+    before is written, and its write transaction is left with only the database's work."""
     page: Page = {}
     for obj in objects:
         payload, digest = encoded(obj.payload)
-        page[obj.external_id] = Encoded(obj, payload, digest)
+        record = mapped(to_unified(obj)) if to_unified is not None else None
+        page[obj.external_id] = Encoded(obj, payload, digest, record)
     return page
 
 
@@ -250,14 +279,14 @@ def write_objects(
     known = held(session, owner, object_type, list(page))
     now = utcnow()
     raw_rows: list[dict[str, Any]] = []
-    changes: list[tuple[Unified, str]] = []  # the unified record, and its change's kind
+    changes: list[tuple[Mapped, str]] = []  # the unified record, and its change's kind
     for external_id, new in page.items():
         before = known.get(external_id)
         if not _differs(before, new):
             continue  # re-read in an overlap: not a change
-        unified = mapper.to_unified(object_type, new.obj)
+        record = new.mapped or mapped(mapper.to_unified(object_type, new.obj))
         raw_rows.append(raw_row(owner, object_type, new, now))
-        changes.append((unified, _kind(before or Held(None, False, None), unified)))
+        changes.append((record, _kind(before or Held(None, False, None), record.unified)))
     if not changes:
         return counts
     raw_ids = {
@@ -272,8 +301,8 @@ def write_objects(
         )
     }
     record_rows = [
-        record_row(owner, object_type, unified, raw_ids[unified.remote_id], now)
-        for unified, _ in changes
+        record_row(owner, object_type, record, raw_ids[record.unified.remote_id], now)
+        for record, _ in changes
     ]
     written = bulk.upsert(
         session,
@@ -283,7 +312,7 @@ def write_objects(
         keep=("created_at",),
         returning=("id", "remote_id", "model"),
     )
-    kinds = {unified.remote_id: kind for unified, kind in changes}
+    kinds = {record.unified.remote_id: kind for record, kind in changes}
     for _, remote_id, _ in written:
         kind = kinds[remote_id]
         counts.created += kind == "created"
@@ -321,21 +350,16 @@ def raw_row(owner: Owner, object_type: str, new: Encoded, now: datetime) -> dict
 
 
 def record_row(
-    owner: Owner, object_type: str, unified: Unified, raw_object_id: int | None, now: datetime
+    owner: Owner, object_type: str, record: Mapped, raw_object_id: int | None, now: datetime
 ) -> dict[str, Any]:
-    """Every column of a unified record's row, from the record: the one place that says
-    what ``records`` holds of it (an upsert replaces all but the key and ``created_at``)."""
+    """Every column of a unified record's row: the one place that says what ``records``
+    holds of it, with ``mapped`` (an upsert replaces all but the key and ``created_at``)."""
     return {
         "tenant_id": owner.tenant_id,
         "connection_id": owner.connection_id,
         "object_type": object_type,
-        "remote_id": unified.remote_id,
         "raw_object_id": raw_object_id,
-        "model": model_name(unified),
-        "remote_updated_at": unified.remote_updated_at,
-        "remote_was_deleted": unified.remote_was_deleted,
-        "data": unified.model_dump_json(),
-        **record_columns(model_name(unified), vars(unified)),  # its fields, not copied
+        **record.columns,
         "created_at": now,
         "updated_at": now,
     }

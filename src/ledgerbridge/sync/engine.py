@@ -36,6 +36,7 @@ from ledgerbridge.sync import drift
 from ledgerbridge.sync.catalog import DEPENDENT_READERS, MODULES, DependentReader
 from ledgerbridge.sync.models import RawObject, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
+from ledgerbridge.unified import Unified
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
@@ -233,7 +234,7 @@ def _describe(exc: Exception) -> str:
 
 
 async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
-    puller, _ = MODULES[plan.provider]
+    puller, mapper = MODULES[plan.provider]
     if object_type not in puller.OBJECT_TYPES:
         raise ValueError(f"{plan.provider.value} has no object type {object_type!r}")
     state = _begin(svc, plan, object_type)
@@ -249,22 +250,29 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
         cursor.pop(PASS_COUNTS, None)
     else:
         cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
+
+    def to_unified(obj: RemoteObject) -> Unified:
+        return mapper.to_unified(object_type, obj)
+
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
 
-        def fetch(at: dict[str, Any]) -> asyncio.Task[FetchedPage]:
+        async def read(at: dict[str, Any]) -> tuple[FetchedPage, store.Page]:
             size = svc.settings.sync_page_size
-            return asyncio.create_task(puller.fetch_page(http, object_type, at, page_size=size))
+            page = await puller.fetch_page(http, object_type, at, page_size=size)
+            return page, store.encode(page.objects, to_unified)  # encoded and mapped once
 
-        # One page is read ahead while the one before it is written (in a worker thread,
-        # so the database's round trips overlap the provider's). Only the reading runs
-        # ahead: each page's cursor is still committed with that page, in order.
+        def fetch(at: dict[str, Any]) -> asyncio.Task[tuple[FetchedPage, store.Page]]:
+            return asyncio.create_task(read(at))
+
+        # One page is read, encoded and mapped ahead while the one before it is written
+        # (in a worker thread, so the database's work overlaps ours). Only the reading
+        # runs ahead: each page's cursor is still committed with that page, in order.
         ahead = fetch(cursor)
         try:
             while True:
-                page = await ahead
+                page, objects = await ahead
                 if not page.done:
                     ahead = fetch(page.cursor)
-                objects = store.encode(page.objects)  # each payload encoded and hashed once
                 stale = _stale_dependents(svc, plan, object_type, objects)
                 refreshed = await _refresh(http, plan.provider, stale)
                 await asyncio.to_thread(
@@ -291,7 +299,7 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
     _finish(svc, plan, object_type, resync=resync)
 
 
-async def _abandon(task: asyncio.Task[FetchedPage]) -> None:
+async def _abandon(task: asyncio.Task[Any]) -> None:
     """A page read ahead that will not be written (the pull failed or ended): stopped,
     and its outcome dropped (an error of its own would only repeat or mask the first)."""
     if task.done():
