@@ -248,10 +248,13 @@ def encode(objects: Iterable[RemoteObject], to_unified: ToUnified | None = None)
     before is written, and its write transaction is left with only the database's work."""
     page: Page = {}
     for obj in objects:
-        payload, digest = encoded(obj.payload)
-        record = mapped(to_unified(obj)) if to_unified is not None else None
-        page[obj.external_id] = Encoded(obj, payload, digest, record)
+        page[obj.external_id] = encode_one(obj, to_unified(obj) if to_unified else None)
     return page
+
+
+def encode_one(obj: RemoteObject, unified: Unified | None = None) -> Encoded:
+    payload, digest = encoded(obj.payload)
+    return Encoded(obj, payload, digest, mapped(unified) if unified is not None else None)
 
 
 def changed(session: Session, owner: Owner, object_type: str, page: Page) -> list[RemoteObject]:

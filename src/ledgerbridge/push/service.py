@@ -500,6 +500,7 @@ def finish_batch(
     transaction. The first operation the call budget deferred is marked so, and every
     later one of the batch that did not land waits behind it; that first one and its
     deferral are returned, for the workflow to continue it."""
+    mirrored = _as_mirrored(jobs, outcomes)  # before the write lock: CPU, not the database
     with svc.db.system() as session:
         ids = [job.operation_id for job in jobs]
         operations = {
@@ -519,16 +520,33 @@ def finish_batch(
                 _mark_deferred(session, operation, _behind(deferred[0], deferred[1].until))
             else:
                 landed.append((operation, job, outcome))
-        _record(session, landed)
+        _record(session, landed, mirrored)
         return deferred
 
 
-def _record(session: Session, landed: list[tuple[Operation, Job, dict[str, Any]]]) -> None:
+def _as_mirrored(jobs: list[Job], outcomes: list[dict[str, Any]]) -> dict[int, store.Encoded]:
+    """What each provider answer that landed holds, exactly as pull would see it (tombstone
+    flag included), encoded and mapped, by operation id."""
+    mirrored: dict[int, store.Encoded] = {}
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if outcome["ok"]:
+            puller, mapper = MODULES[job.provider]
+            object_type = outcome["object_type"]
+            obj = puller.remote_object(object_type, loads(outcome["payload"]))
+            unified = mapper.to_unified(object_type, obj)
+            mirrored[job.operation_id] = store.encode_one(obj, unified)
+    return mirrored
+
+
+def _record(
+    session: Session,
+    landed: list[tuple[Operation, Job, dict[str, Any]]],
+    mirrored: dict[int, store.Encoded],
+) -> None:
     ids = [job.record_id for _, job, _ in landed if job.record_id]
     records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids)))}
-    # What the provider now holds, exactly as pull would see it (tombstone flag included),
-    # so the next pull finds nothing new: one write per object type.
-    pages: dict[tuple[Provider, str], list[Any]] = {}
+    # What the provider now holds, so the next pull finds nothing new: one write per type.
+    pages: dict[tuple[Provider, str], store.Page] = {}
     now = utcnow()
     for operation, job, outcome in landed:
         record = records.get(job.record_id or 0)
@@ -539,15 +557,15 @@ def _record(session: Session, landed: list[tuple[Operation, Job, dict[str, Any]]
             operation.remote_number = outcome["number"]
             operation.error = operation.error_code = None
             operation.error_details = None
-            written = pages.setdefault((job.provider, outcome["object_type"]), [])
+            written = pages.setdefault((job.provider, outcome["object_type"]), {})
             if not written:
                 store.lock_mirror(session, _target(job), outcome["object_type"])
             if record is not None:
                 record = _claim(session, record, outcome)
                 record.push_status = "synced"
                 session.flush()
-            puller, _ = MODULES[job.provider]
-            written.append(puller.remote_object(outcome["object_type"], loads(outcome["payload"])))
+            encoded = mirrored[job.operation_id]
+            written[encoded.obj.external_id] = encoded
         else:
             operation.status = OperationStatus.failed
             operation.error = outcome["error"]
@@ -569,9 +587,9 @@ def _record(session: Session, landed: list[tuple[Operation, Job, dict[str, Any]]
         )
     if landed:
         target = _target(landed[0][1])  # a batch is one connection's
-        for (provider, object_type), objects in pages.items():
+        for (provider, object_type), page in pages.items():
             _, mapper = MODULES[provider]
-            store.write_objects(session, target, object_type, store.encode(objects), mapper)
+            store.write_objects(session, target, object_type, page, mapper)
 
 
 def _target(job: Job) -> store.Target:
