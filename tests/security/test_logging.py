@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from ledgerbridge.observability.logging import configure_logging
+from ledgerbridge.observability.logging import configure_logging, redact_text
 from tests.support import serve_in_thread
 
 
@@ -48,3 +48,24 @@ def test_httpx_request_lines_carry_no_query(capsys: pytest.CaptureFixture[str]) 
         assert f"GET {origin}/api/Invoices " in line["event"], line
         for leaked in ("?", "where", "Ann", "9130", "abc", "secret-code", "frag"):
             assert leaked not in line["event"], line
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"
+API_KEY = "lb_a1B2c3D4_e5F6g7H8i9J0k1L2m3N4"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"token {JWT} sent", "token [REDACTED] sent"),
+        (f'{{"id_token":"{JWT}"}}', '{"id_token":"[REDACTED]"}'),
+        (f"(/{JWT})", "(/[REDACTED])"),
+        (f"key {API_KEY}, then", "key [REDACTED], then"),
+        (f"é{API_KEY}", "é" + API_KEY),  # é is a word character: no boundary, not a key
+        (f"x{JWT}", f"x{JWT}"),  # inside a longer word: not a token of its own
+        (f"_{API_KEY}", f"_{API_KEY}"),
+        ("Authorization: Bearer abc.def", "Authorization: Bearer [REDACTED]"),
+    ],
+)
+def test_secrets_in_free_text_are_redacted_where_they_start_a_word(text: str, kept: str) -> None:
+    assert redact_text(text) == kept
