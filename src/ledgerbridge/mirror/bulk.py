@@ -55,8 +55,8 @@ def upsert(
         return []
     names = list(rows[0])
     connection = session.connection()
-    if is_postgresql(session):
-        dialect = session.get_bind().dialect
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
         text = _unnest_upsert(
             dialect, table, tuple(names), tuple(key), tuple(keep), tuple(returning)
         )

@@ -11,7 +11,7 @@ written again changes nothing (an unchanged content hash and tombstone flag is s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -67,9 +67,6 @@ class Target:
 
 class Mapper(Protocol):
     def to_unified(self, object_type: str, obj: RemoteObject) -> Unified: ...
-
-
-ToUnified = Callable[[RemoteObject], Unified]
 
 
 @dataclass
@@ -230,31 +227,30 @@ def mapped(unified: Unified) -> Mapped:
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
-    """A provider object with its canonical JSON and that JSON's hash, made once; and its
-    unified record when it was mapped ahead of the write."""
+    """A provider object with its canonical JSON, that JSON's hash and its unified record,
+    each made once, before the write transaction that stores them."""
 
     obj: RemoteObject
     payload: str
     digest: str
-    mapped: Mapped | None = None
+    mapped: Mapped
 
 
 Page = dict[str, Encoded]  # by external id
 
 
-def encode(objects: Iterable[RemoteObject], to_unified: ToUnified | None = None) -> Page:
-    """The page's objects encoded once, by external id (the last of repeats wins). With
-    ``to_unified``, each is mapped too: a pull maps the page it reads ahead while the page
-    before is written, and its write transaction is left with only the database's work."""
-    page: Page = {}
-    for obj in objects:
-        page[obj.external_id] = encode_one(obj, to_unified(obj) if to_unified else None)
-    return page
+def encode(objects: Iterable[RemoteObject], object_type: str, mapper: Mapper) -> Page:
+    """The page's objects encoded and mapped once, by external id (the last of repeats
+    wins). A pull does it for the page it reads ahead while the page before is written,
+    and its write transaction is left with only the database's work."""
+    return {
+        obj.external_id: encode_one(obj, mapper.to_unified(object_type, obj)) for obj in objects
+    }
 
 
-def encode_one(obj: RemoteObject, unified: Unified | None = None) -> Encoded:
+def encode_one(obj: RemoteObject, unified: Unified) -> Encoded:
     payload, digest = encoded(obj.payload)
-    return Encoded(obj, payload, digest, mapped(unified) if unified is not None else None)
+    return Encoded(obj, payload, digest, mapped(unified))
 
 
 def changed(session: Session, owner: Owner, object_type: str, page: Page) -> list[RemoteObject]:
@@ -272,7 +268,6 @@ def write_objects(
     owner: Owner,
     object_type: str,
     page: Page,
-    mapper: Mapper,
     *,
     events: bool = True,
 ) -> Counts:
@@ -287,9 +282,8 @@ def write_objects(
         before = known.get(external_id)
         if not _differs(before, new):
             continue  # re-read in an overlap: not a change
-        record = new.mapped or mapped(mapper.to_unified(object_type, new.obj))
         raw_rows.append(raw_row(owner, object_type, new, now))
-        changes.append((record, _kind(before or Held(None, False, None), record.unified)))
+        changes.append((new.mapped, _kind(before or Held(None, False, None), new.mapped.unified)))
     if not changes:
         return counts
     raw_ids = {

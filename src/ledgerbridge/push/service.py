@@ -587,9 +587,8 @@ def _record(
         )
     if landed:
         target = _target(landed[0][1])  # a batch is one connection's
-        for (provider, object_type), page in pages.items():
-            _, mapper = MODULES[provider]
-            store.write_objects(session, target, object_type, page, mapper)
+        for (_, object_type), page in pages.items():
+            store.write_objects(session, target, object_type, page)
 
 
 def _target(job: Job) -> store.Target:

@@ -36,7 +36,6 @@ from ledgerbridge.sync import drift
 from ledgerbridge.sync.catalog import DEPENDENT_READERS, MODULES, DependentReader
 from ledgerbridge.sync.models import RawObject, SyncRun, SyncState, SyncStatus
 from ledgerbridge.sync.service import WINDOW_TRIGGER, request_sync
-from ledgerbridge.unified import Unified
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clock skew, shared stamps
 SWEEP_EVERY = timedelta(hours=1)  # id sweeps for types deleted without a trace
@@ -251,15 +250,12 @@ async def _pull(svc: Services, plan: Plan, object_type: str) -> None:
     else:
         cursor = puller.start(dict(state.cursor) if state.cursor else None, OVERLAP)
 
-    def to_unified(obj: RemoteObject) -> Unified:
-        return mapper.to_unified(object_type, obj)
-
     async with connection_client(svc, plan.connection_id, plan.provider, plan.account) as http:
 
         async def read(at: dict[str, Any]) -> tuple[FetchedPage, store.Page]:
             size = svc.settings.sync_page_size
             page = await puller.fetch_page(http, object_type, at, page_size=size)
-            return page, store.encode(page.objects, to_unified)  # encoded and mapped once
+            return page, store.encode(page.objects, object_type, mapper)
 
         def fetch(at: dict[str, Any]) -> asyncio.Task[tuple[FetchedPage, store.Page]]:
             return asyncio.create_task(read(at))
@@ -368,13 +364,16 @@ def _needing_refresh(
 
 async def _refresh(
     http: httpx.AsyncClient, provider: Provider, stale: dict[str, list[str]]
-) -> dict[str, list[RemoteObject]]:
-    """The stale records read again, by id, in batches (only a provider that has
-    dependent records finds any stale)."""
+) -> dict[str, store.Page]:
+    """The stale records read again, by id, in batches, encoded and mapped (only a
+    provider that has dependent records finds any stale)."""
     if not stale:
         return {}
-    reader = DEPENDENT_READERS[provider]
-    return {t: await reader.fetch_by_ids(http, t, ids) for t, ids in stale.items()}
+    reader, (_, mapper) = DEPENDENT_READERS[provider], MODULES[provider]
+    return {
+        t: store.encode(await reader.fetch_by_ids(http, t, ids), t, mapper)
+        for t, ids in stale.items()
+    }
 
 
 def _aware(moment: datetime) -> datetime:
@@ -536,13 +535,13 @@ def _commit_page(
     *,
     resync: bool,
     pass_started: str | None = None,
-    dependents: dict[str, list[RemoteObject]] | None = None,
+    dependents: dict[str, store.Page] | None = None,
     announce: bool = True,
 ) -> None:
     """The page, the records whose derived fields it moved (``dependents``), and the
     cursor after it, in one transaction. In a full pass every object listed is marked seen
     (``last_seen_at``), and the pass's start rides along in the cursor."""
-    puller, mapper = MODULES[plan.provider]
+    puller, _ = MODULES[plan.provider]
     with svc.db.system() as session:
         state = lock_mirror(session, plan, object_type)
         committed = state.resync_cursor if resync else state.cursor
@@ -550,16 +549,11 @@ def _commit_page(
             raise CursorRegression(
                 f"{object_type}: cursor {page.cursor} is behind the committed {committed}"
             )
-        counts = store.write_objects(session, plan, object_type, objects, mapper, events=announce)
-        for dependent_type, refreshed_objects in (dependents or {}).items():
+        counts = store.write_objects(session, plan, object_type, objects, events=announce)
+        for dependent_type, refreshed_page in (dependents or {}).items():
             lock_mirror(session, plan, dependent_type)
             refreshed = store.write_objects(
-                session,
-                plan,
-                dependent_type,
-                store.encode(refreshed_objects),
-                mapper,
-                events=announce,
+                session, plan, dependent_type, refreshed_page, events=announce
             )
             refreshed.fetched = 0  # counted with the change that moved them
             counts.add(refreshed)
@@ -666,14 +660,11 @@ async def _tombstones(svc: Services, plan: Plan) -> None:
                 wanted[dependent_type] |= refs
         refreshed = await _refresh(http, plan.provider, {t: sorted(r) for t, r in wanted.items()})
     with svc.db.system() as session:
-        _, mapper = MODULES[plan.provider]
         moved: dict[str, Counts] = defaultdict(Counts)  # by the deleted type that moved them
-        for dependent_type, objects in refreshed.items():
+        for dependent_type, page in refreshed.items():
             lock_mirror(session, plan, dependent_type)
-            for object_type, objects_moved in _by_cause(causes, dependent_type, objects):
-                counts = store.write_objects(
-                    session, plan, dependent_type, store.encode(objects_moved), mapper
-                )
+            for object_type, page_moved in _by_cause(causes, dependent_type, page):
+                counts = store.write_objects(session, plan, dependent_type, page_moved)
                 counts.fetched = 0
                 moved[object_type].add(counts)
         for object_type, ids in deleted_ids.items():
@@ -697,17 +688,17 @@ Causes = dict[str, dict[str, set[str]]]  # deleted type -> dependent type -> ids
 
 
 def _by_cause(
-    causes: Causes, dependent_type: str, objects: list[RemoteObject]
-) -> list[tuple[str, list[RemoteObject]]]:
-    """The refreshed ``objects`` grouped by the deleted type that moved them (the first,
-    when several did), so that each change is counted once, with its cause."""
-    groups: dict[str, list[RemoteObject]] = defaultdict(list)
-    for obj in objects:
+    causes: Causes, dependent_type: str, page: store.Page
+) -> list[tuple[str, store.Page]]:
+    """The refreshed ``page`` grouped by the deleted type that moved each object (the
+    first, when several did), so that each change is counted once, with its cause."""
+    groups: dict[str, store.Page] = defaultdict(dict)
+    for external_id, encoded in page.items():
         cause = next(
-            (t for t, found in causes.items() if obj.external_id in found.get(dependent_type, ())),
+            (t for t, found in causes.items() if external_id in found.get(dependent_type, ())),
             next(iter(causes)),
         )
-        groups[cause].append(obj)
+        groups[cause][external_id] = encoded
     return list(groups.items())
 
 
